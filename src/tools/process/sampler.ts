@@ -1,0 +1,131 @@
+import { ProcReader, readCmdline, readDescendants, type ProcSample } from '../../core/memory.js';
+
+/** The V8 figures of a Node process, as `process.memoryUsage()` gives them (bytes). */
+export interface V8Figures {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+/** One sample record of the process log (sizes in bytes, rates per second, cpu in % of one core). */
+export interface SampleRecord {
+  t: number;
+  rss: number;
+  anon: number;
+  file: number;
+  shmem: number;
+  swap: number;
+  /** Minor page faults per second since the previous sample. */
+  faults: number;
+  /** Major page faults per second since the previous sample. */
+  majfaults: number;
+  /** CPU use since the previous sample, % of one core. */
+  cpu: number;
+  pss?: number;
+  uss?: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  external?: number;
+  arrayBuffers?: number;
+  /** With --children: [pid, rss] of every process of the tree, root first. */
+  procs?: Array<[number, number]>;
+}
+
+/** A process that joined the tree (`{t, proc, ppid, cmd}` in the log). */
+export interface ProcRecord { t: number; proc: number; ppid: number; cmd: string[] }
+/** A process that left the tree (`{t, gone}` in the log). */
+export interface GoneRecord { t: number; gone: number }
+
+interface Tracked {
+  reader: ProcReader;
+  prev: ProcSample | null;
+  prevT: number;
+}
+
+/** Options of a {@link TreeSampler}. */
+export interface SamplerOptions {
+  /** Follow every descendant, summing the tree. */
+  children?: boolean;
+  /** Add PSS/USS from smaps_rollup. */
+  detail?: boolean;
+  /** Rescan the tree for new processes at most this often (ms). */
+  rescanMs?: number;
+}
+
+/**
+ * Samples a process (and with `children` its whole tree) from /proc: totals, rates against the
+ * previous sample, and the processes that came and went. Works on any PID, in any thread.
+ */
+export class TreeSampler {
+  private tracked = new Map<number, Tracked>();
+  private lastScan = -Infinity;
+  private readonly rescanMs: number;
+
+  /** Opens the root; throws UsageError when it does not exist or cannot be read. */
+  constructor(readonly rootPid: number, private opts: SamplerOptions = {}) {
+    this.tracked.set(rootPid, { reader: new ProcReader(rootPid), prev: null, prevT: 0 });
+    this.rescanMs = opts.rescanMs ?? 50;
+  }
+
+  /**
+   * Takes one sample at time `t` (ms since start). Returns null when the root has gone;
+   * `events` lists processes that joined or left the tree since the last sample.
+   */
+  sample(t: number): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
+    const events: Array<ProcRecord | GoneRecord> = [];
+    if (this.opts.children && t - this.lastScan >= this.rescanMs) {
+      this.lastScan = t;
+      for (const { pid, ppid } of readDescendants(this.rootPid)) {
+        if (this.tracked.has(pid)) continue;
+        try {
+          this.tracked.set(pid, { reader: new ProcReader(pid), prev: null, prevT: t });
+          events.push({ t, proc: pid, ppid, cmd: readCmdline(pid) });
+        } catch { /* exited before it could be opened */ }
+      }
+    }
+    const rec: SampleRecord = { t, rss: 0, anon: 0, file: 0, shmem: 0, swap: 0, faults: 0, majfaults: 0, cpu: 0 };
+    const procs: Array<[number, number]> = [];
+    for (const [pid, tr] of this.tracked) {
+      const s = tr.reader.sample(this.opts.detail);
+      if (!s) {
+        if (pid === this.rootPid) return null;
+        tr.reader.close();
+        this.tracked.delete(pid);
+        events.push({ t, gone: pid });
+        continue;
+      }
+      rec.rss += s.rss; rec.anon += s.anon; rec.file += s.file; rec.shmem += s.shmem; rec.swap += s.swap;
+      if (s.pss !== undefined) rec.pss = (rec.pss ?? 0) + s.pss;
+      if (s.uss !== undefined) rec.uss = (rec.uss ?? 0) + s.uss;
+      if (tr.prev && t > tr.prevT) {
+        const dt = (t - tr.prevT) / 1000;
+        rec.faults += (s.minflt - tr.prev.minflt) / dt;
+        rec.majfaults += (s.majflt - tr.prev.majflt) / dt;
+        rec.cpu += ((s.cpuMs - tr.prev.cpuMs) / (t - tr.prevT)) * 100;
+      }
+      tr.prev = s;
+      tr.prevT = t;
+      procs.push([pid, s.rss]);
+    }
+    rec.faults = Math.round(rec.faults);
+    rec.majfaults = Math.round(rec.majfaults);
+    rec.cpu = Math.round(rec.cpu * 10) / 10;
+    if (this.opts.children) rec.procs = procs;
+    return { record: rec, events };
+  }
+
+  /** Closes every kept-open /proc file. */
+  close(): void {
+    for (const tr of this.tracked.values()) tr.reader.close();
+    this.tracked.clear();
+  }
+}
+
+/** Adds V8 figures to a record. */
+export function addV8(rec: SampleRecord, v8: V8Figures): void {
+  rec.heapUsed = v8.heapUsed;
+  rec.heapTotal = v8.heapTotal;
+  rec.external = v8.external;
+  rec.arrayBuffers = v8.arrayBuffers;
+}
