@@ -6,3 +6,7 @@ export type { LogHeader, LogRecord, LogContents } from './core/log.js';
 export { readLog } from './core/log.js';
 export { buildReport, writeReport } from './report/index.js';
 export type { Report } from './report/types.js';
+
+// process: memory over time
+export { monitorProcess } from './tools/process/index.js';
+export type { MonitorOptions, MonitorResult, ProcessMonitor, ProcessSummary, SampleRecord, V8Figures } from './tools/process/index.js';

@@ -71,7 +71,7 @@ export class LogWriter {
   }
 
   /** Appends one record (buffered). */
-  write(record: LogRecord | Record<string, unknown>): void {
+  write(record: object): void {
     if (this.closed || this.error) return;
     const line = JSON.stringify(record) + '\n';
     this.chunks.push(line);

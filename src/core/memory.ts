@@ -86,6 +86,8 @@ export class ProcReader {
       const rss = Number(sm[1]) * PAGE_SIZE;
       // Fields after the command name (which may hold spaces and parentheses).
       const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has exited: its parent just has not collected it yet.
+      if (after[0] === 'Z' || after[0] === 'X') return null;
       const s: ProcSample = {
         rss,
         anon: kbField(status, 'RssAnon'),

@@ -39,6 +39,7 @@ export interface GoneRecord { t: number; gone: number }
 
 interface Tracked {
   reader: ProcReader;
+  cmd: string;
   prev: ProcSample | null;
   prevT: number;
 }
@@ -64,7 +65,7 @@ export class TreeSampler {
 
   /** Opens the root; throws UsageError when it does not exist or cannot be read. */
   constructor(readonly rootPid: number, private opts: SamplerOptions = {}) {
-    this.tracked.set(rootPid, { reader: new ProcReader(rootPid), prev: null, prevT: 0 });
+    this.tracked.set(rootPid, { reader: new ProcReader(rootPid), cmd: '', prev: null, prevT: 0 });
     this.rescanMs = opts.rescanMs ?? 50;
   }
 
@@ -77,10 +78,19 @@ export class TreeSampler {
     if (this.opts.children && t - this.lastScan >= this.rescanMs) {
       this.lastScan = t;
       for (const { pid, ppid } of readDescendants(this.rootPid)) {
-        if (this.tracked.has(pid)) continue;
+        const known = this.tracked.get(pid);
+        const cmd = readCmdline(pid);
+        if (known) {
+          // A process that exec'd another program keeps its PID: say what it runs now.
+          if (cmd.length && cmd.join('\0') !== known.cmd) {
+            known.cmd = cmd.join('\0');
+            events.push({ t, proc: pid, ppid, cmd });
+          }
+          continue;
+        }
         try {
-          this.tracked.set(pid, { reader: new ProcReader(pid), prev: null, prevT: t });
-          events.push({ t, proc: pid, ppid, cmd: readCmdline(pid) });
+          this.tracked.set(pid, { reader: new ProcReader(pid), cmd: cmd.join('\0'), prev: null, prevT: t });
+          events.push({ t, proc: pid, ppid, cmd });
         } catch { /* exited before it could be opened */ }
       }
     }

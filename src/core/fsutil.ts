@@ -1,0 +1,25 @@
+import { accessSync, constants, closeSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileError } from './errors.js';
+
+/**
+ * Checks before a run starts that `path` can be written (created or truncated), so a bad
+ * --output is reported at once, not after the program has run. Creates nothing that is not there.
+ */
+export function assertWritable(path: string): void {
+  const abs = resolve(path);
+  try {
+    if (statSync(abs, { throwIfNoEntry: false })) {
+      const fd = openSync(abs, 'r+');
+      closeSync(fd);
+      return;
+    }
+    const dir = dirname(abs);
+    if (!statSync(dir).isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw fileError(err, 'write', path);
+  }
+}

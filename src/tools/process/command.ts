@@ -1,0 +1,165 @@
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { assertWritable } from '../../core/fsutil.js';
+import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { readCmdline } from '../../core/memory.js';
+import { epochNow } from '../../core/marks.js';
+import { spawnTraced } from '../../core/spawn.js';
+import { parseInterval } from '../../core/units.js';
+import { buildReport } from './report.js';
+import { PROBE_FD_ENV, PROBE_MS_ENV } from './probe.js';
+import { TreeSampler, addV8, type V8Figures } from './sampler.js';
+
+interface ProcessOptions {
+  interval: string;
+  output?: string;
+  pid?: string;
+  children?: boolean;
+  detail?: boolean;
+  v8: boolean;
+  summary: boolean;
+}
+
+const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'probe.js')).href;
+
+/** Adds `memtrace process` to the CLI. */
+export function register(program: Command): void {
+  program
+    .command('process')
+    .description('log the memory of a program (or any PID) at regular intervals')
+    .usage('[options] -- <command> [args...]\n       memtrace process [options] --pid PID')
+    .argument('[command...]', 'the program to run and monitor')
+    .option('-i, --interval <duration>', 'time between samples (100ms, 0.5s, 1m)', '100ms')
+    .option('-o, --output <file>', 'the log file (default: memtrace-process-DATE-TIME-PID.jsonl here)')
+    .option('-p, --pid <pid>', 'monitor a running process instead of starting one')
+    .option('-c, --children', 'follow the whole process tree: its total and one series per process')
+    .option('-d, --detail', 'also PSS and USS from /proc/PID/smaps_rollup (costlier per sample)')
+    .option('--no-v8', 'do not add the V8 figures of a Node program (no NODE_OPTIONS --import)')
+    .option('--no-summary', 'do not print the summary at exit')
+    .passThroughOptions()
+    .action(async (command: string[], opts: ProcessOptions) => {
+      process.exitCode = await runProcessCommand(command, opts);
+    });
+}
+
+async function runProcessCommand(command: string[], opts: ProcessOptions): Promise<number> {
+  const intervalMs = parseInterval(opts.interval);
+  if (opts.pid !== undefined && command.length > 0) throw new UsageError('give either --pid or a command, not both');
+  if (opts.pid === undefined && command.length === 0) {
+    throw new UsageError('no command given: memtrace process [options] -- <command> [args...], or --pid PID');
+  }
+  if (opts.output !== undefined) assertWritable(opts.output);
+  else assertWritable(join(process.cwd(), 'memtrace-process.probe'));
+
+  let pid: number;
+  let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
+  let probeStream: NodeJS.ReadableStream | null | undefined;
+  let cmd: string[];
+  if (opts.pid !== undefined) {
+    if (!/^\d+$/.test(opts.pid) || Number(opts.pid) <= 0) throw new UsageError(`--pid: '${opts.pid}' is not a process id`);
+    pid = Number(opts.pid);
+    cmd = readCmdline(pid);
+  } else {
+    const env = { ...process.env };
+    let extraPipes = 0;
+    if (opts.v8) {
+      env.NODE_OPTIONS = `${env.NODE_OPTIONS ? env.NODE_OPTIONS + ' ' : ''}--import "${probeUrl}"`;
+      env[PROBE_FD_ENV] = '3';
+      env[PROBE_MS_ENV] = String(Math.max(10, intervalMs));
+      extraPipes = 1;
+    }
+    const child = await spawnTraced(command, { env, extraPipes });
+    pid = child.pid;
+    exited = child.exited;
+    probeStream = child.child.stdio[3] as NodeJS.ReadableStream | null;
+    cmd = command;
+  }
+  const t0 = epochNow();
+  let sampler: TreeSampler;
+  try {
+    sampler = new TreeSampler(pid, { children: opts.children, detail: opts.detail });
+  } catch (err) {
+    if (exited) {
+      // The program ended before the first sample: nothing to monitor, but pass its exit through.
+      const e = await exited;
+      process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n`);
+      return e.exitCode;
+    }
+    throw err;
+  }
+  const output = opts.output ?? defaultLogName('process', pid);
+  const writer = new LogWriter(output, makeHeader('process', {
+    pid, command: cmd, interval_ms: intervalMs, children: Boolean(opts.children), detail: Boolean(opts.detail),
+  }));
+
+  // V8 figures and marks from the probe in a Node program, by PID; the freshest wins.
+  const v8 = new Map<number, { t: number; v: V8Figures }>();
+  if (probeStream) {
+    const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      try {
+        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string };
+        if (m.v) v8.set(m.p, { t: m.t - t0, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
+        else if (typeof m.m === 'string') writer.write({ t: round(m.t - t0), mark: m.m, pid: m.p });
+      } catch { /* a torn line from a dying program */ }
+    });
+    lines.on('error', () => {});
+  }
+  const staleMs = Math.max(10, intervalMs) * 2 + 50;
+
+  let warned = false;
+  const tick = (): boolean => {
+    const t = epochNow() - t0;
+    const got = sampler.sample(round(t));
+    if (!got) return false;
+    for (const e of got.events) writer.write(e);
+    const fresh = [...v8.entries()].filter(([p, f]) => t - f.t <= staleMs && (p === pid || got.record.procs?.some((x) => x[0] === p) || !opts.children));
+    if (fresh.length) {
+      const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+      for (const [, f] of fresh) { sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers; }
+      addV8(got.record, sum);
+    }
+    writer.write(got.record);
+    if (writer.error && !warned) {
+      warned = true;
+      process.stderr.write(`memtrace: ${writer.error.message}; the log stops at record ${writer.count}, the program goes on\n`);
+    }
+    return true;
+  };
+
+  const done = new Promise<void>((resolve) => {
+    tick();
+    const timer = setInterval(() => {
+      if (!tick()) { clearInterval(timer); resolve(); }
+    }, intervalMs);
+    const stop = () => { clearInterval(timer); resolve(); };
+    if (exited) exited.then(stop);
+    else {
+      // --pid: Ctrl-C or SIGTERM ends the watch, not the watched process.
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
+  });
+  await done;
+  sampler.close();
+  let exitCode = 0;
+  if (exited) {
+    const e = await exited;
+    writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
+    exitCode = e.exitCode;
+  }
+  writer.close();
+  if (opts.summary) {
+    const log = await readLog(output);
+    const report = buildReport(log);
+    process.stderr.write(`${report.text}\n  log: ${output}\n`);
+  }
+  return exitCode;
+}
+
+function round(t: number): number {
+  return Math.round(t * 1000) / 1000;
+}

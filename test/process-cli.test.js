@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
+
+const MB = 1024 * 1024;
+
+test('process: the log sees a 200 MB rise in steps, agreeing with the kernel, marks between the right samples', () => {
+  const dir = tmp();
+  const log = join(dir, 'steps.jsonl');
+  const r = memtrace(['process', '--interval', '20ms', '--output', log, '--', process.execPath, 'test/fixtures/process/steps.js']);
+  assert.equal(r.status, 0, r.stderr);
+  const kernel = JSON.parse(r.stdout);
+  const [header, ...records] = readJsonl(log);
+  assert.equal(header.tool, 'process');
+  assert.equal(header.interval_ms, 20);
+  const samples = records.filter((x) => typeof x.rss === 'number');
+  const marks = records.filter((x) => typeof x.mark === 'string');
+  assert.ok(samples.length > 40, `only ${samples.length} samples`);
+  // The sample before step 1 and the last sample: the rise is 200 MB ±15%.
+  const m1 = marks.find((m) => m.mark === 'step 1');
+  const before = samples.filter((s) => s.t < m1.t).at(-1);
+  // The last sample may catch the program tearing down at exit: take the peak, which it holds.
+  const last = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const rise = last.rss - before.rss;
+  assert.ok(Math.abs(rise - 200 * MB) < 0.15 * 200 * MB, `rise ${rise / MB} MB`);
+  // Against the kernel's own figures, read by the program itself.
+  assert.ok(Math.abs(last.rss - kernel.after) < 0.05 * kernel.after, `log ${last.rss} vs kernel ${kernel.after}`);
+  assert.ok(Math.abs(before.rss - kernel.before) < 0.10 * kernel.before + 4 * MB, `log ${before.rss} vs kernel ${kernel.before}`);
+  // Marks land between the right samples: each step's 40 MB shows up after its mark, not before.
+  assert.deepEqual(marks.map((m) => m.mark), ['step 1', 'step 2', 'step 3', 'step 4', 'step 5']);
+  for (let i = 0; i < marks.length - 1; i++) {
+    const pre = samples.filter((s) => s.t <= marks[i].t).at(-1);
+    const post = samples.filter((s) => s.t < marks[i + 1].t).at(-1);
+    const step = post.rss - pre.rss;
+    assert.ok(step > 30 * MB && step < 50 * MB, `step ${i + 1}: ${step / MB} MB`);
+  }
+  // The V8 split from the probe: array buffers hold the 200 MB.
+  assert.ok(last.arrayBuffers >= 200 * MB, `arrayBuffers ${last.arrayBuffers}`);
+  assert.ok(last.anon > 0 && last.file > 0 && last.anon + last.file + last.shmem > 0.9 * last.rss);
+  // Summary on stderr.
+  assert.match(r.stderr, /RSS\s+start .* peak .* end /);
+  assert.match(r.stderr, /slope/);
+  assert.match(r.stderr, new RegExp(`log: ${log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
+test('process: stdout, stderr and exit code pass through; death by signal is 128+n', () => {
+  const dir = tmp();
+  const r = memtrace(['process', '-o', join(dir, 'a.jsonl'), '--', process.execPath, 'test/fixtures/process/exit-code.js', '7']);
+  assert.equal(r.status, 7);
+  assert.equal(r.stdout, 'to stdout\n');
+  assert.match(r.stderr, /^to stderr\n/);
+  const k = memtrace(['process', '--no-summary', '-o', join(dir, 'b.jsonl'), '--', process.execPath, 'test/fixtures/process/exit-code.js', 'SIGTERM']);
+  assert.equal(k.status, 128 + 15);
+  const exit = readJsonl(join(dir, 'b.jsonl')).find((x) => x.exit);
+  assert.deepEqual(exit.exit, { code: null, signal: 'SIGTERM' });
+});
+
+test('process: without --output the log is named by tool, time and PID in the current directory', () => {
+  const dir = tmp();
+  const r = memtrace(['process', '--', process.execPath, '-e', 'setTimeout(()=>{},150)'], { cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  const m = /log: (memtrace-process-\d{8}-\d{6}-\d+\.jsonl)/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.ok(existsSync(join(dir, m[1])));
+});
+
+test('process --pid watches a running python3 process until it exits', async () => {
+  const dir = tmp();
+  const py = spawn('python3', ['-c', 'import time\nx = bytearray(80 * 1024 * 1024)\nfor i in range(len(x)//4096): x[i*4096] = 1\ntime.sleep(1.2)'], { stdio: 'ignore' });
+  await sleep(300);
+  const log = join(dir, 'py.jsonl');
+  // Run memtrace asynchronously: this test process must reap python3 when it exits.
+  const r = await memtraceAsync(['process', '--pid', String(py.pid), '-i', '50ms', '-o', log]).done;
+  assert.equal(r.status, 0, r.stderr);
+  const [header, ...records] = readJsonl(log);
+  assert.equal(header.pid, py.pid);
+  assert.match(header.command.join(' '), /python3?|-c/);
+  const samples = records.filter((x) => x.rss);
+  assert.ok(samples.length >= 5);
+  assert.ok(samples[0].rss > 80 * MB, `python RSS ${samples[0].rss}`);
+});
+
+test('process --children sees a child allocation, with one series per process', () => {
+  const dir = tmp();
+  const log = join(dir, 'tree.jsonl');
+  const r = memtrace(['process', '--children', '-i', '30ms', '-o', log, '--', process.execPath, 'test/fixtures/process/child-alloc.js']);
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const procs = records.filter((x) => typeof x.proc === 'number');
+  assert.ok(procs.length >= 1, 'no child seen');
+  const child = procs.find((p) => p.cmd.includes('-e'));
+  assert.ok(child, JSON.stringify(procs));
+  const samples = records.filter((x) => x.procs);
+  const childPeak = Math.max(...samples.map((s) => s.procs.find((p) => p[0] === child.proc)?.[1] ?? 0));
+  assert.ok(childPeak > 110 * MB, `child peak ${childPeak / MB} MB`);
+  const totalPeak = Math.max(...samples.map((s) => s.rss));
+  assert.ok(totalPeak > childPeak);
+  assert.match(r.stderr, /processes in the tree/);
+});
+
+test('process: SIGTERM to memtrace reaches the program, the log is completed and the summary printed', async () => {
+  const dir = tmp();
+  const log = join(dir, 'term.jsonl');
+  const { child, done } = memtraceAsync(['process', '-i', '20ms', '-o', log, '--', process.execPath, '-e', 'setInterval(()=>{}, 1000)']);
+  await sleep(700);
+  child.kill('SIGTERM');
+  const r = await done;
+  assert.equal(r.status, 143, r.stderr);
+  assert.match(r.stderr, /killed by SIGTERM/);
+  const records = readJsonl(log).slice(1);
+  assert.ok(records.filter((x) => x.rss).length > 10);
+  assert.deepEqual(records.at(-1).exit, { code: null, signal: 'SIGTERM' });
+});
+
+test('process: SIGKILL of memtrace itself leaves a log valid up to its last line', async () => {
+  const dir = tmp();
+  const log = join(dir, 'kill.jsonl');
+  const { child, done } = memtraceAsync(['process', '-i', '10ms', '-o', log, '--', process.execPath, '-e', 'setTimeout(()=>{}, 3000)']);
+  await sleep(1800);
+  child.kill('SIGKILL');
+  await done;
+  const text = readFileSync(log, 'utf8');
+  const lines = text.split('\n');
+  const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
+  for (const l of complete) JSON.parse(l);
+  assert.ok(complete.length > 50, `${complete.length} lines after 1.8 s at 100 Hz`);
+  const rep = memtrace(['report', log, '--format', 'json']);
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.ok(JSON.parse(rep.stdout).samples > 50);
+});
+
+test('process: bad input gets one clear line and exit 2', () => {
+  const dir = tmp();
+  const cases = [
+    [['process', '--pid', '999999'], /no process with PID 999999/],
+    [['process', '--pid', 'abc'], /--pid: 'abc' is not a process id/],
+    [['process', '--interval', 'abc', '--', 'true'], /--interval: 'abc' is not a duration/],
+    [['process', '--interval', '0', '--', 'true'], /--interval: '0' must be greater than zero/],
+    [['process', '--interval', '-5ms', '--', 'true'], /error: unknown option '-5ms'|is not a duration/],
+    [['process'], /no command given/],
+    [['process', '--bogus', '--', 'true'], /unknown option '--bogus'/],
+    [['process', '-o', '/nonexistent/dir/x.jsonl', '--', 'true'], /cannot write \/nonexistent\/dir\/x.jsonl: no such file or directory/],
+    [['process', '-o', join(dir, 'x.jsonl'), '--', 'no-such-command-xyz'], /command not found: no-such-command-xyz/],
+    [['process', '--pid', '1', '--', 'true'], /either --pid or a command/],
+  ];
+  for (const [args, re] of cases) {
+    const r = memtrace(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: status ${r.status} ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace for ${args.join(' ')}`);
+  }
+});

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorProcess, mark } from '../dist/index.js';
+import { readJsonl, root, tmp } from './helpers.js';
+
+const MB = 1024 * 1024;
+
+test('monitorProcess samples while the main thread is stuck in synchronous code', async () => {
+  const out = join(tmp(), 'busy.jsonl');
+  const m = await monitorProcess({ intervalMs: 10, output: out });
+  const keep = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < 600) keep.push(new Array(64).fill(keep.length));
+  m.mark('after the busy loop');
+  const r = await m.stop();
+  const samples = readJsonl(out).slice(1).filter((x) => typeof x.rss === 'number');
+  const during = samples.filter((s) => s.t > 50 && s.t < 600);
+  assert.ok(during.length >= 25, `${during.length} samples during a 600 ms busy loop at 100 Hz`);
+  assert.ok(r.rss.peak - r.rss.start > 20 * MB, `grew ${(r.rss.peak - r.rss.start) / MB} MB`);
+  assert.equal(r.marks.length, 1);
+  assert.equal(r.output, out);
+  assert.match(r.format(), /memtrace process/);
+  assert.ok(samples.some((s) => typeof s.heapUsed === 'number'), 'no V8 figures in any sample');
+  keep.length = 0;
+});
+
+test('monitorProcess: marks land between the samples around them; mark() reaches the innermost monitor', async () => {
+  const out = join(tmp(), 'marks.jsonl');
+  const m = await monitorProcess({ intervalMs: 20 });
+  const held = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 120));
+    mark(`alloc ${i}`);
+    held.push(Buffer.alloc(30 * MB, 1));
+  }
+  await new Promise((r) => setTimeout(r, 120));
+  const r = await m.stop();
+  assert.equal(r.output, undefined, 'no output asked: the temporary log is removed');
+  assert.deepEqual(r.marks.map((x) => x.label), ['alloc 0', 'alloc 1', 'alloc 2']);
+  const rows = r.report.table.rows;
+  // In the CSV rows (time order), the array buffers after each mark are 30 MB above those
+  // before it (RSS itself may fall meanwhile, as earlier tests' garbage is collected).
+  const AB = r.report.table.columns.indexOf('arrayBuffers');
+  for (const label of ['alloc 0', 'alloc 1', 'alloc 2']) {
+    const i = rows.findIndex((row) => row[15] === label);
+    const before = rows.slice(0, i).filter((row) => row[AB] !== null).at(-1);
+    const later = rows.slice(i + 1).filter((row) => row[AB] !== null)[3];
+    const grew = later[AB] - before[AB];
+    assert.ok(Math.abs(grew - 30 * MB) < 2 * MB, `${label}: ${grew / MB} MB`);
+  }
+  void out; held.length = 0;
+});
+
+test('monitorProcess: a program that exits without stop() still leaves a complete log', () => {
+  const out = join(tmp(), 'exit.jsonl');
+  const code = `
+    import { monitorProcess } from ${JSON.stringify(join(root, 'dist/index.js'))};
+    const m = await monitorProcess({ intervalMs: 20, output: ${JSON.stringify(out)} });
+    const keep = []; for (let i = 0; i < 2e5; i++) keep.push({ i });
+    await new Promise((r) => setTimeout(r, 300));
+    m.mark('last words');
+    process.exit(3);`;
+  const script = join(tmp(), 'exits.mjs');
+  writeFileSync(script, code);
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stderr);
+  const records = readJsonl(out).slice(1);
+  assert.ok(records.filter((x) => x.rss).length >= 10);
+  assert.ok(records.some((x) => x.mark === 'last words'));
+});
+
+test('monitorProcess: bad options are UsageErrors', async () => {
+  await assert.rejects(monitorProcess({ intervalMs: 0 }), /intervalMs must be greater than zero/);
+  await assert.rejects(monitorProcess({ output: '/nonexistent/x.jsonl' }), /cannot write/);
+  await assert.rejects(monitorProcess({ pid: 999999 }), /no process with PID 999999/);
+});
