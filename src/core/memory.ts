@@ -76,34 +76,59 @@ export class ProcReader {
     }
   }
 
-  /** Takes one sample; `detail` adds PSS/USS from smaps_rollup (costlier: the kernel walks the page tables). Returns null when the process has gone. */
-  sample(detail = false): ProcSample | null {
+  private cached: Omit<ProcSample, 'rss' | 'anon' | 'file'> & { shmemPages: number } = {
+    shmem: 0, swap: 0, minflt: 0, majflt: 0, cpuMs: 0, shmemPages: 0,
+  };
+
+  /**
+   * Takes one sample; returns null when the process has gone. RSS and its anonymous/file split
+   * come from statm at every call (~2 µs). Swap, shared memory, page faults and CPU time come
+   * from status and stat, re-read only when `refresh` is set (the caller does so at most every
+   * few ms, since these are rates or change slowly). `detail` adds PSS/USS from smaps_rollup
+   * (costlier: the kernel walks the page tables).
+   */
+  sample(detail = false, refresh = true): ProcSample | null {
     try {
       const statm = preadText(this.statm);
-      const status = preadText(this.status);
-      const stat = preadText(this.stat);
-      const sm = statm.split(' ');
-      const rss = Number(sm[1]) * PAGE_SIZE;
-      // Fields after the command name (which may hold spaces and parentheses).
-      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // A zombie has exited: its parent just has not collected it yet.
-      if (after[0] === 'Z' || after[0] === 'X') return null;
+      const sp1 = statm.indexOf(' ');
+      const sp2 = statm.indexOf(' ', sp1 + 1);
+      const sp3 = statm.indexOf(' ', sp2 + 1);
+      if (sp2 < 0) return null;
+      const residentPages = Number(statm.slice(sp1 + 1, sp2));
+      const sharedPages = Number(statm.slice(sp2 + 1, sp3));
+      const c = this.cached;
+      if (refresh) {
+        const status = preadText(this.status);
+        const stat = preadText(this.stat);
+        if (status.length === 0) return null;
+        // Fields after the command name (which may hold spaces and parentheses).
+        const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // A zombie has exited: its parent just has not collected it yet.
+        if (after[0] === 'Z' || after[0] === 'X') return null;
+        c.shmem = kbField(status, 'RssShmem');
+        c.shmemPages = c.shmem / PAGE_SIZE;
+        c.swap = kbField(status, 'VmSwap');
+        c.minflt = Number(after[7]);
+        c.majflt = Number(after[9]);
+        c.cpuMs = ((Number(after[11]) + Number(after[12])) * 1000) / CLOCK_TICKS;
+      }
+      // statm's "shared" is RssFile + RssShmem and resident - shared is RssAnon: the same
+      // kernel counters that status prints, read from the smaller file.
       const s: ProcSample = {
-        rss,
-        anon: kbField(status, 'RssAnon'),
-        file: kbField(status, 'RssFile'),
-        shmem: kbField(status, 'RssShmem'),
-        swap: kbField(status, 'VmSwap'),
-        minflt: Number(after[7]),
-        majflt: Number(after[9]),
-        cpuMs: ((Number(after[11]) + Number(after[12])) * 1000) / CLOCK_TICKS,
+        rss: residentPages * PAGE_SIZE,
+        anon: (residentPages - sharedPages) * PAGE_SIZE,
+        file: Math.max(0, sharedPages - c.shmemPages) * PAGE_SIZE,
+        shmem: c.shmem,
+        swap: c.swap,
+        minflt: c.minflt,
+        majflt: c.majflt,
+        cpuMs: c.cpuMs,
       };
       if (detail) {
         const roll = readFileSync(`/proc/${this.pid}/smaps_rollup`, 'latin1');
         s.pss = kbField(roll, 'Pss');
         s.uss = kbField(roll, 'Private_Clean') + kbField(roll, 'Private_Dirty');
       }
-      if (status.length === 0 || sm.length < 2) return null;
       return s;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException)?.code;

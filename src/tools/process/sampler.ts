@@ -52,6 +52,8 @@ export interface SamplerOptions {
   detail?: boolean;
   /** Rescan the tree for new processes at most this often (ms). */
   rescanMs?: number;
+  /** Re-read page faults, CPU time, swap and shared memory at most this often (ms); RSS is read every sample. */
+  refreshMs?: number;
 }
 
 /**
@@ -61,12 +63,16 @@ export interface SamplerOptions {
 export class TreeSampler {
   private tracked = new Map<number, Tracked>();
   private lastScan = -Infinity;
+  private lastRefresh = -Infinity;
   private readonly rescanMs: number;
+  private readonly refreshMs: number;
+  private rates = { faults: 0, majfaults: 0, cpu: 0 };
 
   /** Opens the root; throws UsageError when it does not exist or cannot be read. */
   constructor(readonly rootPid: number, private opts: SamplerOptions = {}) {
     this.tracked.set(rootPid, { reader: new ProcReader(rootPid), cmd: '', prev: null, prevT: 0 });
     this.rescanMs = opts.rescanMs ?? 50;
+    this.refreshMs = opts.refreshMs ?? 20;
   }
 
   /**
@@ -94,10 +100,12 @@ export class TreeSampler {
         } catch { /* exited before it could be opened */ }
       }
     }
+    const refresh = t - this.lastRefresh >= this.refreshMs;
+    if (refresh) this.lastRefresh = t;
     const rec: SampleRecord = { t, rss: 0, anon: 0, file: 0, shmem: 0, swap: 0, faults: 0, majfaults: 0, cpu: 0 };
     const procs: Array<[number, number]> = [];
     for (const [pid, tr] of this.tracked) {
-      const s = tr.reader.sample(this.opts.detail);
+      const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null);
       if (!s) {
         if (pid === this.rootPid) return null;
         tr.reader.close();
@@ -108,19 +116,28 @@ export class TreeSampler {
       rec.rss += s.rss; rec.anon += s.anon; rec.file += s.file; rec.shmem += s.shmem; rec.swap += s.swap;
       if (s.pss !== undefined) rec.pss = (rec.pss ?? 0) + s.pss;
       if (s.uss !== undefined) rec.uss = (rec.uss ?? 0) + s.uss;
-      if (tr.prev && t > tr.prevT) {
-        const dt = (t - tr.prevT) / 1000;
-        rec.faults += (s.minflt - tr.prev.minflt) / dt;
-        rec.majfaults += (s.majflt - tr.prev.majflt) / dt;
-        rec.cpu += ((s.cpuMs - tr.prev.cpuMs) / (t - tr.prevT)) * 100;
+      if (refresh) {
+        if (tr.prev && t > tr.prevT) {
+          const dt = (t - tr.prevT) / 1000;
+          rec.faults += (s.minflt - tr.prev.minflt) / dt;
+          rec.majfaults += (s.majflt - tr.prev.majflt) / dt;
+          rec.cpu += ((s.cpuMs - tr.prev.cpuMs) / (t - tr.prevT)) * 100;
+        }
+        tr.prev = s;
+        tr.prevT = t;
+      } else if (!tr.prev) {
+        tr.prev = s;
+        tr.prevT = t;
       }
-      tr.prev = s;
-      tr.prevT = t;
       procs.push([pid, s.rss]);
     }
-    rec.faults = Math.round(rec.faults);
-    rec.majfaults = Math.round(rec.majfaults);
-    rec.cpu = Math.round(rec.cpu * 10) / 10;
+    // Rates are measured over at least refreshMs and held between refreshes.
+    if (refresh) {
+      this.rates = { faults: Math.round(rec.faults), majfaults: Math.round(rec.majfaults), cpu: Math.round(rec.cpu * 10) / 10 };
+    }
+    rec.faults = this.rates.faults;
+    rec.majfaults = this.rates.majfaults;
+    rec.cpu = this.rates.cpu;
     if (this.opts.children) rec.procs = procs;
     return { record: rec, events };
   }
