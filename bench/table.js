@@ -1,0 +1,28 @@
+// Writes the README's tool-characteristics table from bench/results/*.json, between the markers
+// <!-- bench:table:start --> and <!-- bench:table:end -->. Never type those figures by hand.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './lib.js';
+
+const ORDER = ['process', 'calls', 'malloc', 'heap', 'spaces'];
+const dir = join(root, 'bench', 'results');
+const results = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+results.sort((a, b) => (ORDER.indexOf(a.tool) + 1 || 99) - (ORDER.indexOf(b.tool) + 1 || 99));
+const cell = (s) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const lines = [
+  '| Tool | Memory granularity | Execution granularity | Memory cost | Execution cost |',
+  '|---|---|---|---|---|',
+];
+for (const r of results) {
+  for (const row of r.rows) {
+    lines.push(`| ${cell(row.tool)} | ${cell(row.memoryGranularity)} | ${cell(row.executionGranularity)} | ${cell(row.memoryCost)} | ${cell(row.executionCost)} |`);
+  }
+}
+lines.push('', `<sub>Measured by \`npm run bench\` (${results.map((r) => `${r.tool}: ${r.node}, ${r.date.slice(0, 10)}`).join('; ')}) on a 2-core VM; ratios are against the untraced run of the same workload in the same run. Raw figures: \`bench/results/\`.</sub>`);
+const readme = join(root, 'README.md');
+const text = readFileSync(readme, 'utf8');
+const start = '<!-- bench:table:start -->', end = '<!-- bench:table:end -->';
+const a = text.indexOf(start), b = text.indexOf(end);
+if (a < 0 || b < a) throw new Error('README.md has no bench table markers');
+writeFileSync(readme, text.slice(0, a + start.length) + '\n' + lines.join('\n') + '\n' + text.slice(b));
+console.log(`README.md: table of ${results.length} tool(s) written`);
