@@ -6,3 +6,5 @@ export type { LogHeader, LogRecord, LogContents } from './core/log.js';
 export { readLog } from './core/log.js';
 export { buildReport, writeReport } from './report/index.js';
 export type { Report } from './report/types.js';
+export { diffSpaces, snapshotSpaces, diff as diffSnapshots, SpacesDiff, SpacesResult, DEFAULT_THRESHOLD as SPACES_DEFAULT_THRESHOLD } from './tools/spaces/index.js';
+export type { DiffSpacesOptions, SnapshotOptions, Snapshot, SpacesMark, SpacesSnapshot, SpaceFigures, HeapFigures, CodeFigures, ProcessFigures, Change, SpaceChange, FormatOptions } from './tools/spaces/index.js';

@@ -21,7 +21,9 @@ export interface FormatOptions {
   threshold?: number | string;
   /** Show every space and figure, changed or not. */
   all?: boolean;
-  /** Title line; default says what is compared and over how long. */
+  /** Include the table of spaces (default true); false shows only heap, code and process figures. */
+  spaces?: boolean;
+  /** Title line; default says what is compared and over how long; '' for none. */
   title?: string;
 }
 
@@ -145,10 +147,14 @@ export class SpacesDiff {
     const all = options.all ?? false;
     const sig = (k: string, c: Change) => all || (COUNTS.has(k) ? c.change !== 0 : c.change !== 0 && Math.abs(c.change) >= min);
     const out: string[] = [];
-    out.push(options.title ?? `V8 heap spaces: change over ${formatDuration(this.durationMs)}`);
+    const title = options.title ?? `V8 heap spaces: change over ${formatDuration(this.durationMs)}`;
+    if (title) out.push(title);
+    const withSpaces = options.spaces ?? true;
     const shown = all ? Object.keys(this.spaces) : this.changedSpaces(min);
     let hidden = 0;
-    if (shown.length) {
+    if (!withSpaces) {
+      // the caller shows the spaces its own way
+    } else if (shown.length) {
       const rows = [['space', 'used before', 'used after', 'used', 'committed', 'available', 'physical']];
       for (const n of shown) {
         const s = this.spaces[n]!;
@@ -159,7 +165,7 @@ export class SpacesDiff {
     } else {
       out.push('  no space changed by more than the threshold');
     }
-    hidden += Object.keys(this.spaces).length - shown.length;
+    if (withSpaces) hidden += Object.keys(this.spaces).length - shown.length;
     const group = (title: string, labels: Record<string, string>, data: Record<string, Change> | undefined) => {
       if (!data) return;
       const rows: string[][] = [];
@@ -174,7 +180,7 @@ export class SpacesDiff {
     group('heap statistics', HEAP_LABELS, this.heap as unknown as Record<string, Change>);
     group('code statistics', CODE_LABELS, this.code as unknown as Record<string, Change> | undefined);
     group('process.memoryUsage()', PROCESS_LABELS, this.process as unknown as Record<string, Change>);
-    if (!all && hidden) out.push(`  (${hidden} figures changed by less than ${formatBytes(min)} and are hidden)`);
+    if (!all && hidden) out.push(`  (${hidden} figures unchanged or changed by less than ${formatBytes(min)}: hidden)`);
     return out.join('\n');
   }
 }
