@@ -93,12 +93,20 @@ test('snapshotSpaces and diff: every V8 space, heap and process figures', () => 
 });
 
 test('the threshold hides small changes and is settable', () => {
-  kept = undefined;
-  const r = diffSpaces(() => { kept = new Array(300).fill(0).map((_, i) => ({ i })); }, { gc: true });
-  assert.ok(r.spaces.old.used.change > 0 && r.spaces.old.used.change < 64 * 1024);
-  assert.doesNotMatch(r.format(), /^ {2}old /m, 'a ~20 KB change is under the default 64 KiB');
-  assert.match(r.format({ threshold: 1 }), /^ {2}old /m);
-  assert.match(r.format({ all: true }), /^ {2}read-only /m);
-  assert.throws(() => r.format({ threshold: 'lots' }), /threshold: 'lots' is not a size/);
+  const a = JSON.parse(JSON.stringify(snapshotSpaces()));
+  const b = JSON.parse(JSON.stringify(a));
+  b.time = a.time + 10;
+  b.spaces.old.used += 20 * 1024;
+  b.spaces.new.used += 200 * 1024;
+  b.heap.detachedContexts += 1;
+  const d = diffSnapshots(a, b);
+  const text = d.format();
+  assert.match(text, /^ {2}new +\S+ \S+ +\S+ \S+ +\+200 KiB/m);
+  assert.doesNotMatch(text, /^ {2}old /m, 'a 20 KiB change is under the default 64 KiB');
+  assert.match(text, /detached contexts +0 +1 +\+1/, 'a count shows when it changes at all');
+  assert.deepEqual(d.changedSpaces(), ['new']);
+  assert.match(d.format({ threshold: '16k' }), /^ {2}old /m);
+  assert.match(d.format({ all: true }), /^ {2}read-only /m);
+  assert.throws(() => d.format({ threshold: 'lots' }), /threshold: 'lots' is not a size/);
   assert.throws(() => diffSpaces(() => 1, { threshold: 'x' }), /not a size/);
 });
