@@ -1,6 +1,6 @@
 // `memtrace spaces [--interval 1s] [--output FILE] -- node app.js`: runs a node program with the
 // probe preloaded, writes its snapshots to the log and prints the start→exit change at exit.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,9 +26,21 @@ interface SpacesCommandOptions {
   quiet?: boolean;
 }
 
-/** True when `cmd` names a node executable (node, nodejs, node20, /usr/bin/node, this node). */
+/** True when `cmd` names a node executable (node, nodejs, node20, /usr/bin/node, this node) or a script whose #! line runs node. */
 export function isNodeCommand(cmd: string): boolean {
-  return cmd === process.execPath || /^node(js)?(\d+(\.\d+)*)?(\.exe)?$/i.test(basename(cmd));
+  if (cmd === process.execPath || /^node(js)?(\d+(\.\d+)*)?(\.exe)?$/i.test(basename(cmd))) return true;
+  if (!cmd.includes('/')) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(cmd, 'r');
+    const b = Buffer.alloc(128);
+    const line = b.toString('utf8', 0, readSync(fd, b, 0, 128, 0)).split('\n')[0]!;
+    return /^#!\s*\S*\/(env\s+(-S\s+)?)?node(js)?\b/.test(line);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** A log record of a snapshot: the snapshot with `t` (ms since the log's start) instead of `time`. */
