@@ -66,10 +66,23 @@ test('a block that throws: the same error is rethrown and the tool stops', async
 });
 
 test('marks inside a block add snapshots', () => {
-  const r = diffSpaces(() => { mark('half'); mark('end'); }, { code: false });
+  const r = diffSpaces(() => { mark('half'); mark('end'); });
   assert.deepEqual(r.marks.map((m) => m.label), ['half', 'end']);
   assert.ok(r.marks[0].snapshot.spaces.old.used > 0);
-  assert.equal(r.code, undefined, 'no code statistics when code is false');
+  assert.equal(r.code, undefined, 'no code statistics unless asked');
+});
+
+test('code: true reads code and bytecode sizes either side', () => {
+  const fns = [];
+  const r = diffSpaces(() => {
+    for (let i = 0; i < 2000; i++) {
+      const f = new Function('a', `let s = a; for (let j = 0; j < ${i % 7 + 2}; j++) s += j * ${i}; return s + ${i};`);
+      f(i);
+      fns.push(f);
+    }
+  }, { code: true });
+  assert.ok(r.code.bytecodeAndMetadataSize.change > 100 * 1024, `bytecode grew by ${r.code.bytecodeAndMetadataSize.change}`);
+  assert.match(r.format(), /bytecode and metadata/);
 });
 
 test('snapshotSpaces and diff: every V8 space, heap and process figures', () => {
