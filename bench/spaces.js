@@ -74,7 +74,7 @@ writeFileSync(prog, `
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 const t0 = performance.now();
 let keep = [];
-for (let r = 0; r < 20; r++) { fib(28); for (let i = 0; i < 100000; i++) keep.push({ i }); if (keep.length > 300000) keep = []; }
+for (let r = 0; r < 40; r++) { fib(28); for (let i = 0; i < 100000; i++) keep.push({ i }); if (keep.length > 300000) keep = []; }
 const ms = performance.now() - t0;
 console.log(JSON.stringify({ ms, maxRss: process.resourceUsage().maxRSS * 1024 }));
 `);
@@ -84,8 +84,18 @@ const variants = {
   'spaces --interval 100ms': [process.execPath, cli, 'spaces', '-q', '--interval', '100ms', '-o', join(dir, 'b.jsonl'), '--', process.execPath, prog],
   'spaces --interval 10ms': [process.execPath, cli, 'spaces', '-q', '--interval', '10ms', '-o', join(dir, 'c.jsonl'), '--', process.execPath, prog],
 };
+// Memory: a quiet program (no garbage to make peak RSS noisy) reports its RSS after 300 ms.
+const idle = join(dir, 'idle.js');
+writeFileSync(idle, `setTimeout(() => console.log(JSON.stringify({ ms: 0, maxRss: process.memoryUsage().rss })), 300);`);
+const idleRss = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+for (let rep = 0; rep < 5; rep++) {
+  for (const [k, [cmd, ...args]] of Object.entries(variants)) {
+    const r = spawnSync(cmd, args.map((a) => (a === prog ? idle : a)), { encoding: 'utf8' });
+    idleRss[k].push(JSON.parse(r.stdout.trim().split('\n').at(-1)).maxRss);
+  }
+}
 const runs = Object.fromEntries(Object.keys(variants).map((k) => [k, { ms: [], wall: [], maxRss: [] }]));
-for (let rep = 0; rep < 7; rep++) {
+for (let rep = 0; rep < 9; rep++) {
   for (const [k, [cmd, ...args]] of Object.entries(variants)) {
     const t = now();
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -100,6 +110,8 @@ for (const k of Object.keys(cliFig)) {
   cliFig[k].workRatio = cliFig[k].workMs / cliFig.bare.workMs;
   cliFig[k].addedWallMs = cliFig[k].wallMs - cliFig.bare.wallMs;
   cliFig[k].addedRssMiB = (cliFig[k].maxRss - cliFig.bare.maxRss) / 1048576;
+  cliFig[k].idleRss = median(idleRss[k]);
+  cliFig[k].addedIdleRssMiB = (median(idleRss[k]) - median(idleRss.bare)) / 1048576;
 }
 
 const x = (r) => `x${r.toFixed(2)}`;
@@ -108,7 +120,7 @@ const row = {
   tool: 'spaces',
   memoryGranularity: 'V8 heap spaces (used, committed, available, physical per space), heap statistics, process.memoryUsage()',
   executionGranularity: 'either side of a block (or at intervals, also while busy in sync code)',
-  memoryCost: `${Math.round(bytesPerSnapshot)} B per snapshot kept; CLI +${f1(cliFig.spaces.addedRssMiB)} MiB peak RSS, +${f1(cliFig['spaces --interval 100ms'].addedRssMiB)} MiB with --interval (a worker)`,
+  memoryCost: `${Math.round(bytesPerSnapshot)} B per snapshot kept; CLI +${f1(cliFig.spaces.addedIdleRssMiB)} MiB RSS in the program, +${f1(cliFig['spaces --interval 100ms'].addedIdleRssMiB)} MiB with --interval (a worker thread)`,
   executionCost: `${f1(us.snapshot)} µs per snapshot (${f1(us.snapshotWithCode)} µs with code sizes); diffSpaces ${x(block['fib(25)'].ratio)} on fib(25), ${x(block['10k objects'].ratio)} on 10k objects (x${block['fib(25)'].ratioWithCode.toFixed(1)} on fib(25) with code: true); CLI ${x(cliFig.spaces.workRatio)} on fib(28) + 2M objects, ${x(cliFig['spaces --interval 100ms'].workRatio)} at --interval 100ms, ${x(cliFig['spaces --interval 10ms'].workRatio)} at 10ms`,
 };
 const result = {
