@@ -7,12 +7,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
-import { LogWriter, defaultLogName, makeHeader } from '../../core/log.js';
+import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced } from '../../core/spawn.js';
-import { formatBytes, parseBytes, parseInterval } from '../../core/units.js';
-import { SpacesDiff } from './diff.js';
+import { parseBytes, parseInterval } from '../../core/units.js';
+import { buildReport } from './report.js';
 import { PROBE_ENV, type ProbeOptions } from './probe.js';
-import type { SpacesSnapshot } from './snapshot.js';
 
 const probePath = join(dirname(fileURLToPath(import.meta.url)), 'probe.js');
 
@@ -56,10 +55,10 @@ export function register(program: Command): void {
     .description("V8's heap spaces of a node program at start and exit (and at intervals): used, committed, available, physical; heap statistics; process.memoryUsage()")
     .option('-i, --interval <duration>', 'also take a snapshot at this interval, even while the program is busy (e.g. 1s, 200ms)')
     .option('-o, --output <path>', 'log file (default: memtrace-spaces-DATE-PID.jsonl in the current folder)')
-    .option('-t, --threshold <size>', 'the exit table hides changes smaller than this', '64k')
+    .option('-t, --threshold <size>', 'the exit summary hides heap and process figures that changed by less than this', '64k')
     .option('--code', 'read code and bytecode sizes at every snapshot, not only at start and exit (walks the heap: ~0.1 ms per MiB)')
-    .option('--all', 'show every space and figure in the exit table, changed or not')
-    .option('-q, --quiet', 'print no table at exit, only where the log is')
+    .option('--all', 'show every space and figure in the exit summary, changed or not')
+    .option('-q, --quiet', 'print no summary at exit, only where the log is')
     .argument('<command...>', 'the node program to run, after --')
     .passThroughOptions()
     .action(async (command: string[], opts: SpacesCommandOptions) => {
@@ -100,9 +99,8 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
     throw err;
   }
 
-  let first: SpacesSnapshot | undefined;
-  let last: SpacesSnapshot | undefined;
-  let exitSnap: (SpacesSnapshot & { reason?: string }) | undefined;
+  let first: Record<string, unknown> | undefined;
+  let last: Record<string, unknown> | undefined;
   const pipe = traced.child.stdio[3] as Readable;
   const lines = createInterface({ input: pipe, crlfDelay: Infinity });
   const ended = new Promise<void>((resolve) => { lines.once('close', resolve); });
@@ -112,10 +110,8 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
     if (typeof m.time !== 'number' || typeof m.at !== 'string') return;
     if (m.at === 'mark') log.write({ t: Math.round(((m.time as number) - startEpoch) * 1000) / 1000, mark: m.label });
     log.write(toRecord(m, startEpoch));
-    const s = m as unknown as SpacesSnapshot;
-    if (!first) first = s;
-    last = s;
-    if (m.at === 'exit') exitSnap = s as SpacesSnapshot & { reason?: string };
+    if (!first) first = m;
+    last = m;
   });
 
   const exit = await traced.exited;
@@ -130,12 +126,13 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
 
   const err = process.stderr;
   if (!first || !last) {
-    err.write(`memtrace: the program sent no V8 figures (it ended before the probe loaded, e.g. node -e/--version, or it is not a node program)\n`);
+    err.write('memtrace: the program sent no V8 figures (it ended before the probe loaded, e.g. node -e/--version, or it is not a node program)\n');
   } else if (!opts.quiet) {
-    const d = new SpacesDiff(first, last, threshold);
-    const what = exitSnap ? `start → exit (${exitSnap.reason ?? 'exit'})` : 'start → last snapshot (the program ended without an exit snapshot: killed?)';
-    err.write('\n' + d.format({ title: `memtrace spaces: ${what}, ${(d.durationMs / 1000).toFixed(2)} s; changes under ${formatBytes(threshold)} hidden`, all: opts.all ?? false }) + '\n');
+    // The same text as `memtrace report LOG`, from the log just written.
+    const report = buildReport(await readLog(path), { all: opts.all ?? false, hiddenHint: '--all shows them' });
+    for (const w of report.warnings) err.write(`memtrace: warning: ${w}\n`);
+    err.write('\n' + report.text + '\n');
   }
-  err.write(`memtrace: wrote ${path} (${log.count} records); memtrace report ${path} --format html for the chart\n`);
+  err.write(`memtrace: wrote ${path} (${log.count} records); memtrace report ${path} --format html for the charts\n`);
   return exit.exitCode;
 }

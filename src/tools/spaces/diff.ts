@@ -23,6 +23,10 @@ export interface FormatOptions {
   all?: boolean;
   /** Include the table of spaces (default true); false shows only heap, code and process figures. */
   spaces?: boolean;
+  /** Column heads of the two readings; default ['before', 'after']. */
+  labels?: [string, string];
+  /** Said after the count of hidden figures, e.g. how to show them. */
+  hiddenHint?: string;
   /** Title line; default says what is compared and over how long; '' for none. */
   title?: string;
 }
@@ -150,12 +154,13 @@ export class SpacesDiff {
     const title = options.title ?? `V8 heap spaces: change over ${formatDuration(this.durationMs)}`;
     if (title) out.push(title);
     const withSpaces = options.spaces ?? true;
+    const labels = options.labels ?? ['before', 'after'];
     const shown = all ? Object.keys(this.spaces) : this.changedSpaces(min);
     let hidden = 0;
     if (!withSpaces) {
       // the caller shows the spaces its own way
     } else if (shown.length) {
-      const rows = [['space', 'used before', 'used after', 'used', 'committed', 'available', 'physical']];
+      const rows = [['space', `used ${labels[0]}`, `used ${labels[1]}`, 'used', 'committed', 'available', 'physical']];
       for (const n of shown) {
         const s = this.spaces[n]!;
         const d = (c: Change) => (c.change === 0 ? '·' : formatBytes(c.change, true));
@@ -166,21 +171,21 @@ export class SpacesDiff {
       out.push('  no space changed by more than the threshold');
     }
     if (withSpaces) hidden += Object.keys(this.spaces).length - shown.length;
-    const group = (title: string, labels: Record<string, string>, data: Record<string, Change> | undefined) => {
+    const group = (title: string, names: Record<string, string>, data: Record<string, Change> | undefined) => {
       if (!data) return;
       const rows: string[][] = [];
-      for (const [k, label] of Object.entries(labels)) {
+      for (const [k, label] of Object.entries(names)) {
         const c = data[k]!;
         if (!sig(k, c)) { hidden++; continue; }
         const f = COUNTS.has(k) ? (v: number, s = false) => (s && v > 0 ? '+' : '') + String(v) : formatBytes;
         rows.push([label, f(c.before), f(c.after), c.change === 0 ? '·' : f(c.change, true)]);
       }
-      if (rows.length) out.push(title, textTable([['', 'before', 'after', 'change'], ...rows]));
+      if (rows.length) out.push(title, textTable([['', labels[0], labels[1], 'change'], ...rows]));
     };
-    group('heap statistics', HEAP_LABELS, this.heap as unknown as Record<string, Change>);
+    group(`heap statistics`, HEAP_LABELS, this.heap as unknown as Record<string, Change>);
     group('code statistics', CODE_LABELS, this.code as unknown as Record<string, Change> | undefined);
     group('process.memoryUsage()', PROCESS_LABELS, this.process as unknown as Record<string, Change>);
-    if (!all && hidden) out.push(`  (${hidden} figures unchanged or changed by less than ${formatBytes(min)}: hidden)`);
+    if (!all && hidden) out.push(`  (${hidden} figures unchanged or changed by less than ${formatBytes(min)}: hidden${options.hiddenHint ? `; ${options.hiddenHint}` : ''})`);
     return out.join('\n');
   }
 }

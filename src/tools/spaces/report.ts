@@ -21,7 +21,8 @@ function snapshotOf(r: SnapshotRecord): SpacesSnapshot {
 }
 
 /** Builds the spaces report from its log. */
-export function buildReport(log: LogContents, _options: ReportOptions = {}): Report {
+export function buildReport(log: LogContents, options: ReportOptions = {}): Report {
+  const all = options.all === true;
   const { header } = log;
   const warnings: string[] = [];
   const snaps = log.records.filter((r): r is SnapshotRecord => typeof r.at === 'string' && typeof r.spaces === 'object' && r.spaces !== null);
@@ -47,6 +48,7 @@ export function buildReport(log: LogContents, _options: ReportOptions = {}): Rep
 
   // Spaces: every space that held anything at start or end.
   const names = Object.keys(d.spaces).filter((n) => {
+    if (all) return true;
     const s = d.spaces[n]!;
     return s.used.before || s.used.after || s.committed.before || s.committed.after;
   });
@@ -75,8 +77,9 @@ export function buildReport(log: LogContents, _options: ReportOptions = {}): Rep
   // Text: the space table in full, then the significant changes of everything else.
   const fmt = (v: number, signed = false) => (signed && v === 0 ? '·' : formatBytes(v, signed));
   const lines: string[] = [title];
-  const endWhat = exit ? `exit (${exit.reason ?? 'exit'}${typeof exit.exitCode === 'number' ? `, code ${exit.exitCode}` : ''})` : `last snapshot at ${(last.t / 1000).toFixed(2)} s`;
-  lines.push(`  ${snaps.length} snapshots from ${(first.t / 1000).toFixed(2)} s to ${endWhat} at ${(end.t / 1000).toFixed(2)} s${header.interval_ms ? `, every ${header.interval_ms} ms` : ''}`);
+  const how = [exit?.reason && exit.reason !== 'exit' ? exit.reason : '', typeof exit?.exitCode === 'number' ? `code ${exit.exitCode}` : ''].filter(Boolean).join(', ');
+  const endWhat = exit ? `exit${how ? ` (${how})` : ''}` : 'the last snapshot';
+  lines.push(`  ${snaps.length} snapshots${header.interval_ms ? ` (every ${header.interval_ms} ms)` : ''}: start at ${(first.t / 1000).toFixed(2)} s, ${endWhat} at ${(end.t / 1000).toFixed(2)} s`);
   if (exit) { /* the exit snapshot says how it ended */ } else if (ended && typeof ended.exitCode === 'number') lines.push(`  the program exited with code ${ended.exitCode}`);
   else if (ended && ended.signal) lines.push(`  the program was ended by ${String(ended.signal)}`);
   lines.push('');
@@ -87,7 +90,7 @@ export function buildReport(log: LogContents, _options: ReportOptions = {}): Rep
       return [n, fmt(s.used.before), fmt(s.used.after), fmt(s.used.change, true), fmt(s.committed.before), fmt(s.committed.after), fmt(s.committed.change, true)];
     }),
   ]));
-  const rest = d.format({ title: '', spaces: false });
+  const rest = d.format({ title: '', spaces: false, labels: ['start', 'end'], all, hiddenHint: typeof options.hiddenHint === 'string' ? options.hiddenHint : '--format json has every figure' });
   if (rest) lines.push('', rest);
   let peakUsed = 0, peakT = 0;
   for (const s of snaps) if (s.heap.usedHeapSize > peakUsed) { peakUsed = s.heap.usedHeapSize; peakT = s.t; }
