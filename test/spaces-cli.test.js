@@ -55,6 +55,16 @@ test('the program keeps its own NODE_OPTIONS', () => {
   assert.equal(r.status, 3);
 });
 
+test('child processes and worker threads of the program are not traced', () => {
+  const log = join(tmp(), 'f.jsonl');
+  const bare = spawnSync(process.execPath, [fixture('forks.js')], { encoding: 'utf8' });
+  const r = run(['spaces', '-q', '-o', log, '--', 'node', fixture('forks.js')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, bare.stdout);
+  assert.match(r.stdout, /child NODE_OPTIONS=\(unset\)\nworker said 1\n/);
+  assert.deepEqual(readJsonl(log).filter((x) => x.at).map((x) => x.at), ['start', 'exit'], 'one program traced');
+});
+
 test('--interval records while the program is busy in synchronous code', () => {
   const log = join(tmp(), 'busy.jsonl');
   const r = run(['spaces', '--interval', '100ms', '-q', '--output', log, '--', 'node', fixture('busy.js')]);
