@@ -94,6 +94,13 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   if (rest) lines.push('', rest);
   let peakUsed = 0, peakT = 0;
   for (const s of snaps) if (s.heap.usedHeapSize > peakUsed) { peakUsed = s.heap.usedHeapSize; peakT = s.t; }
+  const markSnaps = snaps.filter((m) => m.at === 'mark');
+  if (markSnaps.length) {
+    lines.push('', 'marks');
+    lines.push(textTable([['', 'at', 'used heap', 'since start', 'external', 'rss'], ...markSnaps.map((m) => [
+      String(m.label ?? ''), `${(m.t / 1000).toFixed(3)} s`, formatBytes(m.heap.usedHeapSize),
+      formatBytes(m.heap.usedHeapSize - first.heap.usedHeapSize, true), formatBytes(m.heap.externalMemory), formatBytes(m.process.rss)])]));
+  }
   if (snaps.length > 2) lines.push('', `  peak used heap ${formatBytes(peakUsed)} at ${(peakT / 1000).toFixed(2)} s`);
 
   // Charts: space used, stacked; heap-wide figures as lines.
