@@ -20,6 +20,27 @@ function snapshotOf(r: SnapshotRecord): SpacesSnapshot {
   return s;
 }
 
+const COUNT_LABELS = new Set([HEAP_LABELS.nativeContexts, HEAP_LABELS.detachedContexts]);
+
+function esc(v: unknown): string {
+  return String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A table whose numeric cells (from column `firstNumber` on) read as sizes, exact bytes on hover; change columns signed. */
+function bytesTableHtml(t: Table, firstNumber: number, countRows = new Set<string>()): string {
+  const head = t.columns.map((c) => `<th>${esc(c)}</th>`).join('');
+  const body = t.rows.map((r) => {
+    const isCount = r.some((v) => typeof v === 'string' && countRows.has(v));
+    return `<tr>${r.map((v, i) => {
+      if (i < firstNumber || typeof v !== 'number') return `<td>${esc(v ?? '')}</td>`;
+      const signed = /change/.test(t.columns[i]!);
+      const text = isCount ? `${signed && v > 0 ? '+' : ''}${v}` : signed && v === 0 ? '·' : formatBytes(v, signed);
+      return `<td class="num" title="${v} bytes">${esc(text)}</td>`;
+    }).join('')}</tr>`;
+  }).join('\n');
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
 /** Builds the spaces report from its log. */
 export function buildReport(log: LogContents, options: ReportOptions = {}): Report {
   const all = options.all === true;
@@ -57,7 +78,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     return [n, s.used.before, s.used.after, s.used.change, s.committed.before, s.committed.after, s.committed.change, s.physical.after, s.available.after];
   });
   const spaceTable: Table = {
-    title: 'Heap spaces: start, end and change (bytes)',
+    title: 'Heap spaces: start, end and change (exact bytes on hover; CSV has them all)',
     columns: ['space', 'used start', 'used end', 'used change', 'committed start', 'committed end', 'committed change', 'physical end', 'available end'],
     rows: spaceRows,
   };
@@ -122,9 +143,9 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   };
   const sections: Section[] = [
     { kind: 'chart', chart: usedChart },
-    { kind: 'table', table: spaceTable },
+    { kind: 'html', title: spaceTable.title, html: bytesTableHtml(spaceTable, 1) },
     { kind: 'chart', chart: heapChart },
-    { kind: 'table', table: figureTable },
+    { kind: 'html', title: figureTable.title, html: bytesTableHtml(figureTable, 2, COUNT_LABELS) },
   ];
 
   // CSV: one row per snapshot.
