@@ -126,7 +126,7 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
 
   const err = process.stderr;
   if (!first || !last) {
-    err.write('memtrace: the program sent no V8 figures (it ended before the probe loaded, e.g. node -e/--version, or it is not a node program)\n');
+    err.write('memtrace: the program sent no V8 figures (it ended before the probe loaded, e.g. node --version or --check, or it is not a node program)\n');
   } else if (!opts.quiet) {
     // The same text as `memtrace report LOG`, from the log just written.
     const report = buildReport(await readLog(path), { all: opts.all ?? false, hiddenHint: '--all shows them' });

@@ -100,7 +100,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const lines: string[] = [title];
   const how = [exit?.reason && exit.reason !== 'exit' ? exit.reason : '', typeof exit?.exitCode === 'number' ? `code ${exit.exitCode}` : ''].filter(Boolean).join(', ');
   const endWhat = exit ? `exit${how ? ` (${how})` : ''}` : 'the last snapshot';
-  lines.push(`  ${snaps.length} snapshots${header.interval_ms ? ` (every ${header.interval_ms} ms)` : ''}: start at ${(first.t / 1000).toFixed(2)} s, ${endWhat} at ${(end.t / 1000).toFixed(2)} s`);
+  lines.push(`  ${snaps.length} snapshot${snaps.length === 1 ? '' : 's'}${header.interval_ms ? ` (every ${header.interval_ms} ms)` : ''}: start at ${(first.t / 1000).toFixed(2)} s, ${endWhat} at ${(end.t / 1000).toFixed(2)} s`);
   if (exit) { /* the exit snapshot says how it ended */ } else if (ended && typeof ended.exitCode === 'number') lines.push(`  the program exited with code ${ended.exitCode}`);
   else if (ended && ended.signal) lines.push(`  the program was ended by ${String(ended.signal)}`);
   lines.push('');
