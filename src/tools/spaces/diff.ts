@@ -25,7 +25,7 @@ export interface FormatOptions {
   spaces?: boolean;
   /** Column heads of the two readings; default ['before', 'after']. */
   labels?: [string, string];
-  /** Said after the count of hidden figures, e.g. how to show them. */
+  /** Said after the count of hidden figures: how to show them (default names `format({ all: true })`). */
   hiddenHint?: string;
   /** Title line; default says what is compared and over how long; '' for none. */
   title?: string;
@@ -185,7 +185,7 @@ export class SpacesDiff {
     group(`heap statistics`, HEAP_LABELS, this.heap as unknown as Record<string, Change>);
     group('code statistics', CODE_LABELS, this.code as unknown as Record<string, Change> | undefined);
     group('process.memoryUsage()', PROCESS_LABELS, this.process as unknown as Record<string, Change>);
-    if (!all && hidden) out.push(`  (${hidden} figures unchanged or changed by less than ${formatBytes(min)}: hidden${options.hiddenHint ? `; ${options.hiddenHint}` : ''})`);
+    if (!all && hidden) out.push(`  (${hidden} figures unchanged or changed by less than ${formatBytes(min)}: hidden; ${options.hiddenHint ?? 'format({ all: true }) shows them'})`);
     return out.join('\n');
   }
 }
