@@ -95,7 +95,7 @@ for (let rep = 0; rep < 5; rep++) {
   }
 }
 const runs = Object.fromEntries(Object.keys(variants).map((k) => [k, { ms: [], wall: [], maxRss: [] }]));
-for (let rep = 0; rep < 9; rep++) {
+for (let rep = 0; rep < 13; rep++) {
   for (const [k, [cmd, ...args]] of Object.entries(variants)) {
     const t = now();
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
