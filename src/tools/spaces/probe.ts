@@ -26,18 +26,18 @@ export interface ProbeOptions {
 const TICK = Symbol.for('memtrace.spaces.tick');
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-// Runs in a worker: every interval, asks the main thread (through an inspector session, which
+// Runs in a worker: every interval, asks the main thread (through the inspector, which
 // V8 serves by interrupting even busy synchronous code) to take and send one snapshot.
 const WORKER_SOURCE = `
 const { Session } = require('node:inspector');
 const { workerData } = require('node:worker_threads');
-const session = new Session();
-session.connectToMainThread();
+const inspector = new Session();
+inspector.connectToMainThread();
 let pending = false;
 setInterval(() => {
   if (pending) return;
   pending = true;
-  session.post('Runtime.evaluate', { expression: 'globalThis[Symbol.for("memtrace.spaces.tick")]("interval")', silent: true }, () => { pending = false; });
+  inspector.post('Runtime.evaluate', { expression: 'globalThis[Symbol.for("memtrace.spaces.tick")]("interval")', silent: true }, () => { pending = false; });
 }, workerData.intervalMs);
 `;
 
