@@ -10,3 +10,7 @@ export type { Report } from './report/types.js';
 // process: memory over time
 export { monitorProcess } from './tools/process/index.js';
 export type { MonitorOptions, MonitorResult, ProcessMonitor, ProcessSummary, SampleRecord, V8Figures } from './tools/process/index.js';
+
+// spaces: V8 heap spaces either side of a block
+export { diffSpaces, snapshotSpaces, diff as diffSnapshots, SpacesDiff, SpacesResult, DEFAULT_THRESHOLD as SPACES_DEFAULT_THRESHOLD } from './tools/spaces/index.js';
+export type { DiffSpacesOptions, SnapshotOptions, Snapshot, SpacesMark, SpacesSnapshot, SpaceFigures, HeapFigures, CodeFigures, ProcessFigures, Change, SpaceChange, FormatOptions } from './tools/spaces/index.js';

@@ -1,0 +1,138 @@
+// `memtrace spaces [--interval 1s] [--output FILE] -- node app.js`: runs a node program with the
+// probe preloaded, writes its snapshots to the log and prints the start→exit change at exit.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { UsageError, fileError } from '../../core/errors.js';
+import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { spawnTraced } from '../../core/spawn.js';
+import { parseBytes, parseInterval } from '../../core/units.js';
+import { buildReport } from './report.js';
+import { PROBE_ENV, type ProbeOptions } from './probe.js';
+
+const probePath = join(dirname(fileURLToPath(import.meta.url)), 'probe.js');
+
+/** Options of `memtrace spaces`. */
+interface SpacesCommandOptions {
+  interval?: string;
+  output?: string;
+  threshold: string;
+  code?: boolean;
+  all?: boolean;
+  quiet?: boolean;
+}
+
+/** True when `cmd` names a node executable (node, nodejs, node20, /usr/bin/node, this node) or a script whose #! line runs node. */
+export function isNodeCommand(cmd: string): boolean {
+  if (cmd === process.execPath || /^node(js)?(\d+(\.\d+)*)?(\.exe)?$/i.test(basename(cmd))) return true;
+  if (!cmd.includes('/')) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(cmd, 'r');
+    const b = Buffer.alloc(128);
+    const line = b.toString('utf8', 0, readSync(fd, b, 0, 128, 0)).split('\n')[0]!;
+    return /^#!\s*\S*\/(env\s+(-S\s+)?)?node(js)?\b/.test(line);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** A log record of a snapshot: the snapshot with `t` (ms since the log's start) instead of `time`. */
+function toRecord(message: Record<string, unknown>, startEpoch: number): Record<string, unknown> {
+  const { time, ...rest } = message as { time: number } & Record<string, unknown>;
+  return { t: Math.round((time - startEpoch) * 1000) / 1000, ...rest };
+}
+
+/** Adds `memtrace spaces` to the CLI. */
+export function register(program: Command): void {
+  program
+    .command('spaces')
+    .description("V8's heap spaces of a node program at start and exit (and at intervals): used, committed, available, physical; heap statistics; process.memoryUsage()")
+    .option('-i, --interval <duration>', 'also take a snapshot at this interval, even while the program is busy (e.g. 1s, 200ms)')
+    .option('-o, --output <path>', 'log file (default: memtrace-spaces-DATE-PID.jsonl in the current folder)')
+    .option('-t, --threshold <size>', 'the exit summary hides heap and process figures that changed by less than this', '64k')
+    .option('--code', 'read code and bytecode sizes at every snapshot, not only at start and exit (walks the heap: ~0.1 ms per MiB)')
+    .option('--all', 'show every space and figure in the exit summary, changed or not')
+    .option('-q, --quiet', 'print no summary at exit, only where the log is')
+    .argument('<command...>', 'the node program to run, after --')
+    .passThroughOptions()
+    .action(async (command: string[], opts: SpacesCommandOptions) => {
+      process.exitCode = await runSpaces(command, opts);
+    });
+}
+
+async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise<number> {
+  const intervalMs = opts.interval === undefined ? 0 : parseInterval(opts.interval, '--interval');
+  const threshold = parseBytes(opts.threshold, '--threshold');
+  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace spaces -- node app.js');
+  if (!isNodeCommand(command[0]!)) {
+    throw new UsageError(`spaces needs a node program (it reads V8 from inside it): run it as memtrace spaces -- node app.js; '${command[0]}' is not node`);
+  }
+  if (opts.output) {
+    try { closeSync(openSync(opts.output, 'a')); } catch (err) { throw fileError(err, 'write log', opts.output); }
+  }
+  const nodeOptions = process.env.NODE_OPTIONS ?? null;
+  const probe: ProbeOptions = { fd: 3, intervalMs, code: opts.code ?? false, nodeOptions };
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: `${nodeOptions ? nodeOptions + ' ' : ''}--import=${pathToFileURL(probePath).href}`,
+    [PROBE_ENV]: JSON.stringify(probe),
+  };
+  const startEpoch = performance.timeOrigin + performance.now();
+  const traced = await spawnTraced(command, { env, extraPipes: 1 });
+  const path = opts.output ?? defaultLogName('spaces', traced.pid);
+  let log: LogWriter;
+  try {
+    const header = makeHeader('spaces', {
+      pid: traced.pid, command, interval_ms: intervalMs || null, threshold, code: opts.code ?? false,
+    });
+    header.start = new Date(startEpoch).toISOString();
+    header.start_epoch_ms = startEpoch;
+    log = new LogWriter(path, header);
+  } catch (err) {
+    traced.child.kill('SIGTERM');
+    throw err;
+  }
+
+  let first: Record<string, unknown> | undefined;
+  let last: Record<string, unknown> | undefined;
+  const pipe = traced.child.stdio[3] as Readable;
+  const lines = createInterface({ input: pipe, crlfDelay: Infinity });
+  const ended = new Promise<void>((resolve) => { lines.once('close', resolve); });
+  lines.on('line', (line) => {
+    let m: Record<string, unknown>;
+    try { m = JSON.parse(line) as Record<string, unknown>; } catch { return; }
+    if (typeof m.time !== 'number' || typeof m.at !== 'string') return;
+    if (m.at === 'mark') log.write({ t: Math.round(((m.time as number) - startEpoch) * 1000) / 1000, mark: m.label });
+    log.write(toRecord(m, startEpoch));
+    if (!first) first = m;
+    last = m;
+  });
+
+  const exit = await traced.exited;
+  // Grandchildren may hold the pipe open: wait for it briefly, not forever.
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 1000).unref())]);
+  lines.close();
+  pipe.destroy();
+  const endT = performance.timeOrigin + performance.now() - startEpoch;
+  log.write({ t: Math.round(endT * 1000) / 1000, ended: true, exitCode: exit.code, signal: exit.signal });
+  log.close();
+  if (log.error) throw log.error;
+
+  const err = process.stderr;
+  if (!first || !last) {
+    err.write('memtrace: the program sent no V8 figures (it ended before the probe loaded, e.g. node --version or --check, or it is not a node program)\n');
+  } else if (!opts.quiet) {
+    // The same text as `memtrace report LOG`, from the log just written.
+    const report = buildReport(await readLog(path), { all: opts.all ?? false, hiddenHint: '--all shows them' });
+    for (const w of report.warnings) err.write(`memtrace: warning: ${w}\n`);
+    err.write('\n' + report.text + '\n');
+  }
+  err.write(`memtrace: wrote ${path} (${log.count} records); memtrace report ${path} --format html for the charts\n`);
+  return exit.exitCode;
+}
