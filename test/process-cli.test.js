@@ -7,6 +7,16 @@ import { memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
 
 const MB = 1024 * 1024;
 
+/** Waits until the file at `path` has at least `n` lines (a log being written by another process). */
+async function waitForLines(path, n, timeoutMs = 30_000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (existsSync(path) && readFileSync(path, 'utf8').split('\n').length > n) return;
+    await sleep(50);
+  }
+  throw new Error(`${path} did not reach ${n} lines`);
+}
+
 test('process: the log sees a 200 MB rise in steps, agreeing with the kernel, marks between the right samples', () => {
   const dir = tmp();
   const log = join(dir, 'steps.jsonl');
@@ -80,7 +90,9 @@ test('process --pid watches a running python3 process until it exits', async () 
   assert.match(header.command.join(' '), /python3?|-c/);
   const samples = records.filter((x) => x.rss);
   assert.ok(samples.length >= 5);
-  assert.ok(samples[0].rss > 80 * MB, `python RSS ${samples[0].rss}`);
+  // (python3 may start as a shell shim that execs the interpreter: take the largest sample.)
+  const peak = Math.max(...samples.map((x) => x.rss));
+  assert.ok(peak > 80 * MB, `python RSS ${peak}`);
 });
 
 test('process --children sees a child allocation, with one series per process', () => {
@@ -105,7 +117,7 @@ test('process: SIGTERM to memtrace reaches the program, the log is completed and
   const dir = tmp();
   const log = join(dir, 'term.jsonl');
   const { child, done } = memtraceAsync(['process', '-i', '20ms', '-o', log, '--', process.execPath, '-e', 'setInterval(()=>{}, 1000)']);
-  await sleep(700);
+  await waitForLines(log, 15);
   child.kill('SIGTERM');
   const r = await done;
   assert.equal(r.status, 143, r.stderr);
@@ -118,15 +130,16 @@ test('process: SIGTERM to memtrace reaches the program, the log is completed and
 test('process: SIGKILL of memtrace itself leaves a log valid up to its last line', async () => {
   const dir = tmp();
   const log = join(dir, 'kill.jsonl');
-  const { child, done } = memtraceAsync(['process', '-i', '10ms', '-o', log, '--', process.execPath, '-e', 'setTimeout(()=>{}, 3000)']);
-  await sleep(1800);
+  const { child, done } = memtraceAsync(['process', '-i', '10ms', '-o', log, '--', process.execPath, '-e', 'setTimeout(()=>{}, 30000)']);
+  await waitForLines(log, 60); // flushed at least every second
+  await sleep(300);
   child.kill('SIGKILL');
   await done;
   const text = readFileSync(log, 'utf8');
   const lines = text.split('\n');
   const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
   for (const l of complete) JSON.parse(l);
-  assert.ok(complete.length > 50, `${complete.length} lines after 1.8 s at 100 Hz`);
+  assert.ok(complete.length > 50, `${complete.length} complete lines`);
   const rep = memtrace(['report', log, '--format', 'json']);
   assert.equal(rep.status, 0, rep.stderr);
   assert.ok(JSON.parse(rep.stdout).samples > 50);
