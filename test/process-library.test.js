@@ -18,7 +18,11 @@ test('monitorProcess samples while the main thread is stuck in synchronous code'
   const r = await m.stop();
   const samples = readJsonl(out).slice(1).filter((x) => typeof x.rss === 'number');
   const during = samples.filter((s) => s.t > 50 && s.t < 600);
-  assert.ok(during.length >= 25, `${during.length} samples during a 600 ms busy loop at 100 Hz`);
+  // A sampler on the main thread would take 0 samples here; the sampling thread keeps going
+  // (fewer than 55 when the machine is loaded, but never a long gap).
+  assert.ok(during.length >= 15, `${during.length} samples during a 600 ms busy loop at 100 Hz`);
+  const gaps = during.slice(1).map((s, i) => s.t - during[i].t);
+  assert.ok(Math.max(...gaps) < 250, `a gap of ${Math.max(...gaps)} ms`);
   assert.ok(r.rss.peak - r.rss.start > 20 * MB, `grew ${(r.rss.peak - r.rss.start) / MB} MB`);
   assert.equal(r.marks.length, 1);
   assert.equal(r.output, out);
@@ -47,7 +51,9 @@ test('monitorProcess: marks land between the samples around them; mark() reaches
   for (const label of ['alloc 0', 'alloc 1', 'alloc 2']) {
     const i = rows.findIndex((row) => row[15] === label);
     const before = rows.slice(0, i).filter((row) => row[AB] !== null).at(-1);
-    const later = rows.slice(i + 1).filter((row) => row[AB] !== null)[3];
+    // The last sample before the next mark (or the end), 120 ms later.
+    const nextMark = rows.findIndex((row, k) => k > i && row[15] !== null);
+    const later = rows.slice(i + 1, nextMark < 0 ? undefined : nextMark).filter((row) => row[AB] !== null).at(-1);
     const grew = later[AB] - before[AB];
     assert.ok(Math.abs(grew - 30 * MB) < 2 * MB, `${label}: ${grew / MB} MB`);
   }

@@ -11,7 +11,8 @@ import { spawnTraced } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import { PROBE_FD_ENV, PROBE_MS_ENV } from './probe.js';
-import { TreeSampler, addV8, type V8Figures } from './sampler.js';
+import type { V8Figures } from './sampler.js';
+import { SamplingThread } from './shared.js';
 
 interface ProcessOptions {
   interval: string;
@@ -78,80 +79,71 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     cmd = command;
   }
   const t0 = epochNow();
-  let sampler: TreeSampler;
-  try {
-    sampler = new TreeSampler(pid, { children: opts.children, detail: opts.detail });
-  } catch (err) {
-    if (exited) {
-      // The program ended before the first sample: nothing to monitor, but pass its exit through.
-      const e = await exited;
-      process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n`);
-      return e.exitCode;
-    }
-    throw err;
-  }
   const output = opts.output ?? defaultLogName('process', pid);
-  const writer = new LogWriter(output, makeHeader('process', {
+  const header = makeHeader('process', {
     pid, command: cmd, interval_ms: intervalMs, children: Boolean(opts.children), detail: Boolean(opts.detail),
-  }));
+  });
+  const probeMs = Math.max(10, intervalMs);
+  let thread: SamplingThread;
+  try {
+    thread = await SamplingThread.start({
+      pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
+      v8: Boolean(probeStream), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited),
+    });
+  } catch (err) {
+    if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
+    // The program ended before the first sample: a log that says so, and its exit passed through.
+    const e = await exited;
+    const writer = new LogWriter(output, header, 0);
+    writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
+    writer.close();
+    if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
+    return e.exitCode;
+  }
+  thread.onWriteError = (message, count) => {
+    process.stderr.write(`memtrace: ${message}; the log stops at record ${count}, the program goes on\n`);
+  };
 
-  // V8 figures and marks from the probe in a Node program, by PID; the freshest wins.
-  const v8 = new Map<number, { t: number; v: V8Figures }>();
+  // V8 figures and marks from the probe in Node programs, by PID: the sum of the fresh ones is
+  // published to the sampling thread.
   if (probeStream) {
+    const latest = new Map<number, { t: number; v: V8Figures }>();
     const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
     lines.on('line', (line) => {
       try {
         const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string };
-        if (m.v) v8.set(m.p, { t: m.t - t0, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
-        else if (typeof m.m === 'string') writer.write({ t: round(m.t - t0), mark: m.m, pid: m.p });
+        if (m.v) {
+          latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
+          const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+          for (const [p, f] of latest) {
+            if (m.t - f.t > probeMs * 2 + 50) { latest.delete(p); continue; }
+            sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
+          }
+          thread.publishV8(sum, m.t);
+        } else if (typeof m.m === 'string') {
+          thread.send({ mark: m.m, t: m.t, pid: m.p });
+        }
       } catch { /* a torn line from a dying program */ }
     });
     lines.on('error', () => {});
   }
-  const staleMs = Math.max(10, intervalMs) * 2 + 50;
 
-  let warned = false;
-  const tick = (): boolean => {
-    const t = epochNow() - t0;
-    const got = sampler.sample(round(t));
-    if (!got) return false;
-    for (const e of got.events) writer.write(e);
-    const fresh = [...v8.entries()].filter(([p, f]) => t - f.t <= staleMs && (p === pid || got.record.procs?.some((x) => x[0] === p) || !opts.children));
-    if (fresh.length) {
-      const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
-      for (const [, f] of fresh) { sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers; }
-      addV8(got.record, sum);
-    }
-    writer.write(got.record);
-    if (writer.error && !warned) {
-      warned = true;
-      process.stderr.write(`memtrace: ${writer.error.message}; the log stops at record ${writer.count}, the program goes on\n`);
-    }
-    return true;
-  };
-
-  const done = new Promise<void>((resolve) => {
-    tick();
-    const timer = setInterval(() => {
-      if (!tick()) { clearInterval(timer); resolve(); }
-    }, intervalMs);
-    const stop = () => { clearInterval(timer); resolve(); };
-    if (exited) exited.then(stop);
-    else {
-      // --pid: Ctrl-C or SIGTERM ends the watch, not the watched process.
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    }
-  });
-  await done;
-  sampler.close();
   let exitCode = 0;
   if (exited) {
     const e = await exited;
-    writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
+    thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
+    await thread.stop();
+  } else {
+    // --pid: Ctrl-C or SIGTERM ends the watch, not the watched process.
+    const stop = () => { void thread.stop(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    await thread.finished;
+    await thread.stop();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
-  writer.close();
   if (opts.summary) {
     const log = await readLog(output);
     const report = buildReport(log);

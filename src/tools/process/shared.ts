@@ -1,9 +1,15 @@
-/** Layout of the memory shared between monitorProcess() and its sampling thread. */
+import { Worker } from 'node:worker_threads';
+import type { LogHeader } from '../../core/log.js';
+import { UsageError } from '../../core/errors.js';
+import { epochNow } from '../../core/marks.js';
+import type { V8Figures } from './sampler.js';
+
+/** Layout of the memory shared between the main thread and the sampling thread. */
 export const SLOT = {
   /** Int32 index: seqlock counter of the V8 figures (odd while being written). */
   SEQ: 0,
-  /** Int32 index: set to 1 by the main thread to ask for a final flush. */
-  FLUSH: 1,
+  /** Int32 index: set to 1 by the main thread to stop sampling (the thread waits on it). */
+  STOP: 1,
   /** Int32 index: set to 1 by the sampling thread once the log is complete. */
   ACK: 2,
   /** Byte offset of the Float64 figures: [epochMs, heapUsed, heapTotal, external, arrayBuffers]. */
@@ -19,8 +25,97 @@ export interface WorkerInit {
   output: string;
   children: boolean;
   detail: boolean;
+  /** Add the V8 figures published in shared memory. */
   v8: boolean;
+  /** When the watched process goes, wait for stop() rather than end (more records may come). */
+  waitForStop?: boolean;
+  /** V8 figures older than this (ms) are left out. */
   staleMs: number;
   t0: number;
   shared: SharedArrayBuffer;
+}
+
+/** A message to the sampling thread: a mark, or a record to write as it is. */
+export interface WorkerMessage {
+  mark?: string;
+  t?: number;
+  pid?: number;
+  record?: object;
+}
+
+/** The main thread's handle on a running sampling thread. */
+export class SamplingThread {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly done: Promise<{ error?: string; rootGone?: boolean }>;
+  /** Called once if the log cannot be written any more (disk full…). */
+  onWriteError: ((message: string, count: number) => void) | undefined;
+
+  private constructor(private readonly worker: Worker, shared: SharedArrayBuffer) {
+    this.i32 = new Int32Array(shared);
+    this.f64 = new Float64Array(shared, SLOT.F64_OFFSET);
+    this.done = new Promise((resolve) => {
+      worker.on('message', (m: { done?: boolean; error?: string; rootGone?: boolean; writeError?: string; count?: number }) => {
+        if (m.writeError) this.onWriteError?.(m.writeError, m.count ?? 0);
+        if (m.done) resolve(m);
+      });
+      worker.on('error', (err) => resolve({ error: `sampling thread failed: ${err.message}` }));
+    });
+  }
+
+  /** Starts sampling `pid` into `output`; rejects with a UsageError when the PID or file is unusable. */
+  static async start(opts: Omit<WorkerInit, 'shared' | 't0'> & { header: LogHeader; t0?: number }): Promise<SamplingThread> {
+    const shared = new SharedArrayBuffer(SLOT.BYTES);
+    const init = { ...opts, t0: opts.t0 ?? epochNow(), shared };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', (m: { ready?: boolean; error?: string; usage?: boolean }) => {
+          if (m.ready) resolve();
+          else reject(m.usage ? new UsageError(m.error!) : new Error(m.error));
+        });
+        worker.once('error', reject);
+      });
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    worker.unref();
+    return new SamplingThread(worker, shared);
+  }
+
+  /** Publishes the latest V8 figures (taken at `epochMs`) for the next samples. */
+  publishV8(v: V8Figures, epochMs = epochNow()): void {
+    const { i32, f64 } = this;
+    Atomics.add(i32, SLOT.SEQ, 1);
+    f64[0] = epochMs; f64[1] = v.heapUsed; f64[2] = v.heapTotal; f64[3] = v.external; f64[4] = v.arrayBuffers;
+    Atomics.add(i32, SLOT.SEQ, 1);
+  }
+
+  /** Sends a mark (or a record) to be written in time order with the samples. */
+  send(m: WorkerMessage): void {
+    this.worker.postMessage(m);
+  }
+
+  /** Resolves when the thread has ended by itself (the watched process is gone) or was stopped. */
+  get finished(): Promise<{ error?: string; rootGone?: boolean }> {
+    return this.done;
+  }
+
+  /** Stops sampling; resolves once the log is complete and closed. */
+  async stop(): Promise<{ error?: string }> {
+    Atomics.store(this.i32, SLOT.STOP, 1);
+    Atomics.notify(this.i32, SLOT.STOP);
+    const r = await this.done;
+    await this.worker.terminate();
+    return r;
+  }
+
+  /** Stops sampling from a synchronous context (an 'exit' handler): waits up to `ms` for the log. */
+  stopSync(ms = 1000): void {
+    Atomics.store(this.i32, SLOT.STOP, 1);
+    Atomics.notify(this.i32, SLOT.STOP);
+    Atomics.wait(this.i32, SLOT.ACK, 0, ms);
+  }
+
 }

@@ -1,27 +1,20 @@
-// The sampling thread of monitorProcess(): samples /proc on its own event loop, so sampling goes
-// on while the main thread is stuck in synchronous code, and writes the log. V8 figures come
-// from the main thread through shared memory (seqlock), and only when fresh.
+// The sampling thread, shared by `memtrace process` and monitorProcess(). It paces itself with
+// Atomics.wait on shared memory (a futex: ~half the CPU of a 1 ms libuv timer, and exact
+// period), samples /proc, and writes the log itself, so sampling goes on while the main thread
+// is busy. V8 figures come from the main thread through the seqlock in shared memory, and are
+// written only while fresh. Marks and other records arrive as messages, taken in every tick.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../core/marks.js';
 import { TreeSampler, addV8 } from './sampler.js';
-import { SLOT, type WorkerInit } from './shared.js';
+import { SLOT, type WorkerInit, type WorkerMessage } from './shared.js';
 
 const init = workerData as WorkerInit & { header: LogHeader };
+const port = parentPort as unknown as MessagePort;
 const i32 = new Int32Array(init.shared);
 const f64 = new Float64Array(init.shared, SLOT.F64_OFFSET);
 const t0 = init.t0;
 const round = (t: number) => Math.round(t * 1000) / 1000;
-
-let sampler: TreeSampler | undefined;
-let writer: LogWriter | undefined;
-try {
-  sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail });
-  writer = new LogWriter(init.output, init.header, 1000);
-  parentPort!.postMessage({ ready: true });
-} catch (err) {
-  parentPort!.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
-}
 
 function readV8(): number[] | null {
   for (let tries = 0; tries < 4; tries++) {
@@ -33,52 +26,63 @@ function readV8(): number[] | null {
   return null;
 }
 
-let stopped = false;
-function tick(): void {
-  if (stopped || !sampler || !writer) return;
-  const now = epochNow();
-  const got = sampler.sample(round(now - t0));
-  if (!got) { finish(); return; }
-  for (const e of got.events) writer.write(e);
-  if (init.v8) {
-    const v = readV8();
-    if (v && now - v[0]! <= init.staleMs) addV8(got.record, { heapUsed: v[1]!, heapTotal: v[2]!, external: v[3]!, arrayBuffers: v[4]! });
+function run(): void {
+  let sampler: TreeSampler;
+  let writer: LogWriter;
+  try {
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail });
+    writer = new LogWriter(init.output, init.header, 0);
+  } catch (err) {
+    port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
+    return;
   }
-  writer.write(got.record);
-}
-
-const timer = setInterval(tick, init.intervalMs);
-if (writer) tick();
-else clearInterval(timer);
-
-function finish(): void {
-  if (stopped) return;
-  // Marks posted just before the end may still be queued: take them in first.
-  for (let m = receiveMessageOnPort(parentPort as unknown as MessagePort); m; m = receiveMessageOnPort(parentPort as unknown as MessagePort)) {
-    onMessage(m.message as Message);
+  port.postMessage({ ready: true });
+  const take = (m: WorkerMessage) => {
+    if (typeof m.mark === 'string') writer.write({ t: round(m.t! - t0), mark: m.mark, ...(m.pid ? { pid: m.pid } : {}) });
+    if (m.record) writer.write(m.record);
+  };
+  const drain = () => {
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) take(m.message as WorkerMessage);
+  };
+  let ended = false;
+  const tick = (): boolean => {
+    const now = epochNow();
+    const got = sampler.sample(round(now - t0));
+    if (!got) return false;
+    for (const e of got.events) writer.write(e);
+    if (init.v8) {
+      const v = readV8();
+      if (v && now - v[0]! <= init.staleMs) addV8(got.record, { heapUsed: v[1]!, heapTotal: v[2]!, external: v[3]!, arrayBuffers: v[4]! });
+    }
+    writer.write(got.record);
+    return true;
+  };
+  let next = epochNow();
+  let lastFlush = next;
+  let reported = false;
+  while (!ended) {
+    drain();
+    if (!tick()) { ended = true; break; }
+    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.error.message, count: writer.count }); }
+    const now = epochNow();
+    if (now - lastFlush >= 1000) { writer.flush(); lastFlush = now; }
+    next += init.intervalMs;
+    if (next <= now) next = now + init.intervalMs; // fell behind (descheduled): no burst to catch up
+    // Sleep until the next tick, or until the main thread asks to stop.
+    if (Atomics.load(i32, SLOT.STOP) !== 0) break;
+    Atomics.wait(i32, SLOT.STOP, 0, Math.max(0, next - epochNow()));
+    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); tick(); break; }
   }
-  stopped = true;
-  clearInterval(timer);
-  sampler?.close();
-  writer?.close();
+  // The watched program has gone: with waitForStop, records may still come (its exit status).
+  if (ended && init.waitForStop) {
+    while (Atomics.load(i32, SLOT.STOP) === 0) Atomics.wait(i32, SLOT.STOP, 0, 1000);
+  }
+  drain();
+  sampler.close();
+  writer.close();
   Atomics.store(i32, SLOT.ACK, 1);
   Atomics.notify(i32, SLOT.ACK);
-  parentPort!.postMessage({ done: true, error: writer?.error?.message });
+  port.postMessage({ done: true, error: writer.error?.message, rootGone: ended });
 }
 
-// The main thread asks for a synchronous flush from its 'exit' handler through shared memory,
-// since no message can reach it any more then.
-const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
-if (waitAsync) {
-  const w = waitAsync(i32, SLOT.FLUSH, 0);
-  if (w.async) (w.value as Promise<string>).then(() => { tick(); finish(); });
-}
-
-interface Message { mark?: string; t?: number; stop?: boolean }
-function onMessage(m: Message): void {
-  if (typeof m.mark === 'string' && writer && !stopped) writer.write({ t: round(m.t! - t0), mark: m.mark });
-}
-parentPort!.on('message', (m: Message) => {
-  onMessage(m);
-  if (m.stop) { tick(); finish(); }
-});
+run();
