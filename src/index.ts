@@ -6,3 +6,5 @@ export type { LogHeader, LogRecord, LogContents } from './core/log.js';
 export { readLog } from './core/log.js';
 export { buildReport, writeReport } from './report/index.js';
 export type { Report } from './report/types.js';
+export { traceCalls, instrumentCalls } from './tools/calls/index.js';
+export type { TraceCallsOptions, CallsResult, CallsMark, CallEvent, CallsSummary, FunctionMemory, InstrumentScope } from './tools/calls/index.js';

@@ -1,0 +1,58 @@
+// Installs the instrumentation in this process: ESM load hooks through node:module register()
+// and CommonJS through Module.prototype._compile. Code loaded afterwards is instrumented.
+import { createRequire, register } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { instrumentSource, makeScope } from './instrument.js';
+import type { HooksData } from './hooks.js';
+import './runtime.js';
+
+/** Which code `memtrace calls` instruments and how. */
+export interface InstrumentScope {
+  /** Globs of files to instrument besides the user's own code (e.g. `**\/node_modules/marked/**`). */
+  include?: string[];
+  /** Globs of files never instrumented. */
+  exclude?: string[];
+  /** Probe every statement too (line events). */
+  lines?: boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** memtrace's own files, never instrumented. */
+const ownRoot = resolve(here, '..', '..') + '/';
+let installed: Required<InstrumentScope> | undefined;
+
+/**
+ * Instruments every module loaded from now on in this process (ESM and CommonJS) whose file is
+ * in scope: the user's own code by default, node_modules only when included by a glob. Probes
+ * stay silent (one typed-array read each) until a trace is on. Once per process.
+ */
+export function instrumentCalls(scope: InstrumentScope = {}): void {
+  if (installed) return;
+  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false };
+  const data: HooksData = {
+    include: installed.include,
+    exclude: installed.exclude,
+    skip: [ownRoot],
+    lines: installed.lines,
+    runtimeUrl: pathToFileURL(resolve(here, 'runtime.js')).href,
+    cwd: process.cwd(),
+  };
+  register(pathToFileURL(resolve(here, 'hooks.js')).href, { data });
+  const inScope = makeScope({ include: data.include, exclude: data.exclude, skip: data.skip, cwd: data.cwd });
+  const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
+    if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
+      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines });
+      if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+      content = out.code;
+    }
+    return compile.call(this, content, filename, ...rest);
+  };
+}
+
+/** The scope installed by {@link instrumentCalls}, or undefined. */
+export function installedScope(): Required<InstrumentScope> | undefined {
+  return installed;
+}
