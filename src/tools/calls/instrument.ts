@@ -57,7 +57,7 @@ function memberName(n: AnyNode): string {
 }
 
 /** Reads the source map a module names (inline data: URL or a file beside it), or undefined. */
-function inputMap(code: string, file: string): { map: SourceMapInput; commentStart: number } | undefined {
+function inputMap(code: string, file: string): { map: SourceMapInput; commentStart: number; mapUrl: string } | undefined {
   const re = /\/\/[#@] sourceMappingURL=(\S+)\s*$/;
   const tail = code.slice(Math.max(0, code.length - 4096 * 1024));
   const m = re.exec(tail);
@@ -70,10 +70,11 @@ function inputMap(code: string, file: string): { map: SourceMapInput; commentSta
       const meta = url.slice(5, comma);
       const data = url.slice(comma + 1);
       const text = meta.endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
-      return { map: JSON.parse(text), commentStart };
+      return { map: JSON.parse(text), commentStart, mapUrl: file };
     }
     const path = file.startsWith('file:') ? fileURLToPath(file) : file;
-    return { map: JSON.parse(readFileSync(resolvePath(dirname(path), url), 'utf8')), commentStart };
+    const mapPath = resolvePath(dirname(path), url);
+    return { map: JSON.parse(readFileSync(mapPath, 'utf8')), commentStart, mapUrl: mapPath };
   } catch {
     return undefined;
   }
@@ -103,7 +104,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   }
   const input = inputMap(code, opts.file);
   let tracer: TraceMap | undefined;
-  if (input) { try { tracer = new TraceMap(input.map as any); } catch { tracer = undefined; } }
+  if (input) { try { tracer = new TraceMap(input.map as any, input.mapUrl); } catch { tracer = undefined; } }
   const origin = (line: number, col: number): { file?: string; line: number; col: number } => {
     if (tracer) {
       const p = originalPositionFor(tracer, { line, column: col });
@@ -172,7 +173,16 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     }
     if (fn) {
       k = fns.length;
-      fns.push({ name: nameOf(node, parent, grand), ...o! });
+      let name = nameOf(node, parent, grand);
+      if (tracer) {
+        // Minified code: the map may name the identifier at the function's name.
+        const id = node.id ?? (parent && (parent.type === 'MethodDefinition' || parent.type === 'Property' || parent.type === 'PropertyDefinition') ? parent.key : parent?.type === 'VariableDeclarator' ? parent.id : null);
+        if (id?.loc) {
+          const p = originalPositionFor(tracer, { line: id.loc.start.line, column: id.loc.start.column });
+          if (p.name) name = name.includes('.') && !name.endsWith('.' + p.name) ? name.replace(/[^.]+$/, p.name) : name.includes('.') ? name : p.name;
+        }
+      }
+      fns.push({ name, ...o! });
       const body = node.body as AnyNode;
       const counts = !node.async && !node.generator;
       const enter = `${P}.c($mtT,${k});${counts ? '$mtF[8]++;' : ''}let $mt$s=0,$mt$v;try{`;
@@ -183,7 +193,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
           if (st.type === 'ExpressionStatement' && typeof st.directive === 'string') at2 = st.end;
           else break;
         }
-        s.appendRight(at2, enter);
+        s.appendRight(at2, at2 === body.start + 1 ? enter : ';' + enter);
       } else {
         s.appendRight(body.start, `{${enter}return $mt$v=(`);
       }
@@ -221,7 +231,9 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     if (fn) {
       fnStack.pop();
       const body = node.body as AnyNode;
-      const exit = `}finally{${node.$mtCounts ? '$mtF[8]--;' : ''}${P}.r($mtT,${k},$mt$s)}`;
+      // A generator also ends by .return(): a catch tells a throw (status -1) from it (status 0).
+      const gencatch = node.generator ? 'catch($mt$e){$mt$s=-1;throw $mt$e}' : '';
+      const exit = `}${gencatch}finally{${node.$mtCounts ? '$mtF[8]--;' : ''}${P}.r($mtT,${k},${node.generator ? '$mt$s>=0?1:0' : '$mt$s'})}`;
       if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;$mt$s=1${exit}`);
       else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
     }
@@ -244,7 +256,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   const prelude = opts.kind === 'esm'
     ? `import{F as $mtF,R as $mtR}from${JSON.stringify(opts.runtimeUrl)};`
     : `var $mtR=globalThis[Symbol.for(${JSON.stringify(RUNTIME_KEY)})],$mtF=$mtR.F;`;
-  s.appendRight(preludeAt, prelude);
+  s.appendRight(preludeAt, (ast.body as AnyNode[])[0]?.directive !== undefined && preludeAt > 0 && !code.startsWith('#!') ? ';' + prelude : prelude);
   const defaultFile = opts.file.startsWith('file:') ? fileURLToPath(opts.file) : opts.file;
   const table = {
     file: defaultFile,
@@ -255,17 +267,16 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   // A hoisted declaration: the table is there even when a function runs before the module body.
   s.append(`\nfunction $mtT(){return ${JSON.stringify(table)}}`);
   let out = s.toString();
+  // A map back to the input (chained to the input's own), so that with --enable-source-maps
+  // columns and the code shown for an uncaught exception are the original's too.
+  const inner = `${opts.file}#memtrace-input`;
+  let map: unknown = s.generateMap({ hires: true, source: input ? inner : opts.file, includeContent: false });
   if (input) {
-    const inner = `${opts.file}#memtrace-input`;
-    const ours = s.generateMap({ hires: true, source: inner, includeContent: false });
-    let chained: unknown;
     try {
-      chained = remapping(ours as any, (src) => (src === inner ? (input.map as any) : null));
-    } catch {
-      chained = ours;
-    }
-    out += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(chained)).toString('base64')}\n`;
+      map = remapping(map as any, (src) => (src === inner ? (input.map as any) : null));
+    } catch { /* keep ours */ }
   }
+  out += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
   return { code: out, functions: fns.length };
 }
 
