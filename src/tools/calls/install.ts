@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { instrumentSource, makeScope } from './instrument.js';
 import type { HooksData } from './hooks.js';
-import './runtime.js';
+import { ensurePublisher } from './runtime.js';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -39,6 +39,8 @@ export function instrumentCalls(scope: InstrumentScope = {}): void {
     cwd: process.cwd(),
   };
   register(pathToFileURL(resolve(here, 'hooks.js')).href, { data });
+  // Started now, parked until a trace is on: its start-up memory is not charged to a traced block.
+  ensurePublisher();
   const inScope = makeScope({ include: data.include, exclude: data.exclude, skip: data.skip, cwd: data.cwd });
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;
