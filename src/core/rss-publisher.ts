@@ -36,6 +36,7 @@ const fd = openSync('/proc/self/statm', 'r');
 const b = Buffer.alloc(128);
 const interval = workerData.intervalMs;
 Atomics.store(v, ${RSS_SLOT.READY}, 1);
+require('node:worker_threads').parentPort.postMessage('ready');
 for (;;) {
   if (Atomics.load(v, ${RSS_SLOT.STOP}) === 1) break;
   if (Atomics.load(v, ${RSS_SLOT.ACTIVE}) !== 1) { Atomics.wait(v, ${RSS_SLOT.ACTIVE}, 0); continue; }
@@ -58,6 +59,8 @@ for (;;) {
 export interface RssPublisher {
   /** The shared slots (see {@link RSS_SLOT}). */
   view: Int32Array;
+  /** Resolves once the thread runs (its start-up memory is then allocated). */
+  ready: Promise<void>;
   /** Starts (1) or parks (0) the readings. */
   setActive(on: boolean): void;
   /** Ends the thread. */
@@ -79,9 +82,15 @@ export function startRssPublisher(opts: { intervalMs?: number; view?: Int32Array
     execArgv: [],
   });
   worker.unref();
-  worker.on('error', () => { /* a failed publisher leaves probes on their precise path */ });
+  const ready = new Promise<void>((resolve) => {
+    worker.once('message', () => resolve());
+    // A failed publisher leaves probes on their precise path.
+    worker.once('error', () => resolve());
+    worker.once('exit', () => resolve());
+  });
   return {
     view,
+    ready,
     setActive(on: boolean) {
       Atomics.store(view, RSS_SLOT.ACTIVE, on ? 1 : 0);
       Atomics.notify(view, RSS_SLOT.ACTIVE);

@@ -22,19 +22,23 @@ export function initialize(d: HooksData): void {
   inScope = makeScope({ include: d.include, exclude: d.exclude, skip: d.skip, cwd: d.cwd });
 }
 
-type LoadResult = { format?: string | null; source?: string | ArrayBuffer | ArrayBufferView | null; shortCircuit?: boolean };
+/** What a load hook returns. */
+export type LoadResult = { format?: string | null; source?: string | ArrayBuffer | ArrayBufferView | null; shortCircuit?: boolean };
 type NextLoad = (url: string, context?: unknown) => Promise<LoadResult>;
+
+/** Instruments the result of a load when it is an ES module in scope (shared by both kinds of hooks). */
+export function instrumentLoaded(url: string, result: LoadResult, d: HooksData | undefined, scope: (path: string) => boolean): LoadResult {
+  if (!d || result.format !== 'module' || !url.startsWith('file:') || result.source == null) return result;
+  let path: string;
+  try { path = fileURLToPath(url); } catch { return result; }
+  if (!scope(path)) return result;
+  const src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
+  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, runtimeUrl: d.runtimeUrl });
+  if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+  return { ...result, source: out.code };
+}
 
 /** Instruments ES modules in scope; everything else passes through untouched. */
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
-  const result = await nextLoad(url, context);
-  if (!data || result.format !== 'module' || !url.startsWith('file:') || result.source == null) return result;
-  let path: string;
-  try { path = fileURLToPath(url); } catch { return result; }
-  if (!inScope(path)) return result;
-  const src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
-  const out = instrumentSource(src, { file: path, kind: 'esm', lines: data.lines, runtimeUrl: data.runtimeUrl });
-  if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
-  if (process.env.MEMTRACE_CALLS_DUMP) (await import("node:fs")).writeFileSync(process.env.MEMTRACE_CALLS_DUMP + "/" + path.replace(/\//g, "_"), src + "\n=====\n" + out.code);
-  return { ...result, source: out.code };
+  return instrumentLoaded(url, await nextLoad(url, context), data, inScope);
 }

@@ -34,10 +34,12 @@ function readOptions(): CallsEnvOptions {
   return {};
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const opts = readOptions();
-  instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
   if (opts.trace === false) return;
+  // The program starts once the publisher runs: its start-up is not charged to the program.
+  await ready;
   const trigger = typeof opts.trigger === 'number' && opts.trigger >= 0 ? opts.trigger : 4096;
   const output = opts.output ?? defaultLogName('calls', process.pid);
   const start = epochNow();
@@ -81,4 +83,4 @@ function main(): void {
   });
 }
 
-if (isMainThread) main();
+if (isMainThread) await main();

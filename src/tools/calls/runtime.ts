@@ -128,9 +128,10 @@ export function currentRss(): number {
   return readPages() * PAGE_SIZE;
 }
 
-/** Starts the publisher thread if it is not running (it parks while no trace is on). */
-export function ensurePublisher(intervalMs = 1): void {
+/** Starts the publisher thread if it is not running (it parks while no trace is on); resolves when it runs. */
+export function ensurePublisher(intervalMs = 1): Promise<void> {
   if (!publisher) publisher = startRssPublisher({ intervalMs, view: F });
+  return publisher.ready;
 }
 
 function arm(sink: CallsSink): void {
