@@ -39,6 +39,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
     lines: installed.lines,
     runtimeUrl: pathToFileURL(resolve(here, 'runtime.js')).href,
     cwd: process.cwd(),
+    probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
   };
   const inScope = makeScope({ include: data.include, exclude: data.exclude, skip: data.skip, cwd: data.cwd });
   // Where node has in-thread hooks (22.15+), use them: they chain with other in-thread loaders
@@ -57,7 +58,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
-      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines });
+      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
       if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
       content = out.code;
     }

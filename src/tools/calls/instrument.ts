@@ -3,7 +3,7 @@
 // line numbers in stack traces stay those of the source; a source map is chained to the input's.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, type Node } from 'acorn';
 import MagicString from 'magic-string';
 import remapping from '@jridgewell/remapping';
@@ -21,6 +21,12 @@ export interface InstrumentOptions {
   lines?: boolean;
   /** For ESM: the URL of the runtime module the probes import. */
   runtimeUrl?: string;
+  /**
+   * The probe shape, for measuring alternatives: `finally` (the default: entry probe, body in
+   * try/finally, depth counter), `return` (exit probes at each return, no try: no throw events
+   * and no depth), `enter` (entry probe only), `off` (no probe: the parse and table only).
+   */
+  probe?: 'finally' | 'return' | 'enter' | 'off';
 }
 
 /** The instrumented code, or the reason it was left as it was. */
@@ -32,8 +38,6 @@ export interface InstrumentResult {
   warning?: string;
 }
 
-/** The global where the runtime puts itself for CommonJS modules. */
-export const RUNTIME_KEY = 'memtrace.calls';
 
 type AnyNode = Node & Record<string, any>;
 
@@ -118,6 +122,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   };
 
   const s = new MagicString(code);
+  const mode = opts.probe ?? 'finally';
   const fns: Array<FnInfo & { file?: string }> = [];
   const lines: Array<{ line: number; col: number; file?: string }> = [];
   const classNames: string[] = [];
@@ -184,24 +189,26 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       }
       fns.push({ name, ...o! });
       const body = node.body as AnyNode;
-      const counts = !node.async && !node.generator;
-      const enter = `${P}.c($mtT,${k});${counts ? '$mtF[8]++;' : ''}let $mt$s=0,$mt$v;try{`;
-      node.$mtCounts = counts;
+      const enter = mode === 'off' ? '' : mode === 'enter' ? `${P}.c($mtT,${k});` : mode === 'return' ? `${P}.c($mtT,${k});let $mt$v;`
+        : `${P}.c($mtT,${k});let $mt$s=0,$mt$v;try{`;
       if (body.type === 'BlockStatement') {
         let at2 = body.start + 1;
         for (const st of body.body as AnyNode[]) {
           if (st.type === 'ExpressionStatement' && typeof st.directive === 'string') at2 = st.end;
           else break;
         }
-        s.appendRight(at2, at2 === body.start + 1 ? enter : ';' + enter);
-      } else {
+        if (enter) s.appendRight(at2, at2 === body.start + 1 ? enter : ';' + enter);
+      } else if (mode === 'finally' || mode === 'return') {
         s.appendRight(body.start, `{${enter}return $mt$v=(`);
       }
+      node.$mtK = k;
       fnStack.push(node);
     }
-    if (node.type === 'ReturnStatement' && fnStack[fnStack.length - 1]) {
+    const rewriteReturn = node.type === 'ReturnStatement' && fnStack[fnStack.length - 1] && (mode === 'finally' || mode === 'return');
+    if (rewriteReturn) {
+      const k2 = fnStack[fnStack.length - 1]!.$mtK;
       if (node.argument) s.appendRight(node.argument.start, '($mt$v=(');
-      else s.appendLeft(node.start + 6, ' ($mt$s=1,void 0)');
+      else s.appendLeft(node.start + 6, mode === 'return' ? ` (${P}.r($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
     }
     if (opts.lines) {
       const list = node.type === 'Program' || node.type === 'BlockStatement' || node.type === 'StaticBlock'
@@ -225,17 +232,22 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
         walk(v, node, parent);
       }
     }
-    if (node.type === 'ReturnStatement' && node.argument && fnStack[fnStack.length - 1]) {
-      s.appendLeft(node.argument.end, '),$mt$s=1,$mt$v)');
+    if (rewriteReturn && node.argument) {
+      s.appendLeft(node.argument.end, mode === 'return' ? `),${P}.r($mtT,${fnStack[fnStack.length - 1]!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
     }
     if (fn) {
       fnStack.pop();
       const body = node.body as AnyNode;
       // A generator also ends by .return(): a catch tells a throw (status -1) from it (status 0).
       const gencatch = node.generator ? 'catch($mt$e){$mt$s=-1;throw $mt$e}' : '';
-      const exit = `}${gencatch}finally{${node.$mtCounts ? '$mtF[8]--;' : ''}${P}.r($mtT,${k},${node.generator ? '$mt$s>=0?1:0' : '$mt$s'})}`;
-      if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;$mt$s=1${exit}`);
-      else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
+      const exit = `}${gencatch}finally{${P}.r($mtT,${k},${node.generator ? '$mt$s>=0?1:0' : '$mt$s'})}`;
+      if (mode === 'finally') {
+        if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;$mt$s=1${exit}`);
+        else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
+      } else if (mode === 'return') {
+        if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;${P}.r($mtT,${k},1)`);
+        else s.appendLeft(body.end, `),${P}.r($mtT,${k},1),$mt$v}`);
+      }
     }
     if (generated) fnStack.pop();
     if (pushedClass) classNames.pop();
@@ -253,9 +265,13 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     const nl = code.indexOf('\n');
     preludeAt = nl < 0 ? code.length : nl + 1;
   }
-  const prelude = opts.kind === 'esm'
-    ? `import{F as $mtF,R as $mtR}from${JSON.stringify(opts.runtimeUrl)};`
-    : `var $mtR=globalThis[Symbol.for(${JSON.stringify(RUNTIME_KEY)})],$mtF=$mtR.F;`;
+  // The probes read two globals the runtime defines ($mtF, $mtR: non-enumerable, read-only), which
+  // TurboFan folds to constants. An ES module imports the runtime first, so they exist even when
+  // a cycle runs one of its functions before its body.
+  // It also names the file to the runtime, which counts its frames for the call depth (and keeps
+  // every function off line 1 column 1, where the stack API puts module bodies).
+  const file = opts.file.startsWith('file:') ? opts.file : opts.kind === 'esm' ? pathToFileURL(opts.file).href : opts.file;
+  const prelude = (opts.kind === 'esm' ? `import${JSON.stringify(opts.runtimeUrl)};` : '') + `$mtR.m(${JSON.stringify(file)});`;
   s.appendRight(preludeAt, (ast.body as AnyNode[])[0]?.directive !== undefined && preludeAt > 0 && !code.startsWith('#!') ? ';' + prelude : prelude);
   const defaultFile = opts.file.startsWith('file:') ? fileURLToPath(opts.file) : opts.file;
   const table = {

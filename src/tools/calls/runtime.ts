@@ -8,10 +8,7 @@ import { PAGE_SIZE } from '../../core/memory.js';
 import { RSS_SLOT, startRssPublisher, type RssPublisher } from '../../core/rss-publisher.js';
 import { epochNow } from '../../core/marks.js';
 
-/** Slot of the shared array the probes use as the synchronous call depth. */
-export const DEPTH_SLOT = 8;
-
-/** The shared array the probes read: RSS_SLOT layout, then the depth. */
+/** The shared array the probes read (RSS_SLOT layout). */
 export const F = new Int32Array(new SharedArrayBuffer(16 * 4));
 
 /** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
@@ -19,7 +16,7 @@ export interface CallEvent {
   t: number;
   /** call, return, throw, or line (with `lines`). */
   ev: 'call' | 'return' | 'throw' | 'line';
-  /** Synchronous depth of instrumented frames (1 = outermost). */
+  /** Frames of instrumented functions on the stack at the event (1 = outermost). */
   depth: number;
   /** Function name, `Class.method` for methods; absent on line events. */
   fn?: string;
@@ -48,6 +45,35 @@ export interface CallsSink {
 
 type Table = { file: string; fns: Array<[string, number, number, string | 0]>; lines: Array<[number, number, string | 0]> };
 const tables = new WeakMap<() => Table, Table>();
+/** Instrumented files, as the stack API names them (a path for CommonJS, a URL for ESM). */
+const files = new Set<string>();
+type Site = { getFileName(): string | null; getEnclosingLineNumber?(): number | null; getEnclosingColumnNumber?(): number | null };
+const asSites = (_e: unknown, sites: Site[]) => sites;
+
+/** Counts frames of instrumented functions on the stack (module bodies excluded): paid only per event written. */
+function stackDepth(): number {
+  const prepare = Error.prepareStackTrace, limit = Error.stackTraceLimit;
+  const holder: { stack?: Site[] } = {};
+  try {
+    Error.prepareStackTrace = asSites as never;
+    Error.stackTraceLimit = 10000;
+    Error.captureStackTrace(holder, stackDepth);
+    const sites = holder.stack as unknown as Site[];
+    let d = 0;
+    for (const cs of sites) {
+      const f = cs.getFileName();
+      if (f === null || !files.has(f)) continue;
+      if (cs.getEnclosingLineNumber?.() === 1 && cs.getEnclosingColumnNumber?.() === 1) continue;
+      d++;
+    }
+    return d;
+  } catch {
+    return 0;
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
 const stack: CallsSink[] = [];
 let publisher: RssPublisher | undefined;
 let statmFd = -1;
@@ -95,14 +121,13 @@ function event(kind: CallEvent['ev'], T: () => Table, k: number): void {
   sink.lastRss = rss;
   F[RSS_SLOT.REFERENCE] = pages;
   const tb = table(T);
-  let depth = F[DEPTH_SLOT]!;
+  const depth = stackDepth();
   let rec: CallEvent;
   if (kind === 'line') {
     const l = tb.lines[k]!;
     rec = { t: 0, ev: kind, depth, file: showFile(l[2] || tb.file), line: l[0], col: l[1], rss, drss, heap: 0 };
   } else {
     const f = tb.fns[k]!;
-    depth++; // call probes run before the frame counts itself, exit probes after
     rec = { t: 0, ev: kind, depth, fn: f[0], file: showFile(f[3] || tb.file), line: f[1], col: f[2], rss, drss, heap: 0 };
   }
   rec.heap = getHeapStatistics().used_heap_size;
@@ -119,9 +144,15 @@ export const R = {
   r(T: () => Table, k: number, ok: number): void { event(ok ? 'return' : 'throw', T, k); },
   /** Line probe. */
   l(T: () => Table, k: number): void { event('line', T, k); },
+  /** Names an instrumented file (run by its first statement). */
+  m(file: string): void { files.add(file); },
 };
 
-(globalThis as Record<symbol, unknown>)[Symbol.for('memtrace.calls')] = R;
+for (const [name, value] of [['$mtF', F], ['$mtR', R]] as const) {
+  if (!Object.prototype.hasOwnProperty.call(globalThis, name)) {
+    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true });
+  }
+}
 
 /** Current resident set size in bytes (a pread of /proc/self/statm). */
 export function currentRss(): number {
