@@ -87,7 +87,7 @@ function inputMap(code: string, file: string): { map: SourceMapInput; commentSta
 /**
  * Instruments every function of a module: a probe at entry, the body in try/finally with a
  * probe at exit that tells return from throw, and with `lines` a probe before each statement.
- * A probe is `$mtF[0]!==0&&…`: one typed-array read and compare unless memory moved.
+ * A probe is `$mtF[0]&&…`: one typed-array read and test unless memory moved.
  * A module that does not parse comes back untouched, with a warning.
  */
 export function instrumentSource(code: string, opts: InstrumentOptions): InstrumentResult {
@@ -122,11 +122,12 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   };
 
   const s = new MagicString(code);
-  const mode = opts.probe ?? 'finally';
+  const mode0 = opts.probe ?? 'finally';
+  let mode = mode0;
   const fns: Array<FnInfo & { file?: string }> = [];
   const lines: Array<{ line: number; col: number; file?: string }> = [];
   const classNames: string[] = [];
-  const P = '$mtF[0]!==0&&$mtR';
+  const P = '$mtF[0]&&$mtR';
 
   const nameOf = (fn: AnyNode, parent: AnyNode | null, grand: AnyNode | null): string => {
     if (fn.id?.name) {
@@ -177,6 +178,8 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       if (tracer && o.file === undefined) { fn = false; generated = true; fnStack.push(null); }
     }
     if (fn) {
+      mode = mode0;
+      node.$mtMode = mode;
       k = fns.length;
       let name = nameOf(node, parent, grand);
       if (tracer) {
@@ -204,11 +207,13 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       node.$mtK = k;
       fnStack.push(node);
     }
-    const rewriteReturn = node.type === 'ReturnStatement' && fnStack[fnStack.length - 1] && (mode === 'finally' || mode === 'return');
+    const owner = fnStack[fnStack.length - 1];
+    const ownerMode = owner?.$mtMode as typeof mode | undefined;
+    const rewriteReturn = node.type === 'ReturnStatement' && owner && (ownerMode === 'finally' || ownerMode === 'return');
     if (rewriteReturn) {
       const k2 = fnStack[fnStack.length - 1]!.$mtK;
       if (node.argument) s.appendRight(node.argument.start, '($mt$v=(');
-      else s.appendLeft(node.start + 6, mode === 'return' ? ` (${P}.r($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
+      else s.appendLeft(node.start + 6, ownerMode === 'return' ? ` (${P}.r($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
     }
     if (opts.lines) {
       const list = node.type === 'Program' || node.type === 'BlockStatement' || node.type === 'StaticBlock'
@@ -233,10 +238,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       }
     }
     if (rewriteReturn && node.argument) {
-      s.appendLeft(node.argument.end, mode === 'return' ? `),${P}.r($mtT,${fnStack[fnStack.length - 1]!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
+      s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.r($mtT,${fnStack[fnStack.length - 1]!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
     }
     if (fn) {
       fnStack.pop();
+      mode = node.$mtMode;
       const body = node.body as AnyNode;
       // A generator also ends by .return(): a catch tells a throw (status -1) from it (status 0).
       const gencatch = node.generator ? 'catch($mt$e){$mt$s=-1;throw $mt$e}' : '';
