@@ -164,6 +164,10 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     if (node.type === 'ClassDeclaration' || node.type === 'ClassExpression') {
       let cname = node.id?.name as string | undefined;
       if (!cname && parent?.type === 'VariableDeclarator' && parent.id.type === 'Identifier') cname = parent.id.name;
+      if (tracer && node.id?.loc) {
+        const p = originalPositionFor(tracer, { line: node.id.loc.start.line, column: node.id.loc.start.column });
+        if (p.name) cname = p.name;
+      }
       classNames.push(cname ?? '(class)');
       pushedClass = true;
     }

@@ -1,5 +1,5 @@
 // What instrumented code calls. Loaded into the traced program: imports only node: and core/.
-// The fast path lives in the probes themselves (`$mtF[0]!==0&&…`); everything here runs only
+// The fast path lives in the probes themselves (`$mtF[0]&&…`); everything here runs only
 // when the RSS publisher said memory moved (or on every probe with trigger 0).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
