@@ -33,3 +33,20 @@ for (const mode of [['--trigger', '4k'], ['--trigger', '64k', '--lines']]) {
     for (const l of LIBS) assert.ok(log.includes(`node_modules/${l}/`), `no event from ${l}`);
   });
 }
+
+test('a package that ships its own test suite (minimist, run by tape): same pass/fail counts traced, with the package, its tests and tape instrumented', () => {
+  const tape = join(root, 'node_modules', 'tape', 'bin', 'tape');
+  const cwd = join(root, 'node_modules', 'minimist');
+  const args = [tape, 'test/*.js'];
+  const untraced = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
+  const out = join(tmp, 'minimist.jsonl');
+  const traced = spawnSync(process.execPath, [cli, 'calls', '--trigger', '0', '--include', '**/node_modules/minimist/**', '--include', '**/node_modules/tape/**', '--include', '**/node_modules/deep-equal/**', '--output', out, '--', 'node', ...args], { cwd, encoding: 'utf8' });
+  const counts = (s) => s.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l));
+  assert.equal(untraced.status, 0, untraced.stdout.slice(-500));
+  assert.ok(counts(untraced.stdout).length >= 2);
+  assert.deepEqual(counts(traced.stdout), counts(untraced.stdout));
+  assert.equal(traced.stdout, untraced.stdout);
+  assert.equal(traced.status, untraced.status);
+  const log = readFileSync(out, 'utf8');
+  assert.ok(log.includes('"file":"index.js"') && log.includes('"file":"test/parse.js"'), 'minimist and its tests were traced');
+});

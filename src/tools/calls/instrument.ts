@@ -164,8 +164,9 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     if (node.type === 'ClassDeclaration' || node.type === 'ClassExpression') {
       let cname = node.id?.name as string | undefined;
       if (!cname && parent?.type === 'VariableDeclarator' && parent.id.type === 'Identifier') cname = parent.id.name;
-      if (tracer && node.id?.loc) {
-        const p = originalPositionFor(tracer, { line: node.id.loc.start.line, column: node.id.loc.start.column });
+      const cid = node.id ?? (parent?.type === 'VariableDeclarator' ? parent.id : null);
+      if (tracer && cid?.loc) {
+        const p = originalPositionFor(tracer, { line: cid.loc.start.line, column: cid.loc.start.column });
         if (p.name) cname = p.name;
       }
       classNames.push(cname ?? '(class)');
@@ -204,6 +205,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
           if (st.type === 'ExpressionStatement' && typeof st.directive === 'string') at2 = st.end;
           else break;
         }
+        node.$mtEnterAt = at2;
         if (enter) s.appendRight(at2, at2 === body.start + 1 ? enter : ';' + enter);
       } else if (mode === 'finally' || mode === 'return') {
         s.appendRight(body.start, `{${enter}return $mt$v=(`);
@@ -252,10 +254,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       const gencatch = node.generator ? 'catch($mt$e){$mt$s=-1;throw $mt$e}' : '';
       const exit = `}${gencatch}finally{${P}.r($mtT,${k},${node.generator ? '$mt$s>=0?1:0' : '$mt$s'})}`;
       if (mode === 'finally') {
-        if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;$mt$s=1${exit}`);
+        // An empty body: the exit goes after the entry inserted at the same place.
+        if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;$mt$s=1${exit}`);
         else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
       } else if (mode === 'return') {
-        if (body.type === 'BlockStatement') s.appendLeft(body.end - 1, `;${P}.r($mtT,${k},1)`);
+        if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;${P}.r($mtT,${k},1)`);
         else s.appendLeft(body.end, `),${P}.r($mtT,${k},1),$mt$v}`);
       }
     }
