@@ -32,6 +32,11 @@ if (name === 'fib') {
   const YAML = await import('yaml');
   const pkgs = files(join(root, 'node_modules'), (n) => n === 'package.json').map((p) => readFileSync(p, 'utf8'));
   work = () => { const all = pkgs.map((p) => YAML.parse(p)); return YAML.stringify(YAML.parse(YAML.stringify(all))); };
+} else if (name === 'json') {
+  // The application's own code over a JSON document: parse, reshape every package record, index, stringify.
+  const { transform } = await import('./transform.mjs');
+  const text = JSON.stringify(files(join(root, 'node_modules'), (n) => n === 'package.json').map((p) => JSON.parse(readFileSync(p, 'utf8'))));
+  work = () => transform(text);
 } else {
   throw new Error(`unknown workload ${name}`);
 }

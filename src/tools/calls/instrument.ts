@@ -104,6 +104,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   try {
     ast = parse(code, parseOpts) as AnyNode;
   } catch (err) {
+    if (opts.kind === 'cjs') {
+      // ES module syntax in a file node's compile path saw first (module syntax detection):
+      // node loads it as an ES module next, through the ESM hooks.
+      try { parse(code, { ...parseOpts, sourceType: 'module', allowReturnOutsideFunction: false }); return { code, functions: 0 }; } catch { /* a real error */ }
+    }
     return { code, functions: 0, warning: `cannot instrument ${opts.file}: ${(err as Error).message} (left as it is)` };
   }
   const input = inputMap(code, opts.file);
@@ -130,9 +135,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   const P = '$mtF[0]&&$mtR';
 
   const nameOf = (fn: AnyNode, parent: AnyNode | null, grand: AnyNode | null): string => {
-    if (fn.id?.name) {
-      return fn.type === 'FunctionDeclaration' || !parent || parent.type !== 'MethodDefinition' ? fn.id.name : fn.id.name;
-    }
+    if (fn.id?.name) return fn.id.name;
     if (!parent) return '(anonymous)';
     if (parent.type === 'MethodDefinition') {
       const cls = classNames[classNames.length - 1] ?? '(class)';
