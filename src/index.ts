@@ -14,3 +14,7 @@ export type { MonitorOptions, MonitorResult, ProcessMonitor, ProcessSummary, Sam
 // spaces: V8 heap spaces either side of a block
 export { diffSpaces, snapshotSpaces, diff as diffSnapshots, SpacesDiff, SpacesResult, DEFAULT_THRESHOLD as SPACES_DEFAULT_THRESHOLD } from './tools/spaces/index.js';
 export type { DiffSpacesOptions, SnapshotOptions, Snapshot, SpacesMark, SpacesSnapshot, SpaceFigures, HeapFigures, CodeFigures, ProcessFigures, Change, SpaceChange, FormatOptions } from './tools/spaces/index.js';
+
+// calls
+export { traceCalls, instrumentCalls } from './tools/calls/index.js';
+export type { TraceCallsOptions, CallsResult, CallsMark, CallEvent, CallsSummary, FunctionMemory, InstrumentScope } from './tools/calls/index.js';

@@ -1,0 +1,74 @@
+// Installs the instrumentation in this process: ESM load hooks through node:module register()
+// and CommonJS through Module.prototype._compile. Code loaded afterwards is instrumented.
+import { createRequire, register } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { instrumentSource, makeScope } from './instrument.js';
+import { instrumentLoaded, type HooksData, type LoadResult } from './hooks.js';
+import * as nodeModule from 'node:module';
+import { ensurePublisher } from './runtime.js';
+
+/** Which code `memtrace calls` instruments and how. */
+export interface InstrumentScope {
+  /** Globs of files to instrument besides the user's own code (e.g. `**\/node_modules/marked/**`). */
+  include?: string[];
+  /** Globs of files never instrumented. */
+  exclude?: string[];
+  /** Probe every statement too (line events). */
+  lines?: boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** memtrace's own files, never instrumented. */
+const ownRoot = resolve(here, '..', '..') + '/';
+let installed: Required<InstrumentScope> | undefined;
+
+/**
+ * Instruments every module loaded from now on in this process (ESM and CommonJS) whose file is
+ * in scope: the user's own code by default, node_modules only when included by a glob. Probes
+ * stay silent (one typed-array read each) until a trace is on. Once per process. The promise
+ * resolves when the RSS publisher thread runs (await it so its start-up is not traced).
+ */
+export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
+  if (installed) return ensurePublisher();
+  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false };
+  const data: HooksData = {
+    include: installed.include,
+    exclude: installed.exclude,
+    skip: [ownRoot],
+    lines: installed.lines,
+    runtimeUrl: pathToFileURL(resolve(here, 'runtime.js')).href,
+    cwd: process.cwd(),
+    probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
+  };
+  const inScope = makeScope({ include: data.include, exclude: data.exclude, skip: data.skip, cwd: data.cwd });
+  // Where node has in-thread hooks (22.15+), use them: they chain with other in-thread loaders
+  // (tsx registers that way), ours running after theirs. Else the off-thread register() hooks.
+  const registerHooks = (nodeModule as unknown as { registerHooks?: (hooks: object) => void }).registerHooks;
+  if (typeof registerHooks === 'function') {
+    registerHooks({
+      load(url: string, context: unknown, nextLoad: (url: string, context?: unknown) => LoadResult) {
+        return instrumentLoaded(url, nextLoad(url, context), data, inScope);
+      },
+    });
+  } else {
+    register(pathToFileURL(resolve(here, 'hooks.js')).href, { data });
+  }
+  const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
+    if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
+      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
+      if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+      content = out.code;
+    }
+    return compile.call(this, content, filename, ...rest);
+  };
+  // Started now, parked until a trace is on: its start-up memory is not charged to a traced block.
+  return ensurePublisher();
+}
+
+/** The scope installed by {@link instrumentCalls}, or undefined. */
+export function installedScope(): Required<InstrumentScope> | undefined {
+  return installed;
+}

@@ -1,0 +1,218 @@
+// What instrumented code calls. Loaded into the traced program: imports only node: and core/.
+// The fast path lives in the probes themselves (`$mtF[0]&&…`); everything here runs only
+// when the RSS publisher said memory moved (or on every probe with trigger 0).
+import { closeSync, openSync, readSync } from 'node:fs';
+import { relative, isAbsolute } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { PAGE_SIZE } from '../../core/memory.js';
+import { RSS_SLOT, startRssPublisher, type RssPublisher } from '../../core/rss-publisher.js';
+import { epochNow } from '../../core/marks.js';
+
+/** The shared array the probes read (RSS_SLOT layout). */
+export const F = new Int32Array(new SharedArrayBuffer(16 * 4));
+
+/** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
+export interface CallEvent {
+  t: number;
+  /** call, return, throw, or line (with `lines`). */
+  ev: 'call' | 'return' | 'throw' | 'line';
+  /** Frames of instrumented functions on the stack at the event (1 = outermost). */
+  depth: number;
+  /** Function name, `Class.method` for methods; absent on line events. */
+  fn?: string;
+  /** Source file (relative to the working directory when under it), line and column (1-based). */
+  file: string;
+  line: number;
+  col: number;
+  rss: number;
+  /** RSS change since the previous event written. */
+  drss: number;
+  /** V8 heap used. */
+  heap: number;
+}
+
+/** Where a trace sends what the probes find. */
+export interface CallsSink {
+  /** Bytes that count as a move (0: every event). */
+  trigger: number;
+  /** Writes one event or mark record. */
+  write(record: Record<string, unknown>): void;
+  /** Epoch ms the trace started (times are relative to it). */
+  start: number;
+  /** RSS (bytes) at the previous written event. */
+  lastRss: number;
+}
+
+type Table = { file: string; fns: Array<[string, number, number, string | 0]>; lines: Array<[number, number, string | 0]> };
+const tables = new WeakMap<() => Table, Table>();
+/** Instrumented files, as the stack API names them (a path for CommonJS, a URL for ESM). */
+const files = new Set<string>();
+type Site = { getFileName(): string | null; getEnclosingLineNumber?(): number | null; getEnclosingColumnNumber?(): number | null };
+const asSites = (_e: unknown, sites: Site[]) => sites;
+
+/** Counts frames of instrumented functions on the stack (module bodies excluded): paid only per event written. */
+function stackDepth(): number {
+  const prepare = Error.prepareStackTrace, limit = Error.stackTraceLimit;
+  const holder: { stack?: Site[] } = {};
+  try {
+    Error.prepareStackTrace = asSites as never;
+    Error.stackTraceLimit = 10000;
+    Error.captureStackTrace(holder, stackDepth);
+    const sites = holder.stack as unknown as Site[];
+    let d = 0;
+    for (const cs of sites) {
+      const f = cs.getFileName();
+      if (f === null || !files.has(f)) continue;
+      if (cs.getEnclosingLineNumber?.() === 1 && cs.getEnclosingColumnNumber?.() === 1) continue;
+      d++;
+    }
+    return d;
+  } catch {
+    return 0;
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
+const stack: CallsSink[] = [];
+let publisher: RssPublisher | undefined;
+let statmFd = -1;
+const statmBuf = Buffer.alloc(128);
+const cwd = process.cwd();
+const shown = new Map<string, string>();
+
+function showFile(file: string): string {
+  let s = shown.get(file);
+  if (s === undefined) {
+    const rel = isAbsolute(file) ? relative(cwd, file) : file;
+    s = rel && !rel.startsWith('..') ? rel : file;
+    shown.set(file, s);
+  }
+  return s;
+}
+
+function readPages(): number {
+  if (statmFd < 0) statmFd = openSync('/proc/self/statm', 'r');
+  const n = readSync(statmFd, statmBuf, 0, 128, 0);
+  let i = 0;
+  while (i < n && statmBuf[i] !== 32) i++;
+  i++;
+  let p = 0;
+  while (i < n && statmBuf[i]! >= 48 && statmBuf[i]! <= 57) { p = p * 10 + statmBuf[i]! - 48; i++; }
+  return p;
+}
+
+function table(T: () => Table): Table {
+  let t = tables.get(T);
+  if (!t) { t = T(); tables.set(T, t); }
+  return t;
+}
+
+function event(kind: CallEvent['ev'], T: () => Table, k: number): void {
+  const sink = stack[stack.length - 1];
+  if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
+  const pages = readPages();
+  const rss = pages * PAGE_SIZE;
+  const drss = rss - sink.lastRss;
+  if (sink.trigger > 0) {
+    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+    if (drss < sink.trigger && drss > -sink.trigger) return;
+  }
+  sink.lastRss = rss;
+  F[RSS_SLOT.REFERENCE] = pages;
+  const tb = table(T);
+  const depth = stackDepth();
+  let rec: CallEvent;
+  if (kind === 'line') {
+    const l = tb.lines[k]!;
+    rec = { t: 0, ev: kind, depth, file: showFile(l[2] || tb.file), line: l[0], col: l[1], rss, drss, heap: 0 };
+  } else {
+    const f = tb.fns[k]!;
+    rec = { t: 0, ev: kind, depth, fn: f[0], file: showFile(f[3] || tb.file), line: f[1], col: f[2], rss, drss, heap: 0 };
+  }
+  rec.heap = getHeapStatistics().used_heap_size;
+  rec.t = Math.round((epochNow() - sink.start) * 1000) / 1000;
+  sink.write(rec as unknown as Record<string, unknown>);
+}
+
+/** The probes' slow paths, reached only when the publisher raised the flag. */
+export const R = {
+  F,
+  /** Call probe. */
+  c(T: () => Table, k: number): void { event('call', T, k); },
+  /** Exit probe: `ok` 1 for a return, 0 for a throw. */
+  r(T: () => Table, k: number, ok: number): void { event(ok ? 'return' : 'throw', T, k); },
+  /** Line probe. */
+  l(T: () => Table, k: number): void { event('line', T, k); },
+  /** Names an instrumented file (run by its first statement). */
+  m(file: string): void { files.add(file); },
+};
+
+for (const [name, value] of [['$mtF', F], ['$mtR', R]] as const) {
+  if (!Object.prototype.hasOwnProperty.call(globalThis, name)) {
+    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true });
+  }
+}
+
+/** Current resident set size in bytes (a pread of /proc/self/statm). */
+export function currentRss(): number {
+  return readPages() * PAGE_SIZE;
+}
+
+/** Starts the publisher thread if it is not running (it parks while no trace is on); resolves when it runs. */
+export function ensurePublisher(intervalMs = 1): Promise<void> {
+  if (!publisher) publisher = startRssPublisher({ intervalMs, view: F });
+  return publisher.ready;
+}
+
+function arm(sink: CallsSink): void {
+  const pages = readPages();
+  sink.lastRss = pages * PAGE_SIZE;
+  F[RSS_SLOT.REFERENCE] = pages;
+  F[RSS_SLOT.THRESHOLD] = sink.trigger === 0 ? 0 : Math.max(1, Math.ceil(sink.trigger / PAGE_SIZE));
+  // Until the publisher runs, every probe takes the precise path.
+  F[RSS_SLOT.MOVED] = sink.trigger === 0 || F[RSS_SLOT.READY] !== 1 ? 1 : 0;
+}
+
+/**
+ * Makes `sink` the active trace (the innermost): probes write to it until {@link popSink}.
+ * The sink that was active gets a `pause` record, and a `resume` record when this one ends.
+ */
+export function pushSink(sink: CallsSink): void {
+  ensurePublisher();
+  const outer = stack[stack.length - 1];
+  if (outer) outer.write({ t: round(epochNow() - outer.start), pause: 'nested trace started' });
+  stack.push(sink);
+  arm(sink);
+  publisher!.setActive(true);
+}
+
+/** Ends the innermost trace (which must be `sink`) and resumes the one it paused. */
+export function popSink(sink: CallsSink): void {
+  const i = stack.lastIndexOf(sink);
+  if (i < 0) return;
+  stack.splice(i, 1);
+  const outer = stack[stack.length - 1];
+  if (outer) {
+    outer.write({ t: round(epochNow() - outer.start), resume: 'nested trace ended' });
+    arm(outer);
+  } else {
+    F[RSS_SLOT.MOVED] = 0;
+    publisher?.setActive(false);
+  }
+}
+
+/** True while a trace is on. */
+export function tracing(): boolean {
+  return stack.length > 0;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Closes the kept-open statm fd (at exit). */
+export function closeRuntime(): void {
+  if (statmFd >= 0) { try { closeSync(statmFd); } catch { /* gone */ } statmFd = -1; }
+  publisher?.stop();
+}

@@ -1,0 +1,74 @@
+import { formatBytes } from '../../core/units.js';
+
+/** Memory moved by one function's events (or one line's, with line events). */
+export interface FunctionMemory {
+  /** `name (file:line)`, or `file:line` for line events. */
+  where: string;
+  fn?: string;
+  file: string;
+  line: number;
+  /** Events written for it (call, return, throw or line). */
+  events: number;
+  calls: number;
+  /** Sum of ΔRSS over its events. */
+  sumDrss: number;
+  /** Largest single ΔRSS. */
+  maxDrss: number;
+}
+
+/** What a calls trace found, as numbers. */
+export interface CallsSummary {
+  events: number;
+  durationMs: number;
+  rssStart: number | null;
+  rssPeak: number | null;
+  rssEnd: number | null;
+  maxDepth: number;
+  marks: number;
+  /** Functions whose events moved memory most, by sum of ΔRSS (largest first). */
+  top: FunctionMemory[];
+}
+
+/** Summarises the records of a calls trace (events and marks). */
+export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20): CallsSummary {
+  const byKey = new Map<string, FunctionMemory>();
+  let events = 0, marks = 0, maxDepth = 0, durationMs = 0;
+  let rssStart: number | null = null, rssPeak: number | null = null, rssEnd: number | null = null;
+  for (const r of records) {
+    if (typeof r.t === 'number') durationMs = Math.max(durationMs, r.t);
+    if (typeof r.mark === 'string') { marks++; continue; }
+    if (typeof r.ev !== 'string') continue;
+    events++;
+    const rss = r.rss as number, drss = r.drss as number;
+    if (rssStart === null) rssStart = rss - drss;
+    rssEnd = rss;
+    if (rssPeak === null || rss > rssPeak) rssPeak = rss;
+    if ((r.depth as number) > maxDepth) maxDepth = r.depth as number;
+    const fn = r.fn as string | undefined;
+    const key = `${fn ?? ''}\0${r.file}\0${r.line}`;
+    let m = byKey.get(key);
+    if (!m) {
+      m = { where: fn ? `${fn} (${r.file}:${r.line})` : `${r.file}:${r.line}`, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      byKey.set(key, m);
+    }
+    m.events++;
+    if (r.ev === 'call') m.calls++;
+    m.sumDrss += drss;
+    if (drss > m.maxDrss) m.maxDrss = drss;
+  }
+  const list = [...byKey.values()].sort((a, b) => b.sumDrss - a.sumDrss || b.maxDrss - a.maxDrss).slice(0, top);
+  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list };
+}
+
+/** The summary for people: one paragraph and the top table. */
+export function formatCallsSummary(s: CallsSummary, top = 10): string {
+  const lines: string[] = [];
+  if (s.events === 0) return 'no event written: no instrumented function ran while memory moved';
+  lines.push(`${s.events} events over ${s.durationMs.toFixed(1)} ms, max depth ${s.maxDepth}; RSS ${formatBytes(s.rssStart ?? 0)} -> peak ${formatBytes(s.rssPeak ?? 0)} -> end ${formatBytes(s.rssEnd ?? 0)}`);
+  lines.push('functions whose events moved RSS most:');
+  lines.push(`${'sum ΔRSS'.padStart(12)} ${'max ΔRSS'.padStart(12)} ${'events'.padStart(7)}  function (file:line)`);
+  for (const f of s.top.slice(0, top)) {
+    lines.push(`${formatBytes(f.sumDrss, true).padStart(12)} ${formatBytes(f.maxDrss, true).padStart(12)} ${String(f.events).padStart(7)}  ${f.where}`);
+  }
+  return lines.join('\n');
+}

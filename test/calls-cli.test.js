@@ -1,0 +1,131 @@
+// memtrace calls on real programs: the grow() fixture in JS and TS, the trigger, the report, errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'cli.js');
+const fixtures = join(root, 'test', 'fixtures', 'calls');
+const tmp = mkdtempSync(join(tmpdir(), 'memtrace-calls-'));
+const MiB = 1024 * 1024;
+
+function run(args, opts = {}) {
+  return spawnSync(process.execPath, [cli, ...args], { cwd: fixtures, encoding: 'utf8', ...opts });
+}
+function records(path) {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+test('grow() in JavaScript: its return event carries +50 MiB, with its name, file and line', () => {
+  const out = join(tmp, 'grow-js.jsonl');
+  const r = run(['calls', '--output', out, '--', 'node', 'grow.js']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 50 100\n');
+  const [header, ...recs] = records(out);
+  assert.equal(header.tool, 'calls');
+  const ret = recs.filter((e) => e.ev === 'return' && e.fn === 'grow');
+  assert.equal(ret.length, 1, JSON.stringify(recs));
+  assert.equal(ret[0].file, 'grow.js');
+  assert.equal(ret[0].line, 2);
+  assert.ok(Math.abs(ret[0].drss - 50 * MiB) <= 0.15 * 50 * MiB, `ΔRSS ${ret[0].drss}`);
+  assert.ok(ret[0].depth === 1 && ret[0].rss > 50 * MiB && ret[0].heap > 0);
+  assert.match(r.stderr, /grow \(grow\.js:2\)/);
+});
+
+test('grow() in TypeScript through tsx: the event names the .ts file and line', () => {
+  const out = join(tmp, 'grow-ts.jsonl');
+  const r = run(['calls', '--output', out, '--', 'node', '--import', 'tsx', 'grow.ts']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 50\n');
+  const ret = records(out).filter((e) => e.ev === 'return' && e.fn === 'grow');
+  assert.equal(ret.length, 1);
+  assert.equal(ret[0].file, 'grow.ts');
+  assert.equal(ret[0].line, 4);
+  assert.ok(Math.abs(ret[0].drss - 50 * MiB) <= 0.15 * 50 * MiB, `ΔRSS ${ret[0].drss}`);
+});
+
+test('the trigger: 0 writes every call and return; 20m only moves of 20 MiB or more', () => {
+  const all = join(tmp, 'all.jsonl');
+  assert.equal(run(['calls', '--trigger', '0', '--output', all, '--', 'node', 'grow.js']).status, 0);
+  const evs = records(all).slice(1).filter((e) => e.ev);
+  // small() runs 100 times and grow() once: every call and return is there, calls before returns.
+  assert.equal(evs.filter((e) => e.fn === 'small' && e.ev === 'call').length, 100);
+  assert.equal(evs.filter((e) => e.fn === 'small' && e.ev === 'return').length, 100);
+  assert.deepEqual(evs.filter((e) => e.fn === 'grow').map((e) => e.ev), ['call', 'return']);
+  const big = join(tmp, 'big.jsonl');
+  assert.equal(run(['calls', '--trigger', '20m', '--output', big, '--', 'node', 'grow.js']).status, 0);
+  const bigEvs = records(big).slice(1).filter((e) => e.ev);
+  assert.ok(bigEvs.length >= 1);
+  for (const e of bigEvs) assert.ok(Math.abs(e.drss) >= 20 * MiB, JSON.stringify(e));
+  assert.ok(bigEvs.some((e) => e.fn === 'grow' && e.ev === 'return'));
+});
+
+test('every function form behaves the same traced (every event, every line) as untraced', () => {
+  const plain = spawnSync(process.execPath, ['forms.cjs'], { cwd: fixtures, encoding: 'utf8' });
+  const out = join(tmp, 'forms.jsonl');
+  const traced = run(['calls', '--trigger', '0', '--lines', '--output', out, '--', 'node', 'forms.cjs']);
+  assert.equal(plain.status, 1); // it ends with an uncaught exception, on purpose
+  assert.equal(traced.status, plain.status);
+  assert.equal(traced.stdout, plain.stdout);
+  // The uncaught exception: same message and stack lines (columns move on probed lines).
+  const frames = (s) => s.split('\n').filter((l) => /^\s+at |Error:/.test(l)).map((l) => l.replace(/:(\d+):\d+\)/, ':$1)'));
+  assert.deepEqual(frames(traced.stderr), frames(plain.stderr));
+  assert.match(traced.stderr.split('\n')[0], /forms\.cjs:27$/);
+  const recs = records(out).slice(1);
+  const kinds = (fn) => recs.filter((e) => e.fn === fn).map((e) => e.ev);
+  assert.deepEqual(kinds('thrower'), ['call', 'throw', 'call', 'throw']);
+  assert.deepEqual(kinds('gen'), ['call', 'return', 'call', 'return']); // run to the end, then ended by .return()
+  assert.deepEqual(kinds('second'), ['call', 'throw']); // an async function that rejects
+  assert.ok(kinds('Derived.constructor').length === 4 && kinds('Base.constructor').length === 4);
+  assert.ok(kinds('get g').length === 2 && kinds('set g').length === 2);
+  assert.ok(recs.some((e) => e.ev === 'line' && e.line === 27));
+  const base = recs.find((e) => e.fn === 'Base.constructor' && e.ev === 'call');
+  assert.equal(base.depth, 2); // called by super() inside Derived's constructor
+});
+
+test('memtrace report reads a calls log: text, json and html', () => {
+  const out = join(tmp, 'grow-js.jsonl');
+  const text = run(['report', out, '--format', 'text']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /functions whose events moved RSS most/);
+  assert.match(text.stdout, /grow \(grow\.js:2\)/);
+  const json = JSON.parse(run(['report', out, '--format', 'json']).stdout);
+  assert.equal(json.tool, 'calls');
+  assert.equal(json.top[0].fn, 'grow');
+  const html = join(tmp, 'grow.html');
+  assert.equal(run(['report', out, '--format', 'html', '--output', html]).status, 0);
+  assert.match(readFileSync(html, 'utf8'), /Call depth at each event/);
+});
+
+test('user errors: no command, a bad trigger, an unwritable log; a program that exits with 3 makes memtrace exit 3', () => {
+  const none = run(['calls']);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /^memtrace: no command given/);
+  const bad = run(['calls', '--trigger', 'lots', '--', 'node', 'grow.js']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^memtrace: --trigger: 'lots' is not a size/);
+  const unwritable = run(['calls', '--output', '/nonexistent/dir/x.jsonl', '--', 'node', 'grow.js']);
+  assert.equal(unwritable.status, 2);
+  assert.match(unwritable.stderr, /^memtrace: cannot write log/);
+  const out = join(tmp, 'exit.jsonl');
+  const ex = run(['calls', '--output', out, '--', 'node', '-e', 'process.exit(3)']);
+  assert.equal(ex.status, 3);
+  assert.ok(existsSync(out));
+});
+
+test('a file that does not parse is left as it is with a warning', async () => {
+  const { instrumentSource } = await import('../dist/tools/calls/instrument.js');
+  const bad = 'function f( { return 1 }';
+  const r = instrumentSource(bad, { file: '/x/bad.js', kind: 'cjs' });
+  assert.equal(r.code, bad);
+  assert.match(r.warning, /cannot instrument \/x\/bad\.js/);
+  const good = instrumentSource('"use strict"\nfunction f() { return 1 }\nmodule.exports = f;\n', { file: '/x/good.js', kind: 'cjs' });
+  assert.equal(good.functions, 1);
+  assert.equal(good.code.split('\n').slice(0, 3).map((l) => l.length > 0).length, 3);
+  assert.ok(good.code.startsWith('"use strict";$mtR.m("/x/good.js");'), good.code.slice(0, 40));
+  assert.equal(good.code.split('\n')[2], 'module.exports = f;');
+});
