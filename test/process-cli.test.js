@@ -155,7 +155,7 @@ test('process: bad input gets one clear line and exit 2', () => {
     [['process', '--interval', '-5ms', '--', 'true'], /error: unknown option '-5ms'|is not a duration/],
     [['process'], /no command given/],
     [['process', '--bogus', '--', 'true'], /unknown option '--bogus'/],
-    [['process', '-o', '/nonexistent/dir/x.jsonl', '--', 'true'], /cannot write \/nonexistent\/dir\/x.jsonl: no such file or directory/],
+    [['process', '-o', '/nonexistent/dir/x.jsonl', '--', 'true'], /cannot write log \/nonexistent\/dir\/x.jsonl: no such file or directory/],
     [['process', '-o', join(dir, 'x.jsonl'), '--', 'no-such-command-xyz'], /command not found: no-such-command-xyz/],
     [['process', '--pid', '1', '--', 'true'], /either --pid or a command/],
   ];

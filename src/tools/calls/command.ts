@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
-import { spawnTraced } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
 import { formatCallsSummary, summarizeCalls } from './summary.js';
 import type { CallsEnvOptions } from './register.js';
@@ -31,8 +31,7 @@ export function withCallsImport(command: string[], env: NodeJS.ProcessEnv): { co
     }
     return { command: [exe, ...command.slice(1, i), '--import', registerUrl, ...command.slice(i)], env };
   }
-  const prev = env.NODE_OPTIONS ? env.NODE_OPTIONS + ' ' : '';
-  return { command, env: { ...env, NODE_OPTIONS: `${prev}--import "${registerUrl}"` } };
+  return { command, env: withNodeImport(env, registerUrl) };
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -3,11 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { assertWritable } from '../../core/fsutil.js';
+import { assertWritable, assertWritableDir } from '../../core/fsutil.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
 import { epochNow } from '../../core/marks.js';
-import { spawnTraced } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import { PROBE_FD_ENV, PROBE_MS_ENV } from './probe.js';
@@ -52,8 +52,8 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   if (opts.pid === undefined && command.length === 0) {
     throw new UsageError('no command given: memtrace process [options] -- <command> [args...], or --pid PID');
   }
-  if (opts.output !== undefined) assertWritable(opts.output);
-  else assertWritable(join(process.cwd(), 'memtrace-process.probe'));
+  if (opts.output !== undefined) assertWritable(opts.output, 'write log');
+  else assertWritableDir(process.cwd());
 
   let pid: number;
   let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
@@ -64,10 +64,10 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     pid = Number(opts.pid);
     cmd = readCmdline(pid);
   } else {
-    const env = { ...process.env };
+    let env = { ...process.env };
     let extraPipes = 0;
     if (opts.v8) {
-      env.NODE_OPTIONS = `${env.NODE_OPTIONS ? env.NODE_OPTIONS + ' ' : ''}--import "${probeUrl}"`;
+      env = withNodeImport(env, probeUrl);
       env[PROBE_FD_ENV] = '3';
       env[PROBE_MS_ENV] = String(Math.max(10, intervalMs));
       extraPipes = 1;

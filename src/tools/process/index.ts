@@ -59,7 +59,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   const self = pid === process.pid;
   let tmp: string | undefined;
   let output = options.output;
-  if (output) assertWritable(output);
+  if (output) assertWritable(output, 'write log');
   else {
     tmp = mkdtempSync(join(tmpdir(), 'memtrace-'));
     output = join(tmp, 'process.jsonl');

@@ -6,9 +6,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { UsageError, fileError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
-import { spawnTraced } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { assertWritable } from '../../core/fsutil.js';
 import { parseBytes, parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import { PROBE_ENV, type ProbeOptions } from './probe.js';
@@ -74,15 +75,11 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
     throw new UsageError(`spaces needs a node program (it reads V8 from inside it): run it as memtrace spaces -- node app.js; '${command[0]}' is not node`);
   }
   if (opts.output) {
-    try { closeSync(openSync(opts.output, 'a')); } catch (err) { throw fileError(err, 'write log', opts.output); }
+    assertWritable(opts.output, 'write log');
   }
   const nodeOptions = process.env.NODE_OPTIONS ?? null;
   const probe: ProbeOptions = { fd: 3, intervalMs, code: opts.code ?? false, nodeOptions };
-  const env = {
-    ...process.env,
-    NODE_OPTIONS: `${nodeOptions ? nodeOptions + ' ' : ''}--import=${pathToFileURL(probePath).href}`,
-    [PROBE_ENV]: JSON.stringify(probe),
-  };
+  const env = { ...withNodeImport(process.env, pathToFileURL(probePath).href), [PROBE_ENV]: JSON.stringify(probe) };
   const startEpoch = performance.timeOrigin + performance.now();
   const traced = await spawnTraced(command, { env, extraPipes: 1 });
   const path = opts.output ?? defaultLogName('spaces', traced.pid);
