@@ -359,12 +359,12 @@ static __attribute__((noinline)) void record(int op, uint64_t size, const void *
   in_hook++;
   int cop = (op == OP_FREE && !addr) ? OP_FREE_NULL : op;
   b->calls[cop]++;
-  b->bytes[cop] += size;
+  if (op != OP_FREE) b->bytes[cop] += size;
   if (op != OP_FREE && op != OP_MUNMAP) b->hist[log2_bucket(size)]++;
   if (flags & F_COUNT) { in_hook--; return; }
   if (min_size) {
     if (op == OP_FREE) {
-      if (!addr || (real_usable && real_usable((void *)addr) < min_size)) { in_hook--; return; }
+      if (!addr || size < min_size) { in_hook--; return; }
     } else if (size < min_size && !(op == OP_REALLOC && old)) { in_hook--; return; }
   }
   lock(b);
@@ -376,8 +376,7 @@ static __attribute__((noinline)) void record(int op, uint64_t size, const void *
   *p++ = (uint8_t)op;
   p = put_var(p, now - b->prev_ticks);
   b->prev_ticks = now;
-  if (op != OP_FREE && op != OP_MUNMAP) p = put_var(p, size);
-  else if (op == OP_MUNMAP) p = put_var(p, size);
+  if (op != OP_FREE) p = put_var(p, size);
   p = put_var(p, zigzag((int64_t)((uint64_t)(uintptr_t)addr - b->prev_addr)));
   b->prev_addr = (uint64_t)(uintptr_t)addr;
   if (op == OP_REALLOC) p = put_var(p, (uint64_t)(uintptr_t)old);
@@ -412,8 +411,14 @@ EXPORT void *calloc(size_t n, size_t m) {
 EXPORT void free(void *p) {
   if (UNLIKELY(is_boot(p))) return;
   if (UNLIKELY(!real_free)) { if (resolving) return; resolve(); }
-  real_free(p);
-  if (RECORDING()) record(OP_FREE, 0, p, NULL, FP());
+  if (RECORDING()) {
+    /* with --min-size, the block's size is read before it is freed */
+    size_t usable = (min_size && p && real_usable) ? real_usable(p) : 0;
+    real_free(p);
+    record(OP_FREE, usable, p, NULL, FP());
+  } else {
+    real_free(p);
+  }
 }
 
 EXPORT void *realloc(void *old, size_t n) {

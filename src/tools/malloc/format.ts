@@ -360,11 +360,11 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: writing it failed (${name}); the program kept running untraced`);
   } else if (s.cutAt !== undefined) {
     endedBy = 'cut';
-    stoppedAtMs = toMs(lastTicks);
+    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
     warnings.push(`${path} is cut at byte ${s.cutAt} (the program was killed, or the disk filled): the trace is valid up to ${stoppedAtMs.toFixed(1)} ms`);
   } else if (!s.ended) {
     endedBy = 'no-exit';
-    stoppedAtMs = toMs(lastTicks);
+    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
     warnings.push(`the program ended without exit (killed, _exit or exec): events after its last flush, at ${stoppedAtMs.toFixed(1)} ms, are missing`);
   }
 

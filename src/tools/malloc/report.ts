@@ -52,7 +52,17 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const fns = log.records.filter((r) => r.kind === 'function') as unknown as Array<{ op: string; calls: number; bytes: number }>;
   const sizes = log.records.filter((r) => r.kind === 'size') as unknown as Array<{ lo: number; hi: number; count: number }>;
   const live = log.records.filter((r) => r.kind === 'live') as unknown as Array<{ t: number; bytes: number }>;
-  const sites = log.records.filter((r) => r.kind === 'site') as unknown as Site[];
+  // call sites that read the same at the shown depth are one row
+  const merged = new Map<string, Site>();
+  for (const r of log.records) {
+    if (r.kind !== 'site') continue;
+    const s = r as unknown as Site;
+    const key = siteLabel(s.frames, depth);
+    const m = merged.get(key);
+    if (!m) merged.set(key, { frames: s.frames.slice(0, depth + 1), calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount });
+    else { m.calls += s.calls; m.bytes += s.bytes; m.liveBytes += s.liveBytes; m.liveCount += s.liveCount; }
+  }
+  const sites = [...merged.values()];
   const stacks = h.mode === 'stacks';
   const counting = h.mode === 'count';
   const byBytes = [...sites].sort((a, b) => b.bytes - a.bytes).slice(0, top);
@@ -112,7 +122,8 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     allocations: n('allocations'), frees: n('frees'), freeNull: n('freeNull'), bytesAllocated: n('bytesAllocated'),
     peakBytes: n('peakBytes'), peakMs: n('peakMs'), liveAtExitBytes: n('liveAtExitBytes'), liveAtExitCount: n('liveAtExitCount'),
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),
-    functions: fns, sizes,
+    functions: fns.map(({ op, calls, bytes }) => ({ op, calls, bytes })),
+    sizes: sizes.map(({ lo, hi, count }) => ({ lo, hi, count })),
     unfreedBySite: unfreed, topSitesByBytes: byBytes, topSitesByCount: byCount,
   };
   return { title: `memtrace malloc: ${(h.command as string[]).join(' ')}`, summary, text: lines.join('\n'), sections, table, warnings: [] };
