@@ -47,6 +47,7 @@ enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
 #define HDR_SIZE 48
 #define MAX_FRAMES 64
 #define TABLE_BITS 20
+#define CACHE_SIZE 1024
 #define FLUSH_TICKS (1ull << 31) /* flush a buffer at least every ~1 s of TSC ticks */
 
 /* ---- real functions and the bootstrap arena used while dlsym runs ---- */
@@ -127,6 +128,7 @@ struct tbuf {
   uint64_t prev_addr;
   uintptr_t stack_hi;
   uint64_t calls[NOPS], bytes[NOPS], hist[NHIST];
+  struct { uint64_t h; uint32_t id; uint32_t pad; } cache[CACHE_SIZE]; /* hot stacks of this thread */
   size_t pos;
   uint8_t data[BUF_SIZE];
 };
@@ -313,6 +315,8 @@ static int walk(void **fp, uintptr_t hi, uintptr_t *ips) {
   return n;
 }
 
+static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, int n);
+
 static uint32_t stack_id(struct tbuf *b, void **fp) {
   uintptr_t ips[MAX_FRAMES];
   int n = walk(fp, b->stack_hi, ips);
@@ -320,6 +324,14 @@ static uint32_t stack_id(struct tbuf *b, void **fp) {
   uint64_t h = 1469598103934665603ull;
   for (int i = 0; i < n; i++) { h ^= ips[i]; h *= 1099511628211ull; h ^= h >> 29; }
   h |= 1;
+  uint32_t c = (uint32_t)(h ^ (h >> 40)) & (CACHE_SIZE - 1);
+  if (b->cache[c].h == h) return b->cache[c].id;
+  uint32_t id = stack_lookup(b, h, ips, n);
+  if (id) { b->cache[c].h = h; b->cache[c].id = id; }
+  return id;
+}
+
+static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, int n) {
   uint32_t i = (uint32_t)(h ^ (h >> 32)) & TABLE_MASK;
   for (int probe = 0; probe < 256; probe++, i = (i + 1) & TABLE_MASK) {
     struct slot *s = &table[i];
@@ -638,6 +650,7 @@ static void child_after_fork(void) {
     memset(b->calls, 0, sizeof b->calls);
     memset(b->bytes, 0, sizeof b->bytes);
     memset(b->hist, 0, sizeof b->hist);
+    memset(b->cache, 0, sizeof b->cache);
     if (b != tb) b->free_slot = 1;
   }
   if (tb && tb != DEAD) { tb->tid = (uint32_t)syscall(SYS_gettid); tb->prev_addr = 0; }

@@ -134,7 +134,7 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   };
   const nodeOpts = baseEnv.NODE_OPTIONS ?? '';
   const addedPerfMap = !!options.stacks && !options.countOnly && !/--perf-basic-prof|--perf-prof/.test(nodeOpts);
-  if (addedPerfMap) env.NODE_OPTIONS = `${nodeOpts} --perf-basic-prof --interpreted-frames-native-stack`.trim();
+  if (addedPerfMap) env.NODE_OPTIONS = `${nodeOpts} --perf-basic-prof`.trim();
 
   const traced = await spawnTraced(command, { env });
   const exit = await traced.exited;

@@ -29,8 +29,23 @@ export function toLogContents(a: MallocAnalysis): LogContents {
   return { header: a.header, records, warnings: a.warnings };
 }
 
-/** Frames of a call site as one line: innermost first, "→" reads "called from". */
+/** True for a frame of JavaScript code (named from node's perf map: "fn (file.js:12)"). */
+const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx))[^()]*\)$/.test(f);
+
+/**
+ * Frames of a call site as one line, innermost first, "→" reading "called from". When the
+ * stack reaches JavaScript, the native frames between the allocator and the first JS frame
+ * are elided: "node::NodeArrayBufferAllocator::Allocate → … → Buffer.alloc → parseRecords (src/parse.js:3)".
+ */
 export function siteLabel(frames: string[], depth = 6): string {
+  const firstJs = frames.findIndex(isJsFrame);
+  if (firstJs > 1) {
+    // interpreted frames all read InterpreterEntryTrampoline (node names them only with the
+    // costly --interpreted-frames-native-stack): say it once
+    const rest = frames.slice(firstJs).filter((f, i, a) => !(f.startsWith('InterpreterEntryTrampoline') && a[i - 1]?.startsWith('InterpreterEntryTrampoline')));
+    const js = rest.slice(0, Math.max(2, depth - 2)).map((f) => (f.startsWith('InterpreterEntryTrampoline') ? '(interpreted)' : f));
+    return [frames[0], '…', ...js].join(' → ') + (rest.length > js.length ? ' → …' : '');
+  }
   const shown = frames.slice(0, depth);
   return shown.join(' → ') + (frames.length > depth ? ' → …' : '');
 }
@@ -59,7 +74,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     const s = r as unknown as Site;
     const key = siteLabel(s.frames, depth);
     const m = merged.get(key);
-    if (!m) merged.set(key, { frames: s.frames.slice(0, depth + 1), calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount });
+    if (!m) merged.set(key, { frames: s.frames, calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount });
     else { m.calls += s.calls; m.bytes += s.bytes; m.liveBytes += s.liveBytes; m.liveCount += s.liveCount; }
   }
   const sites = [...merged.values()];

@@ -180,7 +180,7 @@ export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfE
         } else if (m) name = `${base}+0x${fileOff.toString(16)}`;
       }
     }
-    out.set(ip, name ?? `0x${ip.toString(16)}`);
+    out.set(ip, name ?? (perfMap.length ? '(JIT code)' : `0x${ip.toString(16)}`));
   }
   const demangled = demangle(mangled.map((m) => m.name));
   mangled.forEach((m, i) => {
