@@ -48,6 +48,7 @@ enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
 #define MAX_FRAMES 64
 #define TABLE_BITS 20
 #define CACHE_SIZE 1024
+#define PREFIX_FRAMES 16
 #define FLUSH_TICKS (1ull << 31) /* flush a buffer at least every ~1 s of TSC ticks */
 
 /* ---- real functions and the bootstrap arena used while dlsym runs ---- */
@@ -129,6 +130,7 @@ struct tbuf {
   uintptr_t stack_hi;
   uint64_t calls[NOPS], bytes[NOPS], hist[NHIST];
   struct { uint64_t h; uint32_t id; uint32_t pad; } cache[CACHE_SIZE]; /* hot stacks of this thread */
+  struct { uint64_t h; uint32_t id; uint32_t pad; } pcache[CACHE_SIZE]; /* by innermost frames + frame address */
   size_t pos;
   uint8_t data[BUF_SIZE];
 };
@@ -276,6 +278,8 @@ static struct tbuf *claim(void) {
   b->prev_addr = 0;
   b->base_ticks = b->prev_ticks = b->flush_ticks = ticks();
   b->stack_hi = 0;
+  memset(b->pcache, 0, sizeof b->pcache);
+  memset(b->cache, 0, sizeof b->cache);
   if (flags & F_STACKS) {
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -298,32 +302,65 @@ static inline uint8_t *put_var(uint8_t *p, uint64_t v) {
 }
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 
-static int walk(void **fp, uintptr_t hi, uintptr_t *ips) {
+/* Walks frame pointers from fp, at most max frames, filling ips; *end gets the next frame. */
+static int walk(void **fp, uintptr_t lo, uintptr_t hi, uintptr_t *ips, int max, void ***end) {
   int n = 0;
-  uintptr_t lo = (uintptr_t)fp;
   if (!hi) hi = lo + (1u << 20);
-  while (n < MAX_FRAMES) {
+  while (n < max) {
     uintptr_t f = (uintptr_t)fp;
-    if (f < lo || f + 16 > hi || (f & 7)) break;
+    if (f < lo || f + 16 > hi || (f & 7)) { fp = NULL; break; }
     uintptr_t ret = (uintptr_t)fp[1];
-    if (ret < 4096) break;
+    if (ret < 4096) { fp = NULL; break; }
     ips[n++] = ret;
     void **next = (void **)fp[0];
-    if ((uintptr_t)next <= f) break;
+    if ((uintptr_t)next <= f) { fp = NULL; break; }
     fp = next;
   }
+  *end = fp;
   return n;
 }
 
 static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, int n);
+static uint32_t stack_id_of(struct tbuf *b, const uintptr_t *ips, int n);
 
+static inline uint64_t mix64(uint64_t h) {
+  h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+  return h | 1;
+}
+
+/*
+ * The stack id of this event. The innermost PREFIX_FRAMES return addresses and the frame
+ * address where they end are looked up first in a per-thread cache: a hit reuses the id
+ * without walking the rest of the stack (a caller deeper than that prefix, entered at exactly
+ * the same frame address, would be taken for the cached one).
+ */
 static uint32_t stack_id(struct tbuf *b, void **fp) {
   uintptr_t ips[MAX_FRAMES];
-  int n = walk(fp, b->stack_hi, ips);
+  uintptr_t lo = (uintptr_t)fp;
+  void **end;
+  int n = walk(fp, lo, b->stack_hi, ips, PREFIX_FRAMES, &end);
   if (n == 0 || !table) return 0;
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < n; i++) { h ^= ips[i]; h *= 1099511628211ull; h ^= h >> 29; }
-  h |= 1;
+  uint64_t ph = 0;
+  uint32_t pc = 0;
+  if (n == PREFIX_FRAMES && end) {
+    ph = (uintptr_t)end;
+    for (int i = 0; i < n; i++) ph = ((ph << 13) | (ph >> 51)) ^ ips[i];
+    ph = mix64(ph);
+    pc = (uint32_t)(ph >> 20) & (CACHE_SIZE - 1);
+    if (b->pcache[pc].h == ph) return b->pcache[pc].id;
+    void **e2;
+    n += walk(end, lo, b->stack_hi, ips + n, MAX_FRAMES - n, &e2);
+  }
+  uint32_t id = stack_id_of(b, ips, n);
+  if (ph && id) { b->pcache[pc].h = ph; b->pcache[pc].id = id; }
+  return id;
+}
+
+static uint32_t stack_id_of(struct tbuf *b, const uintptr_t *ips, int n) {
+  /* a cheap rotate-xor over the frames (no multiply in the loop), mixed once at the end */
+  uint64_t h = (uint64_t)n;
+  for (int i = 0; i < n; i++) h = ((h << 13) | (h >> 51)) ^ ips[i];
+  h = mix64(h);
   uint32_t c = (uint32_t)(h ^ (h >> 40)) & (CACHE_SIZE - 1);
   if (b->cache[c].h == h) return b->cache[c].id;
   uint32_t id = stack_lookup(b, h, ips, n);
@@ -651,6 +688,7 @@ static void child_after_fork(void) {
     memset(b->bytes, 0, sizeof b->bytes);
     memset(b->hist, 0, sizeof b->hist);
     memset(b->cache, 0, sizeof b->cache);
+    memset(b->pcache, 0, sizeof b->pcache);
     if (b != tb) b->free_slot = 1;
   }
   if (tb && tb != DEAD) { tb->tid = (uint32_t)syscall(SYS_gettid); tb->prev_addr = 0; }
