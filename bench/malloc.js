@@ -14,6 +14,9 @@ const out = join(root, 'bench', 'out', 'malloc');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+// heaptrack takes ~x15 on the typed-array workload: run it fewer times (its ratio is its median
+// against the median untraced run of the same session)
+const HEAPTRACK_REPS = Number(process.env.BENCH_HEAPTRACK_REPS ?? 1);
 const so = interposerPath();
 if (!existsSync(so)) { console.error(`bench/malloc: ${so} is not built (npm run build:native)`); process.exit(1); }
 
@@ -63,13 +66,14 @@ function runOnce(w, mode, tag) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const modes = ['untraced', 'count', 'record', 'stacks', ...(haveHeaptrack ? ['heaptrack'] : [])];
-const figures = { reps: REPS, heaptrack: haveHeaptrack ? spawnSync('heaptrack', ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not installed: skipped', workloads: {} };
+const figures = { reps: REPS, heaptrackReps: HEAPTRACK_REPS, note: 'wall time of the traced program, 2-core VM shared with other builds: noisy; medians of interleaved runs', heaptrack: haveHeaptrack ? spawnSync('heaptrack', ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not installed: skipped', workloads: {} };
 
 for (const w of workloads) {
   const times = Object.fromEntries(modes.map((m) => [m, []]));
   const extra = {};
   for (let rep = 0; rep < REPS; rep++) {
     for (const m of modes) {
+      if (m === 'heaptrack' && rep >= HEAPTRACK_REPS) continue;
       const { ms, file } = runOnce(w, m, rep);
       times[m].push(ms);
       if (rep === 0 && (m === 'record' || m === 'stacks')) {

@@ -538,6 +538,10 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int fl, int fd, off_t off) {
   return p;
 }
 
+EXPORT void *mmap64(void *addr, size_t len, int prot, int fl, int fd, off_t off) {
+  return mmap(addr, len, prot, fl, fd, off);
+}
+
 EXPORT int munmap(void *addr, size_t len) {
   int r = real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
   if ((flags & F_MMAP) && r == 0 && RECORDING()) record(OP_MUNMAP, len, addr, NULL, FP());
