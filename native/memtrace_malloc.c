@@ -591,7 +591,9 @@ static void write_info(void) {
   struct utsname u;
   if (uname(&u) != 0) u.nodename[0] = 0;
   size_t hostlen = str_len(u.nodename);
-  uint8_t info[64 + 60000 + 70];
+  /* not on the stack: after fork this runs on whichever thread forked */
+  uint8_t *info = raw_mmap(64 + 60000 + 70);
+  if (!info) { if (cmd) syscall(SYS_munmap, cmd, 1 << 16); return; }
   put_u32(info, (uint32_t)getpid());
   put_u32(info + 4, (uint32_t)getppid());
   put_u32(info + 8, (uint32_t)flags);
@@ -606,6 +608,7 @@ static void write_info(void) {
   put_u32(info + 60 + cmdlen, (uint32_t)hostlen);
   memcpy(info + 64 + cmdlen, u.nodename, hostlen);
   write_chunk(CH_INFO, info, (uint32_t)(64 + cmdlen + hostlen));
+  syscall(SYS_munmap, info, 64 + 60000 + 70);
   if (cmd) syscall(SYS_munmap, cmd, 1 << 16);
 }
 
