@@ -3,7 +3,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { traceMalloc, interposerPath } from '../dist/index.js';
@@ -226,6 +226,19 @@ test('memtrace report renders the trace as html, csv and text', () => {
   assert.match(c.stdout.split('\n')[0], /call site,calls,bytes/);
   const t = run(['report', 'known.bin', '--format', 'text']);
   assert.match(t.stdout, /peak live +13\.7 KiB/);
+});
+
+test('an install where the interposer could not be built: memtrace malloc says why, other tools run', () => {
+  const inst = join(work, 'no-native');
+  mkdirSync(inst);
+  cpSync(join(root, 'dist'), join(inst, 'dist'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(inst, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(inst, 'node_modules'));
+  const m = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'malloc', '--', 'true'], { encoding: 'utf8' });
+  assert.equal(m.status, 2);
+  assert.match(m.stderr, /^memtrace: the malloc interposer is not built \(.*libmemtrace-malloc\.so is missing\): it needs gcc and make; run `npm run build:native`.*\n$/);
+  const r = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'report', join(work, 'known.bin'), '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 });
 
 test('cleanup', () => { rmSync(work, { recursive: true, force: true }); });
