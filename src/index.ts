@@ -18,3 +18,6 @@ export type { DiffSpacesOptions, SnapshotOptions, Snapshot, SpacesMark, SpacesSn
 // calls
 export { traceCalls, instrumentCalls } from './tools/calls/index.js';
 export type { TraceCallsOptions, CallsResult, CallsMark, CallEvent, CallsSummary, FunctionMemory, InstrumentScope } from './tools/calls/index.js';
+// malloc: every malloc/free of a command, through an LD_PRELOAD interposer
+export { traceMalloc, interposerPath, readMallocLog } from './tools/malloc/index.js';
+export type { MallocOptions, MallocResult, MallocAnalysis } from './tools/malloc/index.js';

@@ -1,0 +1,770 @@
+/*
+ * memtrace malloc interposer: loaded with LD_PRELOAD, records every malloc, calloc, realloc,
+ * free, posix_memalign, aligned_alloc, memalign, valloc, pvalloc (and, on request, anonymous
+ * mmap/munmap) of a process into per-thread buffers flushed to a binary file.
+ *
+ * Configuration comes from the environment (set by `memtrace malloc`):
+ *   MEMTRACE_MALLOC_OUT    the output path of the first process; other processes write PATH.PID
+ *   MEMTRACE_MALLOC_RUN    a run id (decimal), so stale files of an earlier run are truncated
+ *   MEMTRACE_MALLOC_FLAGS  bit 0 stacks, bit 1 count only, bit 2 no follow, bit 3 mmap
+ *   MEMTRACE_MALLOC_MIN    drop events of smaller blocks (bytes)
+ *
+ * File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}; see
+ * src/tools/malloc/format.ts for the reader. All integers little endian.
+ *
+ * Rules followed here: nothing in the recording path allocates through malloc; a per-thread
+ * guard makes calls made by the recorder itself (and by dlsym, pthread_getattr_np) pass
+ * through unrecorded; buffers are mmap'd, never on the stack or in a large static TLS array.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum { OP_MALLOC = 1, OP_CALLOC, OP_REALLOC, OP_FREE, OP_POSIX_MEMALIGN, OP_ALIGNED_ALLOC,
+       OP_MEMALIGN, OP_VALLOC, OP_PVALLOC, OP_MMAP, OP_MUNMAP, OP_FREE_NULL, OP_STACKDEF = 15 };
+enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7 };
+enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
+#define NOPS 16
+#define NHIST 64
+#define BUF_SIZE (256 * 1024)
+#define HDR_SIZE 48
+#define MAX_FRAMES 64
+#define TABLE_BITS 20
+#define CACHE_SIZE 1024
+#define PREFIX_FRAMES 16
+#define FLUSH_TICKS (1ull << 31) /* flush a buffer at least every ~1 s of TSC ticks */
+
+/* ---- real functions and the bootstrap arena used while dlsym runs ---- */
+static void *(*real_malloc)(size_t);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static void (*real_free)(void *);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
+static size_t (*real_usable)(void *);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+
+static char boot[128 * 1024] __attribute__((aligned(64)));
+static size_t boot_used;
+static TLS int resolving;
+static TLS int in_hook;
+
+static void *boot_alloc(size_t n, size_t align) {
+  if (align < 16) align = 16;
+  size_t start, end;
+  size_t cur = __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
+  do {
+    start = (cur + align - 1) & ~(align - 1);
+    end = start + n;
+    if (end > sizeof boot) return NULL;
+  } while (!__atomic_compare_exchange_n(&boot_used, &cur, end, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  return boot + start; /* static storage: already zero */
+}
+static inline int is_boot(const void *p) { return (const char *)p >= boot && (const char *)p < boot + sizeof boot; }
+
+static void resolve(void) {
+  resolving = 1;
+  real_calloc = dlsym(RTLD_NEXT, "calloc");
+  real_malloc = dlsym(RTLD_NEXT, "malloc");
+  real_realloc = dlsym(RTLD_NEXT, "realloc");
+  real_free = dlsym(RTLD_NEXT, "free");
+  real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+  real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+  real_memalign = dlsym(RTLD_NEXT, "memalign");
+  real_valloc = dlsym(RTLD_NEXT, "valloc");
+  real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+  real_usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+  real_mmap = dlsym(RTLD_NEXT, "mmap");
+  real_munmap = dlsym(RTLD_NEXT, "munmap");
+  resolving = 0;
+}
+
+/* ---- time ---- */
+static inline uint64_t ticks(void) {
+#if defined(__x86_64__)
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+#else
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+static uint64_t clock_ns(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- state ---- */
+struct tbuf {
+  struct tbuf *next;
+  int free_slot;       /* 1 when its thread has exited: reusable */
+  int lock;
+  uint32_t tid;
+  uint32_t nevents;
+  uint64_t base_ticks, prev_ticks, flush_ticks;
+  uint64_t prev_addr;
+  uintptr_t stack_hi;
+  uint64_t calls[NOPS], bytes[NOPS], hist[NHIST];
+  struct { uint64_t h; uint32_t id; uint32_t pad; } cache[CACHE_SIZE]; /* hot stacks of this thread */
+  struct { uint64_t h; uint32_t id; uint32_t pad; } pcache[CACHE_SIZE]; /* by innermost frames + frame address */
+  size_t pos;
+  uint8_t data[BUF_SIZE];
+};
+#define DEAD ((struct tbuf *)1)
+
+static struct tbuf *all_bufs;
+static TLS struct tbuf *tb;
+static pthread_key_t tkey;
+static int rec_on;          /* recording events / counting */
+static int flags;
+static uint64_t min_size;
+static uint64_t run_id;
+static int out_fd = -1;
+static dev_t out_dev;
+static ino_t out_ino;
+static int write_failed;
+static const char *out_path;
+static char preload_env[4096];
+
+struct slot { uint64_t h; uint32_t id; uint32_t pad; };
+static struct slot *table;
+static uint32_t next_stack_id = 1;
+#define TABLE_MASK ((1u << TABLE_BITS) - 1)
+
+static void *raw_mmap(size_t n) {
+  void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return (p == MAP_FAILED || (intptr_t)p < 0) ? NULL : p;
+}
+
+/* ---- output ---- */
+static void stop_after_failure(int err);
+
+static int write_all(const void *data, size_t n) {
+  if (out_fd < 0 || write_failed) return -1;
+  const char *p = data;
+  size_t left = n;
+  while (left > 0) {
+    ssize_t w = write(out_fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      if (left != n) { /* a chunk cut short: drop its beginning so the file ends on a chunk */
+        off_t end = lseek(out_fd, 0, SEEK_END);
+        if (end > 0) { if (ftruncate(out_fd, end - (off_t)(n - left)) != 0) { /* keep going */ } }
+      }
+      stop_after_failure(err);
+      return -1;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  return 0;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static int write_chunk(uint32_t type, const void *payload, uint32_t len) {
+  uint8_t h[8];
+  put_u32(h, type);
+  put_u32(h + 4, len);
+  if (write_all(h, 8) != 0) return -1;
+  return len ? write_all(payload, len) : 0;
+}
+
+static void stop_after_failure(int err) {
+  write_failed = 1;
+  __atomic_store_n(&rec_on, 0, __ATOMIC_RELAXED);
+  /* Say where the trace stopped: may itself fail on a full disk, the reader then sees the cut. */
+  uint8_t s[24];
+  put_u64(s, ticks());
+  put_u64(s + 8, clock_ns(CLOCK_MONOTONIC));
+  put_u32(s + 16, (uint32_t)err);
+  put_u32(s + 20, 0);
+  uint8_t h[8];
+  put_u32(h, CH_STOPPED);
+  put_u32(h + 4, sizeof s);
+  if (out_fd >= 0) {
+    if (write(out_fd, h, 8) == 8) { if (write(out_fd, s, sizeof s) < 0) { /* nothing more to do */ } }
+  }
+}
+
+/* The fd still the file we opened? (a program that closes every fd and reopens others must
+   never get trace bytes in its own files) */
+static int out_fd_ok(void) {
+  struct stat st;
+  if (out_fd < 0 || fstat(out_fd, &st) != 0) return 0;
+  return st.st_dev == out_dev && st.st_ino == out_ino;
+}
+
+/* Writes the buffer as one EVENTS chunk; caller holds the lock. */
+static void flush_locked(struct tbuf *b) {
+  if (b->pos <= HDR_SIZE) return;
+  if (!out_fd_ok()) { if (!write_failed) stop_after_failure(EBADF); b->pos = HDR_SIZE; b->nevents = 0; return; }
+  uint8_t *h = b->data;
+  put_u32(h, CH_EVENTS);
+  put_u32(h + 4, (uint32_t)(b->pos - 8));
+  put_u32(h + 8, b->tid);
+  put_u32(h + 12, b->nevents);
+  put_u64(h + 16, b->base_ticks);
+  uint64_t ft = ticks();
+  put_u64(h + 24, ft);
+  put_u64(h + 32, clock_ns(CLOCK_MONOTONIC));
+  put_u64(h + 40, 0);
+  write_all(b->data, b->pos);
+  b->pos = HDR_SIZE;
+  b->nevents = 0;
+  b->base_ticks = b->prev_ticks;
+  b->prev_addr = 0;
+  b->flush_ticks = ft;
+}
+
+static inline void lock(struct tbuf *b) {
+  while (__atomic_exchange_n(&b->lock, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(&b->lock, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
+}
+static inline void unlock(struct tbuf *b) { __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE); }
+
+static void thread_done(void *arg) {
+  struct tbuf *b = arg;
+  if (!b || b == DEAD) return;
+  in_hook++;
+  lock(b);
+  flush_locked(b);
+  unlock(b);
+  tb = DEAD; /* what this thread frees after here (glibc's own thread teardown) is not recorded */
+  __atomic_store_n(&b->free_slot, 1, __ATOMIC_RELEASE);
+  in_hook--;
+}
+
+static struct tbuf *claim(void) {
+  struct tbuf *b;
+  in_hook++;
+  for (b = __atomic_load_n(&all_bufs, __ATOMIC_ACQUIRE); b; b = b->next) {
+    if (__atomic_load_n(&b->free_slot, __ATOMIC_RELAXED) && __atomic_exchange_n(&b->free_slot, 0, __ATOMIC_ACQUIRE)) break;
+  }
+  if (!b) {
+    b = raw_mmap(sizeof *b);
+    if (!b) { in_hook--; tb = DEAD; return NULL; }
+    struct tbuf *head = __atomic_load_n(&all_bufs, __ATOMIC_RELAXED);
+    do { b->next = head; } while (!__atomic_compare_exchange_n(&all_bufs, &head, b, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  }
+  b->tid = (uint32_t)syscall(SYS_gettid);
+  b->pos = HDR_SIZE;
+  b->nevents = 0;
+  b->prev_addr = 0;
+  b->base_ticks = b->prev_ticks = b->flush_ticks = ticks();
+  b->stack_hi = 0;
+  memset(b->pcache, 0, sizeof b->pcache);
+  memset(b->cache, 0, sizeof b->cache);
+  if (flags & F_STACKS) {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void *addr; size_t size;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0) b->stack_hi = (uintptr_t)addr + size;
+      pthread_attr_destroy(&attr);
+    }
+  }
+  tb = b;
+  pthread_setspecific(tkey, b);
+  in_hook--;
+  return b;
+}
+
+/* ---- encoding ---- */
+static inline uint8_t *put_var(uint8_t *p, uint64_t v) {
+  while (v >= 0x80) { *p++ = (uint8_t)(v | 0x80); v >>= 7; }
+  *p++ = (uint8_t)v;
+  return p;
+}
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+/* Walks frame pointers from fp, at most max frames, filling ips; *end gets the next frame. */
+static int walk(void **fp, uintptr_t lo, uintptr_t hi, uintptr_t *ips, int max, void ***end) {
+  int n = 0;
+  if (!hi) hi = lo + (1u << 20);
+  while (n < max) {
+    uintptr_t f = (uintptr_t)fp;
+    if (f < lo || f + 16 > hi || (f & 7)) { fp = NULL; break; }
+    uintptr_t ret = (uintptr_t)fp[1];
+    if (ret < 4096) { fp = NULL; break; }
+    ips[n++] = ret;
+    void **next = (void **)fp[0];
+    if ((uintptr_t)next <= f) { fp = NULL; break; }
+    fp = next;
+  }
+  *end = fp;
+  return n;
+}
+
+static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, int n);
+static uint32_t stack_id_of(struct tbuf *b, const uintptr_t *ips, int n);
+
+static inline uint64_t mix64(uint64_t h) {
+  h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+  return h | 1;
+}
+
+/*
+ * The stack id of this event. The innermost PREFIX_FRAMES return addresses and the frame
+ * address where they end are looked up first in a per-thread cache: a hit reuses the id
+ * without walking the rest of the stack (a caller deeper than that prefix, entered at exactly
+ * the same frame address, would be taken for the cached one).
+ */
+static uint32_t stack_id(struct tbuf *b, void **fp) {
+  uintptr_t ips[MAX_FRAMES];
+  uintptr_t lo = (uintptr_t)fp;
+  void **end;
+  int n = walk(fp, lo, b->stack_hi, ips, PREFIX_FRAMES, &end);
+  if (n == 0 || !table) return 0;
+  uint64_t ph = 0;
+  uint32_t pc = 0;
+  if (n == PREFIX_FRAMES && end) {
+    ph = (uintptr_t)end;
+    for (int i = 0; i < n; i++) ph = ((ph << 13) | (ph >> 51)) ^ ips[i];
+    ph = mix64(ph);
+    pc = (uint32_t)(ph >> 20) & (CACHE_SIZE - 1);
+    if (b->pcache[pc].h == ph) return b->pcache[pc].id;
+    void **e2;
+    n += walk(end, lo, b->stack_hi, ips + n, MAX_FRAMES - n, &e2);
+  }
+  uint32_t id = stack_id_of(b, ips, n);
+  if (ph && id) { b->pcache[pc].h = ph; b->pcache[pc].id = id; }
+  return id;
+}
+
+static uint32_t stack_id_of(struct tbuf *b, const uintptr_t *ips, int n) {
+  /* a cheap rotate-xor over the frames (no multiply in the loop), mixed once at the end */
+  uint64_t h = (uint64_t)n;
+  for (int i = 0; i < n; i++) h = ((h << 13) | (h >> 51)) ^ ips[i];
+  h = mix64(h);
+  uint32_t c = (uint32_t)(h ^ (h >> 40)) & (CACHE_SIZE - 1);
+  if (b->cache[c].h == h) return b->cache[c].id;
+  uint32_t id = stack_lookup(b, h, ips, n);
+  if (id) { b->cache[c].h = h; b->cache[c].id = id; }
+  return id;
+}
+
+static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, int n) {
+  uint32_t i = (uint32_t)(h ^ (h >> 32)) & TABLE_MASK;
+  for (int probe = 0; probe < 256; probe++, i = (i + 1) & TABLE_MASK) {
+    struct slot *s = &table[i];
+    uint64_t cur = __atomic_load_n(&s->h, __ATOMIC_ACQUIRE);
+    if (cur == 0) {
+      uint64_t zero = 0;
+      if (__atomic_compare_exchange_n(&s->h, &zero, h, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        uint32_t id = __atomic_fetch_add(&next_stack_id, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
+        /* define it in this thread's buffer (the reader resolves ids after reading every chunk) */
+        uint8_t *p = b->data + b->pos;
+        *p++ = OP_STACKDEF;
+        p = put_var(p, id);
+        p = put_var(p, (uint64_t)n);
+        uintptr_t prev = 0;
+        for (int k = 0; k < n; k++) { p = put_var(p, zigzag((int64_t)(ips[k] - prev))); prev = ips[k]; }
+        b->pos = (size_t)(p - b->data);
+        return id;
+      }
+      cur = zero;
+    }
+    if (cur == h) {
+      uint32_t id;
+      while ((id = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE)) == 0) __builtin_ia32_pause();
+      return id;
+    }
+  }
+  return 0; /* table full: an unknown stack */
+}
+
+static inline int log2_bucket(uint64_t n) { return n ? 64 - __builtin_clzll(n) : 0; }
+
+static __attribute__((noinline)) void record(int op, uint64_t size, const void *addr, const void *old, void **fp) {
+  struct tbuf *b = tb;
+  if (UNLIKELY(!b)) { b = claim(); if (!b) return; }
+  else if (UNLIKELY(b == DEAD)) return;
+  in_hook++;
+  int cop = (op == OP_FREE && !addr) ? OP_FREE_NULL : op;
+  b->calls[cop]++;
+  if (op != OP_FREE) b->bytes[cop] += size;
+  if (op != OP_FREE && op != OP_MUNMAP) b->hist[log2_bucket(size)]++;
+  if (flags & F_COUNT) { in_hook--; return; }
+  if (min_size) {
+    if (op == OP_FREE) {
+      if (!addr || size < min_size) { in_hook--; return; }
+    } else if (size < min_size && !(op == OP_REALLOC && old)) { in_hook--; return; }
+  }
+  lock(b);
+  if (UNLIKELY(!__atomic_load_n(&rec_on, __ATOMIC_RELAXED))) { unlock(b); in_hook--; return; }
+  uint64_t now = ticks();
+  if (b->pos + 1200 > BUF_SIZE || now - b->flush_ticks > FLUSH_TICKS) flush_locked(b);
+  uint32_t sid = (flags & F_STACKS) ? stack_id(b, fp) : 0;
+  uint8_t *p = b->data + b->pos;
+  *p++ = (uint8_t)op;
+  p = put_var(p, now - b->prev_ticks);
+  b->prev_ticks = now;
+  if (op != OP_FREE) p = put_var(p, size);
+  p = put_var(p, zigzag((int64_t)((uint64_t)(uintptr_t)addr - b->prev_addr)));
+  b->prev_addr = (uint64_t)(uintptr_t)addr;
+  if (op == OP_REALLOC) p = put_var(p, (uint64_t)(uintptr_t)old);
+  if (flags & F_STACKS) p = put_var(p, sid);
+  b->pos = (size_t)(p - b->data);
+  b->nevents++;
+  unlock(b);
+  in_hook--;
+}
+
+#define RECORDING() (LIKELY(__atomic_load_n(&rec_on, __ATOMIC_RELAXED)) && !in_hook)
+#define FP() ((void **)__builtin_frame_address(0))
+
+/* ---- the interposed functions ---- */
+EXPORT void *malloc(size_t n) {
+  if (UNLIKELY(!real_malloc)) { if (resolving) return boot_alloc(n, 16); resolve(); }
+  void *p = real_malloc(n);
+  if (RECORDING()) record(OP_MALLOC, n, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *calloc(size_t n, size_t m) {
+  if (UNLIKELY(!real_calloc)) {
+    if (resolving) { if (m && n > SIZE_MAX / m) return NULL; return boot_alloc(n * m, 16); }
+    resolve();
+  }
+  void *p = real_calloc(n, m);
+  if (RECORDING()) record(OP_CALLOC, (uint64_t)n * m, p, NULL, FP());
+  return p;
+}
+
+EXPORT void free(void *p) {
+  if (UNLIKELY(is_boot(p))) return;
+  if (UNLIKELY(!real_free)) { if (resolving) return; resolve(); }
+  if (RECORDING()) {
+    /* with --min-size, the block's size is read before it is freed */
+    size_t usable = (min_size && p && real_usable) ? real_usable(p) : 0;
+    real_free(p);
+    record(OP_FREE, usable, p, NULL, FP());
+  } else {
+    real_free(p);
+  }
+}
+
+EXPORT void *realloc(void *old, size_t n) {
+  if (UNLIKELY(!real_realloc)) { if (resolving) return boot_alloc(n, 16); resolve(); }
+  if (UNLIKELY(is_boot(old))) {
+    void *p = real_malloc(n);
+    if (p) { size_t have = (size_t)(boot + sizeof boot - (char *)old); memcpy(p, old, have < n ? have : n); }
+    if (RECORDING()) record(OP_MALLOC, n, p, NULL, FP());
+    return p;
+  }
+  void *p = real_realloc(old, n);
+  if (RECORDING()) {
+    /* realloc(p, 0) freed p (p == NULL returned); a failed realloc left old in place */
+    if (p || n == 0) record(OP_REALLOC, n, p, old, FP());
+    else record(OP_REALLOC, n, NULL, NULL, FP());
+  }
+  return p;
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t m) {
+  if (m && n > SIZE_MAX / m) { errno = ENOMEM; return NULL; }
+  return realloc(old, n * m);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  if (UNLIKELY(!real_posix_memalign)) {
+    if (resolving) { *out = boot_alloc(n, align); return *out ? 0 : ENOMEM; }
+    resolve();
+  }
+  int r = real_posix_memalign(out, align, n);
+  if (RECORDING()) record(OP_POSIX_MEMALIGN, n, r == 0 ? *out : NULL, NULL, FP());
+  return r;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n) {
+  if (UNLIKELY(!real_aligned_alloc)) { if (resolving) return boot_alloc(n, align); resolve(); }
+  void *p = real_aligned_alloc(align, n);
+  if (RECORDING()) record(OP_ALIGNED_ALLOC, n, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *memalign(size_t align, size_t n) {
+  if (UNLIKELY(!real_memalign)) { if (resolving) return boot_alloc(n, align); resolve(); }
+  void *p = real_memalign(align, n);
+  if (RECORDING()) record(OP_MEMALIGN, n, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *valloc(size_t n) {
+  if (UNLIKELY(!real_valloc)) { if (resolving) return boot_alloc(n, 4096); resolve(); }
+  void *p = real_valloc(n);
+  if (RECORDING()) record(OP_VALLOC, n, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *pvalloc(size_t n) {
+  if (UNLIKELY(!real_pvalloc)) { if (resolving) return boot_alloc((n + 4095) & ~(size_t)4095, 4096); resolve(); }
+  void *p = real_pvalloc(n);
+  if (RECORDING()) record(OP_PVALLOC, n, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int fl, int fd, off_t off) {
+  void *p;
+  if (UNLIKELY(!real_mmap)) p = (void *)syscall(SYS_mmap, addr, len, prot, fl, fd, off);
+  else p = real_mmap(addr, len, prot, fl, fd, off);
+  if ((flags & F_MMAP) && (fl & MAP_ANONYMOUS) && p != MAP_FAILED && RECORDING()) record(OP_MMAP, len, p, NULL, FP());
+  return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int fl, int fd, off_t off) {
+  return mmap(addr, len, prot, fl, fd, off);
+}
+
+EXPORT int munmap(void *addr, size_t len) {
+  int r = real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
+  if ((flags & F_MMAP) && r == 0 && RECORDING()) record(OP_MUNMAP, len, addr, NULL, FP());
+  return r;
+}
+
+/* ---- files, chunks written once ---- */
+static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+/* Reads a small /proc file into a fresh mapping; returns its length (0 on failure). */
+static size_t read_proc(const char *path, uint8_t **out) {
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *buf = raw_mmap(cap);
+  if (!buf) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { munmap(buf, cap); return 0; }
+  for (;;) {
+    if (n == cap) {
+      uint8_t *bigger = raw_mmap(cap * 2);
+      if (!bigger) break;
+      memcpy(bigger, buf, n);
+      syscall(SYS_munmap, buf, cap);
+      buf = bigger;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  *out = buf;
+  return n;
+}
+
+static void write_maps(void) {
+  uint8_t *buf = NULL;
+  size_t n = read_proc("/proc/self/maps", &buf);
+  if (n) write_chunk(CH_MAPS, buf, (uint32_t)n);
+  if (buf) syscall(SYS_munmap, buf, (n + 65535) & ~(size_t)65535);
+}
+
+static void write_info(void) {
+  uint8_t *cmd = NULL;
+  size_t cmdlen = read_proc("/proc/self/cmdline", &cmd);
+  if (cmdlen > 60000) cmdlen = 60000;
+  struct utsname u;
+  if (uname(&u) != 0) u.nodename[0] = 0;
+  size_t hostlen = str_len(u.nodename);
+  /* not on the stack: after fork this runs on whichever thread forked */
+  uint8_t *info = raw_mmap(64 + 60000 + 70);
+  if (!info) { if (cmd) syscall(SYS_munmap, cmd, 1 << 16); return; }
+  put_u32(info, (uint32_t)getpid());
+  put_u32(info + 4, (uint32_t)getppid());
+  put_u32(info + 8, (uint32_t)flags);
+  put_u32(info + 12, 0);
+  put_u64(info + 16, run_id);
+  put_u64(info + 24, ticks());
+  put_u64(info + 32, clock_ns(CLOCK_MONOTONIC));
+  put_u64(info + 40, clock_ns(CLOCK_REALTIME));
+  put_u64(info + 48, min_size);
+  put_u32(info + 56, (uint32_t)cmdlen);
+  if (cmdlen) memcpy(info + 60, cmd, cmdlen);
+  put_u32(info + 60 + cmdlen, (uint32_t)hostlen);
+  memcpy(info + 64 + cmdlen, u.nodename, hostlen);
+  write_chunk(CH_INFO, info, (uint32_t)(64 + cmdlen + hostlen));
+  syscall(SYS_munmap, info, 64 + 60000 + 70);
+  if (cmd) syscall(SYS_munmap, cmd, 1 << 16);
+}
+
+static uint64_t parse_u64(const char *s) {
+  uint64_t v = 0;
+  if (!s) return 0;
+  while (*s >= '0' && *s <= '9') v = v * 10 + (uint64_t)(*s++ - '0');
+  return v;
+}
+
+/* Opens this process's file: the given path for the first process (or a later image of it
+   after exec), PATH.PID for any other. A file left by another run is truncated. */
+static int open_output(void) {
+  static char path[4200];
+  size_t n = str_len(out_path);
+  if (n > 4000) return -1;
+  int pid = getpid();
+  memcpy(path, out_path, n + 1);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (attempt == 1) { /* PATH.PID */
+      char digits[16]; int k = 0, v = pid;
+      do { digits[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+      path[n] = '.';
+      for (int i = 0; i < k; i++) path[n + 1 + i] = digits[k - 1 - i];
+      path[n + 1 + k] = 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    /* who owns it? read its first INFO chunk */
+    uint8_t head[48];
+    int rfd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = rfd >= 0 ? pread(rfd, head, sizeof head, 0) : -1;
+    if (rfd >= 0) close(rfd);
+    int fresh = got < 16;
+    if (!fresh) {
+      uint32_t fpid, type; uint64_t frun;
+      memcpy(&type, head + 16, 4);
+      memcpy(&fpid, head + 24, 4);
+      memcpy(&frun, head + 40, 8);
+      if (memcmp(head, "MTMALLOC", 8) != 0 || type != CH_INFO || frun != run_id) {
+        if (ftruncate(fd, 0) != 0) { close(fd); return -1; }
+        fresh = 1;
+      } else if ((int)fpid != pid) {
+        close(fd);
+        continue; /* the first process's file: write PATH.PID */
+      }
+    }
+    if (fresh) {
+      uint8_t magic[16] = "MTMALLOC";
+      put_u32(magic + 8, 1);
+      put_u32(magic + 12, 0);
+      if (write(fd, magic, 16) != 16) { close(fd); return -1; }
+    }
+    /* keep the fd out of the way of the program's own low numbers */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+    if (high >= 0) { close(fd); fd = high; }
+    return fd;
+  }
+  return -1;
+}
+
+static void start_file(void) {
+  out_fd = open_output();
+  if (out_fd < 0) return;
+  struct stat st;
+  if (fstat(out_fd, &st) == 0) { out_dev = st.st_dev; out_ino = st.st_ino; }
+  write_failed = 0;
+  write_info();
+  if (flags & F_STACKS) write_maps();
+}
+
+static void child_after_fork(void) {
+  if (out_fd < 0) return;
+  in_hook++;
+  __atomic_store_n(&rec_on, 0, __ATOMIC_RELAXED);
+  close(out_fd);
+  out_fd = -1;
+  if (flags & F_NOFOLLOW) { in_hook--; return; }
+  for (struct tbuf *b = all_bufs; b; b = b->next) {
+    b->lock = 0;
+    b->pos = HDR_SIZE;
+    b->nevents = 0;
+    memset(b->calls, 0, sizeof b->calls);
+    memset(b->bytes, 0, sizeof b->bytes);
+    memset(b->hist, 0, sizeof b->hist);
+    memset(b->cache, 0, sizeof b->cache);
+    memset(b->pcache, 0, sizeof b->pcache);
+    if (b != tb) b->free_slot = 1;
+  }
+  if (tb && tb != DEAD) { tb->tid = (uint32_t)syscall(SYS_gettid); tb->prev_addr = 0; }
+  if (table) { syscall(SYS_munmap, table, sizeof(struct slot) << TABLE_BITS); table = raw_mmap(sizeof(struct slot) << TABLE_BITS); }
+  next_stack_id = 1;
+  start_file();
+  if (out_fd >= 0) __atomic_store_n(&rec_on, 1, __ATOMIC_RELEASE);
+  in_hook--;
+}
+
+/* With --no-follow, programs this one execs run without the interposer. */
+static void drop_self_from_preload(void) {
+  extern char **environ;
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+    const char *v = *e + 11;
+    const char *rest = v;
+    while (*rest && *rest != ':' && *rest != ' ') rest++;
+    while (*rest == ':' || *rest == ' ') rest++;
+    size_t n = str_len(rest);
+    if (n + 12 > sizeof preload_env) n = sizeof preload_env - 12;
+    memcpy(preload_env, "LD_PRELOAD=", 11);
+    memcpy(preload_env + 11, rest, n);
+    preload_env[11 + n] = 0;
+    *e = preload_env;
+  }
+}
+
+__attribute__((constructor)) static void init(void) {
+  in_hook++;
+  if (!real_malloc) resolve();
+  out_path = getenv("MEMTRACE_MALLOC_OUT");
+  if (!out_path || !*out_path) { in_hook--; return; }
+  flags = (int)parse_u64(getenv("MEMTRACE_MALLOC_FLAGS"));
+  min_size = parse_u64(getenv("MEMTRACE_MALLOC_MIN"));
+  run_id = parse_u64(getenv("MEMTRACE_MALLOC_RUN"));
+  if (flags & F_NOFOLLOW) drop_self_from_preload();
+  pthread_key_create(&tkey, thread_done);
+  if (flags & F_STACKS) table = raw_mmap(sizeof(struct slot) << TABLE_BITS);
+  pthread_atfork(NULL, NULL, child_after_fork);
+  start_file();
+  if (out_fd >= 0) __atomic_store_n(&rec_on, 1, __ATOMIC_RELEASE);
+  in_hook--;
+}
+
+__attribute__((destructor)) static void fini(void) {
+  if (out_fd < 0) return;
+  in_hook++;
+  int was_on = __atomic_exchange_n(&rec_on, 0, __ATOMIC_ACQ_REL);
+  uint64_t calls[NOPS] = {0}, bytes[NOPS] = {0}, hist[NHIST] = {0};
+  for (struct tbuf *b = __atomic_load_n(&all_bufs, __ATOMIC_ACQUIRE); b; b = b->next) {
+    lock(b);
+    if (was_on) flush_locked(b);
+    for (int i = 0; i < NOPS; i++) { calls[i] += b->calls[i]; bytes[i] += b->bytes[i]; }
+    for (int i = 0; i < NHIST; i++) hist[i] += b->hist[i];
+    unlock(b);
+  }
+  if (!write_failed) {
+    uint8_t counts[(NOPS * 2 + NHIST) * 8];
+    for (int i = 0; i < NOPS; i++) { put_u64(counts + i * 8, calls[i]); put_u64(counts + (NOPS + i) * 8, bytes[i]); }
+    for (int i = 0; i < NHIST; i++) put_u64(counts + (2 * NOPS + i) * 8, hist[i]);
+    write_chunk(CH_COUNTS, counts, sizeof counts);
+    if (flags & F_STACKS) write_maps();
+    uint8_t end[16];
+    put_u64(end, ticks());
+    put_u64(end + 8, clock_ns(CLOCK_MONOTONIC));
+    write_chunk(CH_END, end, sizeof end);
+  }
+  close(out_fd);
+  out_fd = -1;
+  in_hook--;
+}

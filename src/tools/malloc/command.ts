@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { parseBytes, formatBytes } from '../../core/units.js';
+import { shownPath, traceMalloc } from './index.js';
+
+/** Adds `memtrace malloc [options] -- command…` to the CLI. */
+export function register(program: Command): void {
+  program
+    .command('malloc')
+    .description('every malloc/free of any program (LD_PRELOAD interposer), optionally with stacks naming JS functions')
+    .usage('[options] -- <command...>')
+    .argument('<command...>', 'the program to run, after --')
+    .option('--stacks', 'record a stack per event (node: JIT frames named through --perf-basic-prof)')
+    .option('--min-size <size>', 'drop events of smaller blocks, e.g. 4k (totals still count every call)')
+    .option('--count-only', 'keep per-function totals and the size histogram only (cheapest)')
+    .option('--no-follow', 'do not trace programs the command forks or execs')
+    .option('--mmap', 'also record anonymous mmap/munmap')
+    .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-PID.bin; other processes write FILE.PID)')
+    .option('--top <n>', 'rows in top-N tables', '10')
+    .passThroughOptions()
+    .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string }) => {
+      const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size') : undefined;
+      const result = await traceMalloc(command, {
+        stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
+        output: opts.output, top: Math.max(1, Number(opts.top) || 10),
+      });
+      const err = process.stderr;
+      if (result.report) {
+        err.write(`\n${result.report.text}\n`);
+        for (const w of result.report.warnings) err.write(`memtrace: warning: ${w}\n`);
+      }
+      for (const w of result.warnings) err.write(`memtrace: warning: ${w}\n`);
+      if (result.others.length) {
+        err.write(`\n  other processes traced (${result.others.length}):\n`);
+        for (const o of result.others.slice(0, 8)) {
+          const h = o.analysis.header;
+          err.write(`    pid ${h.pid} ${(h.command as string[]).join(' ').slice(0, 60)}: ${Number(h.allocations).toLocaleString('en-US')} allocations, ${formatBytes(Number(h.bytesAllocated))} → ${shownPath(o.log)}\n`);
+        }
+        if (result.others.length > 8) err.write(`    … and ${result.others.length - 8} more\n`);
+      }
+      if (result.log) err.write(`memtrace: trace written to ${shownPath(result.log)} (memtrace report ${shownPath(result.log)} --format html)\n`);
+      process.exitCode = result.exit.exitCode;
+    });
+}

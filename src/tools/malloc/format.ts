@@ -1,0 +1,404 @@
+// Reads the interposer's binary trace (native/memtrace_malloc.c) and aggregates it.
+//
+// File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}:
+//   1 INFO     pid ppid flags 0 u32; run startTicks startMono startReal minSize u64; cmdline; hostname
+//              (one per process image: an exec'd image of the same pid appends a new INFO)
+//   2 EVENTS   tid nevents u32; baseTicks flushTicks flushMono 0 u64; then events, each
+//              op u8, varint Δticks, varint size (not for free), varint zigzag Δaddr,
+//              varint old address (realloc), varint stack id (with stacks). Op 15 defines a
+//              stack: varint id, varint n, n × varint zigzag Δip.
+//   3 MAPS     /proc/self/maps text     4 COUNTS  calls[16] bytes[16] log2-size histogram[64] u64
+//   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
+//   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
+// Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import { constants } from 'node:os';
+import { UsageError, fileError } from '../../core/errors.js';
+import { LOG_VERSION, type LogHeader } from '../../core/log.js';
+import { parseMaps, readPerfMap, symbolize } from './symbols.js';
+
+/** The first bytes of a malloc trace. */
+export const MAGIC = 'MTMALLOC';
+/** Interposer flag bits (MEMTRACE_MALLOC_FLAGS). */
+export const FLAGS = { stacks: 1, countOnly: 2, noFollow: 4, mmap: 8 } as const;
+/** Names of the operations, by op code. */
+export const OPS = ['', 'malloc', 'calloc', 'realloc', 'free', 'posix_memalign', 'aligned_alloc', 'memalign', 'valloc', 'pvalloc', 'mmap', 'munmap', 'free(NULL)'];
+const OP_REALLOC = 3, OP_FREE = 4, OP_MUNMAP = 11, OP_STACKDEF = 15;
+const NOPS = 16, NHIST = 64;
+const FINE_BINS = 100_000, CHART_POINTS = 2000;
+
+/** One process image (a process, or what it exec'd) found in a trace file. */
+export interface MallocImage {
+  pid: number;
+  ppid: number;
+  flags: number;
+  command: string[];
+  hostname: string;
+  startReal: number;
+  minSize: number;
+}
+
+/** Everything a trace file says, aggregated (see {@link readMallocLog}). */
+export interface MallocAnalysis {
+  header: LogHeader;
+  /** Calls and requested bytes per function. */
+  functions: Array<{ op: string; calls: number; bytes: number }>;
+  /** Requested sizes, by power-of-two bucket [lo, hi]. */
+  histogram: Array<{ lo: number; hi: number; count: number }>;
+  /** Live bytes over time (ms since start; each point the highest in its slice). */
+  timeline: { t: number[]; live: number[] };
+  /** Call sites (innermost frame first), with what they allocated and what was still live at exit. */
+  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number }>;
+  warnings: string[];
+}
+
+interface Scan {
+  images: Array<MallocImage & { startTicks: number; startMono: number; maps?: string; counts?: Buffer; symbols?: Array<[number, string]> }>;
+  pairs: Array<[number, number]>;
+  events: Array<{ offset: number; length: number; image: number }>;
+  endTicks: number;
+  ended: boolean;
+  stopped?: { ticks: number; errno: number };
+  cutAt?: number;
+  hasSymbols: boolean;
+  size: number;
+}
+
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
+const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
+
+function scan(fd: number, path: string): Scan {
+  const size = fstatSync(fd).size;
+  const head = readAt(fd, 0, 16);
+  if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
+  const s: Scan = { images: [], pairs: [], events: [], endTicks: 0, ended: false, hasSymbols: false, size };
+  let pos = 16;
+  while (pos < size) {
+    const h = readAt(fd, pos, 8);
+    if (h.length < 8) { s.cutAt = pos; break; }
+    const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
+    if (pos + 8 + len > size || type === 0 || type > 7) { s.cutAt = pos; break; }
+    const body = pos + 8;
+    const img = s.images.length - 1;
+    if (type === 1) {
+      const b = readAt(fd, body, len);
+      const cmdLen = b.readUInt32LE(56);
+      const command = b.toString('utf8', 60, 60 + cmdLen).split('\0').filter((x, i, a) => x !== '' || i < a.length - 1);
+      const hostLen = b.readUInt32LE(60 + cmdLen);
+      const image = {
+        pid: b.readUInt32LE(0), ppid: b.readUInt32LE(4), flags: b.readUInt32LE(8),
+        startTicks: u64(b, 24), startMono: u64(b, 32), startReal: u64(b, 40) / 1e6, minSize: u64(b, 48),
+        command, hostname: b.toString('utf8', 64 + cmdLen, 64 + cmdLen + hostLen),
+      };
+      s.images.push(image);
+      s.pairs.push([image.startTicks, image.startMono]);
+    } else if (img < 0) {
+      s.cutAt = pos; break;
+    } else if (type === 2) {
+      const b = readAt(fd, body, 40);
+      s.pairs.push([u64(b, 16), u64(b, 24)]);
+      s.endTicks = Math.max(s.endTicks, u64(b, 16));
+      s.events.push({ offset: body, length: len, image: img });
+    } else if (type === 3) {
+      s.images[img]!.maps = readAt(fd, body, len).toString('utf8');
+    } else if (type === 4) {
+      s.images[img]!.counts = readAt(fd, body, len);
+    } else if (type === 5) {
+      const b = readAt(fd, body, 16);
+      s.pairs.push([u64(b, 0), u64(b, 8)]);
+      s.endTicks = Math.max(s.endTicks, u64(b, 0));
+      s.ended = true;
+    } else if (type === 6) {
+      const all = JSON.parse(readAt(fd, body, len).toString('utf8')) as Record<string, Array<[number, string]>>;
+      for (const [i, list] of Object.entries(all)) if (s.images[Number(i)]) s.images[Number(i)]!.symbols = list;
+      s.hasSymbols = true;
+    } else if (type === 7) {
+      const b = readAt(fd, body, 24);
+      s.stopped = { ticks: u64(b, 0), errno: b.readUInt32LE(16) };
+      s.pairs.push([u64(b, 0), u64(b, 8)]);
+    }
+    pos = body + len;
+  }
+  return s;
+}
+
+/** Options of {@link readMallocLog}. */
+export interface ReadOptions {
+  /** Append the resolved frame names to the file (so a later report needs no perf map). */
+  saveSymbols?: boolean;
+  /** Directory of node's perf maps (default /tmp). */
+  perfDir?: string;
+}
+
+/**
+ * Reads and aggregates a malloc trace. Events are not materialised one record per event (a
+ * node run makes tens of millions): they are folded as read into per-function counts, a size
+ * histogram, per-call-site totals, live blocks by address, and live bytes in 100 000 time
+ * slices (each slice keeps its net change and its highest point, so the peak is exact for a
+ * single thread and to the slice for events of several threads).
+ */
+export function readMallocLog(path: string, options: ReadOptions = {}): MallocAnalysis {
+  let fd: number;
+  try { fd = openSync(path, options.saveSymbols ? 'r+' : 'r'); } catch (err) { throw fileError(err, 'read trace', path); }
+  try {
+    return analyse(fd, path, options);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis {
+  const s = scan(fd, path);
+  const warnings: string[] = [];
+  if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
+  // ticks → ms since the first image started
+  const pairs = s.pairs.slice().sort((a, b) => a[0] - b[0]);
+  const [t0, m0] = pairs[0]!;
+  const [t1, m1] = pairs[pairs.length - 1]!;
+  const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
+  const mono0 = s.images[0]!.startMono;
+  const toMs = (ticks: number) => (m0 + (ticks - t0) * slope - mono0) / 1e6;
+  const durationMs = Math.max(toMs(Math.max(s.endTicks, t1)), 0.001);
+  const binMs = durationMs / FINE_BINS;
+  const net = new Float64Array(FINE_BINS + 1);
+  const maxPre = new Float64Array(FINE_BINS + 1);
+  const bin = (ms: number) => Math.min(FINE_BINS, Math.max(0, Math.floor(ms / binMs)));
+  const add = (ms: number, delta: number) => {
+    const b = bin(ms);
+    const v = (net[b] = net[b]! + delta);
+    if (v > maxPre[b]!) maxPre[b] = v;
+  };
+
+  const live = new Map<number, number>();
+  const liveSite = new Map<number, number>();
+  const pending = new Map<number, number>();
+  const sites = new Map<number, { calls: number; bytes: number }>();
+  const stackDefs = new Map<number, number[]>();
+  const evCalls = s.images.map(() => new Float64Array(NOPS));
+  const evBytes = s.images.map(() => new Float64Array(NOPS));
+  const evHist = s.images.map(() => new Float64Array(NHIST));
+  let events = 0;
+  let unknownFrees = 0;
+  let lastTicks = 0;
+
+  const allocate = (addr: number, size: number, site: number, ms: number) => {
+    let st = sites.get(site);
+    if (!st) sites.set(site, (st = { calls: 0, bytes: 0 }));
+    st.calls++;
+    st.bytes += size;
+    const freedAt = pending.get(addr);
+    if (freedAt !== undefined && freedAt >= ms) { // its free was read first (another thread's chunk)
+      pending.delete(addr);
+      unknownFrees--;
+      add(ms, size);
+      add(freedAt, -size);
+      return;
+    }
+    live.set(addr, size);
+    liveSite.set(addr, site);
+    add(ms, size);
+  };
+  const release = (addr: number, ms: number) => {
+    const size = live.get(addr);
+    if (size === undefined) { pending.set(addr, ms); unknownFrees++; return; }
+    live.delete(addr);
+    liveSite.delete(addr);
+    add(ms, -size);
+  };
+
+  let currentImage = -1;
+  for (const ch of s.events) {
+    if (ch.image !== currentImage) {
+      if (currentImage >= 0 && live.size > 0) { // an exec replaced the image: its heap is gone
+        const at = toMs(s.images[ch.image]!.startTicks);
+        for (const size of live.values()) add(at, -size);
+        live.clear(); liveSite.clear(); pending.clear();
+      }
+      currentImage = ch.image;
+    }
+    const image = s.images[ch.image]!;
+    const withStacks = (image.flags & FLAGS.stacks) !== 0;
+    const b = readAt(fd, ch.offset, ch.length);
+    let ticks = u64(b, 8);
+    let prevAddr = 0;
+    let p = 40;
+    const end = b.length;
+    const varint = () => {
+      let v = 0, mul = 1, c: number;
+      do { c = b[p++]!; v += (c & 0x7f) * mul; mul *= 128; } while (c & 0x80 && p < end);
+      return v;
+    };
+    const zz = (v: number) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
+    const imgKey = ch.image * 2 ** 21;
+    const calls = evCalls[ch.image]!, bytes = evBytes[ch.image]!, hist = evHist[ch.image]!;
+    while (p < end) {
+      const op = b[p++]!;
+      if (op === OP_STACKDEF) {
+        const id = varint(), n = varint();
+        const ips: number[] = [];
+        let ip = 0;
+        for (let i = 0; i < n; i++) { ip += zz(varint()); ips.push(ip); }
+        stackDefs.set(imgKey + id, ips);
+        continue;
+      }
+      ticks += varint();
+      const size = op === OP_FREE ? 0 : varint();
+      const addr = (prevAddr += zz(varint()));
+      const old = op === OP_REALLOC ? varint() : 0;
+      const site = imgKey + (withStacks ? varint() : 0);
+      const ms = toMs(ticks);
+      events++;
+      const cop = op === OP_FREE && addr === 0 ? 12 : op;
+      calls[cop]!++;
+      bytes[cop]! += size;
+      if (op !== OP_FREE && op !== OP_MUNMAP) hist[size > 0 ? Math.min(63, Math.floor(Math.log2(size)) + 1) : 0]!++;
+      if (op === OP_FREE || op === OP_MUNMAP) { if (addr) release(addr, ms); }
+      else if (op === OP_REALLOC) {
+        if (old) release(old, ms);
+        if (addr) allocate(addr, size, site, ms);
+      } else if (addr) allocate(addr, size, site, ms);
+    }
+    lastTicks = Math.max(lastTicks, ticks);
+  }
+
+  // per-function totals and histogram: the exact counters an image wrote at exit, else its events
+  const fnCalls = new Float64Array(NOPS), fnBytes = new Float64Array(NOPS), hist = new Float64Array(NHIST);
+  s.images.forEach((img, i) => {
+    const c = img.counts;
+    for (let k = 0; k < NOPS; k++) {
+      fnCalls[k]! += c ? u64(c, k * 8) : evCalls[i]![k]!;
+      fnBytes[k]! += c ? u64(c, (NOPS + k) * 8) : evBytes[i]![k]!;
+    }
+    for (let k = 0; k < NHIST; k++) hist[k]! += c ? u64(c, (2 * NOPS + k) * 8) : evHist[i]![k]!;
+    if (!c && (img.flags & FLAGS.countOnly)) warnings.push(`process ${img.pid} (${img.command.join(' ')}) did not exit normally: counting mode keeps totals only until exit, none were written`);
+  });
+
+  // peak and timeline from the time slices
+  let cum = 0, peak = 0, peakBin = 0;
+  const group = Math.ceil((FINE_BINS + 1) / CHART_POINTS);
+  const timeline = { t: [] as number[], live: [] as number[] };
+  let groupMax = 0;
+  for (let k = 0; k <= FINE_BINS; k++) {
+    const top = cum + maxPre[k]!;
+    if (top > peak) { peak = top; peakBin = k; }
+    groupMax = Math.max(groupMax, top, cum + net[k]!);
+    cum += net[k]!;
+    if ((k + 1) % group === 0 || k === FINE_BINS) {
+      timeline.t.push(Math.round(Math.min(k * binMs, durationMs) * 1000) / 1000);
+      timeline.live.push(groupMax);
+      groupMax = cum;
+    }
+  }
+
+  // live at exit by site
+  const liveBy = new Map<number, { bytes: number; count: number }>();
+  let liveAtExit = 0;
+  for (const [addr, size] of live) {
+    const site = liveSite.get(addr)!;
+    let l = liveBy.get(site);
+    if (!l) liveBy.set(site, (l = { bytes: 0, count: 0 }));
+    l.bytes += size;
+    l.count++;
+    liveAtExit += size;
+  }
+
+  // names for frames
+  const names = new Map<number, Map<number, string>>();
+  const saved: Record<string, Array<[number, string]>> = {};
+  s.images.forEach((img, i) => {
+    const ips = new Set<number>();
+    for (const [key, list] of stackDefs) if (Math.floor(key / 2 ** 21) === i) for (const ip of list) ips.add(ip);
+    if (img.symbols) { names.set(i, new Map(img.symbols)); return; }
+    if (ips.size === 0) return;
+    const perf = readPerfMap(`${options.perfDir ?? '/tmp'}/perf-${img.pid}.map`);
+    const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf);
+    names.set(i, resolved);
+    saved[i] = [...resolved];
+  });
+  if (options.saveSymbols && !s.hasSymbols && Object.keys(saved).length > 0 && s.cutAt === undefined) {
+    const json = Buffer.from(JSON.stringify(saved));
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(6, 0);
+    h.writeUInt32LE(json.length, 4);
+    try { writeSync(fd, Buffer.concat([h, json]), 0, json.length + 8, s.size); } catch { /* read-only: names are resolved again next time */ }
+  }
+
+  const bySite = new Map<string, MallocAnalysis['sites'][number]>();
+  const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
+  for (const key of new Set([...sites.keys(), ...liveBy.keys()])) {
+    const img = Math.floor(key / 2 ** 21);
+    const id = key - img * 2 ** 21;
+    const ips = stackDefs.get(key);
+    const frames = !anyStacks ? ['(all call sites: run with --stacks)'] : id === 0 ? ['(no stack)'] : ips ? ips.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`) : ['(stack not in the trace)'];
+    const label = frames.join('\n');
+    let e = bySite.get(label);
+    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 }));
+    const st = sites.get(key);
+    if (st) { e.calls += st.calls; e.bytes += st.bytes; }
+    const l = liveBy.get(key);
+    if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
+  }
+
+  // how the trace ends
+  let endedBy = 'exit';
+  let stoppedAtMs: number | undefined;
+  if (s.stopped) {
+    endedBy = 'write-error';
+    stoppedAtMs = toMs(s.stopped.ticks);
+    const name = Object.entries(constants.errno).find(([, v]) => v === s.stopped!.errno)?.[0] ?? `errno ${s.stopped.errno}`;
+    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: writing it failed (${name}); the program kept running untraced`);
+  } else if (s.cutAt !== undefined) {
+    endedBy = 'cut';
+    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
+    warnings.push(`${path} is cut at byte ${s.cutAt} (the program was killed, or the disk filled): the trace is valid up to ${stoppedAtMs.toFixed(1)} ms`);
+  } else if (!s.ended) {
+    endedBy = 'no-exit';
+    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
+    warnings.push(`the program ended without exit (killed, _exit or exec): events after its last flush, at ${stoppedAtMs.toFixed(1)} ms, are missing`);
+  }
+
+  const first = s.images[0]!;
+  const main = s.images[s.images.length - 1]!;
+  const allocCalls = [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnCalls[k]!, 0);
+  const header: LogHeader = {
+    memtrace: LOG_VERSION,
+    tool: 'malloc',
+    pid: first.pid,
+    command: main.command,
+    start: new Date(first.startReal).toISOString(),
+    hostname: first.hostname,
+    node: '',
+    mode: first.flags & FLAGS.countOnly ? 'count' : first.flags & FLAGS.stacks ? 'stacks' : 'record',
+    minSize: first.minSize,
+    images: s.images.map((img) => ({ pid: img.pid, command: img.command })),
+    durationMs,
+    events,
+    allocations: allocCalls,
+    frees: fnCalls[OP_FREE]! + fnCalls[OP_MUNMAP]!,
+    freeNull: fnCalls[12]!,
+    bytesAllocated: [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnBytes[k]!, 0),
+    peakBytes: peak,
+    peakMs: Math.round(peakBin * binMs * 1000) / 1000,
+    liveAtExitBytes: liveAtExit,
+    liveAtExitCount: live.size,
+    unknownFrees,
+    endedBy,
+    ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
+    file: basename(path),
+  };
+  const functions = OPS.map((op, k) => ({ op, calls: fnCalls[k]!, bytes: fnBytes[k]! })).filter((f) => f.op && f.calls > 0);
+  const histogram: MallocAnalysis['histogram'] = [];
+  for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
+  return { header, functions, histogram, timeline, sites: [...bySite.values()], warnings };
+}

@@ -1,0 +1,177 @@
+// `traceMalloc`: runs a command with the LD_PRELOAD interposer (native/memtrace_malloc.c) and
+// reads its trace back. An interposer must be loaded when a program starts, so there is no
+// in-process "wrap this block" form: the unit of tracing is a command.
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError, fileError } from '../../core/errors.js';
+import { defaultLogName } from '../../core/log.js';
+import { spawnTraced, type ChildExit } from '../../core/spawn.js';
+import type { Report } from '../../report/types.js';
+import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis } from './format.js';
+import { buildReport, toLogContents } from './report.js';
+
+export { readMallocLog, type MallocAnalysis } from './format.js';
+
+/** Options of {@link traceMalloc}. */
+export interface MallocOptions {
+  /** Record a stack per event (frame-pointer walk; node JIT frames named from --perf-basic-prof). */
+  stacks?: boolean;
+  /** Drop events of blocks smaller than this many bytes (totals still count every call). */
+  minSize?: number;
+  /** Keep per-function totals and the size histogram only, no events. */
+  countOnly?: boolean;
+  /** Trace programs the command execs and forks (default true). */
+  follow?: boolean;
+  /** Also record anonymous mmap/munmap. */
+  mmap?: boolean;
+  /** Trace file of the first process (default memtrace-malloc-DATE-PID.bin in the cwd); others write FILE.PID. */
+  output?: string;
+  /** Environment of the command (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Rows in top-N tables of the report. */
+  top?: number;
+}
+
+/** What {@link traceMalloc} returns. */
+export interface MallocResult {
+  exit: ChildExit;
+  /** The first process's trace file, undefined when the interposer never ran (static binary, setuid, cleared LD_PRELOAD). */
+  log?: string;
+  /** Trace files of other processes (forked or spawned children), with their analyses. */
+  others: Array<{ log: string; analysis: MallocAnalysis }>;
+  analysis?: MallocAnalysis;
+  report?: Report;
+  warnings: string[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Where the built interposer is expected (native/build/libmemtrace-malloc.so). */
+export function interposerPath(): string {
+  return resolve(here, '..', '..', '..', 'native', 'build', 'libmemtrace-malloc.so');
+}
+
+/** Throws a one-line UsageError when the interposer was not built. */
+export function requireInterposer(): string {
+  const so = interposerPath();
+  if (!existsSync(so)) {
+    throw new UsageError(`the malloc interposer is not built (${so} is missing): it needs gcc and make; run \`npm run build:native\` in the memtrace package`);
+  }
+  return so;
+}
+
+function findOnPath(cmd: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (cmd.includes('/')) return existsSync(cmd) ? cmd : undefined;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    const p = join(dir || '.', cmd);
+    try { if (statSync(p).isFile()) return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** True when `path` is an ELF executable without a program interpreter (statically linked). */
+export function isStaticElf(path: string): boolean {
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch { return false; }
+  try {
+    const eh = Buffer.alloc(64);
+    if (readSync(fd, eh, 0, 64, 0) < 64 || eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2) return false;
+    const phoff = Number(eh.readBigUInt64LE(32));
+    const phentsize = eh.readUInt16LE(54), phnum = eh.readUInt16LE(56);
+    const ph = Buffer.alloc(phentsize * phnum);
+    readSync(fd, ph, 0, ph.length, phoff);
+    let dynamic = false;
+    for (let i = 0; i < phnum; i++) {
+      const type = ph.readUInt32LE(i * phentsize);
+      if (type === 3 /* PT_INTERP */ || type === 2 /* PT_DYNAMIC */) dynamic = true;
+    }
+    return !dynamic;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function runIdOf(path: string): bigint | undefined {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(48);
+      if (readSync(fd, b, 0, 48, 0) < 48 || b.toString('latin1', 0, 8) !== MAGIC) return undefined;
+      return b.readBigUInt64LE(40);
+    } finally { closeSync(fd); }
+  } catch { return undefined; }
+}
+
+/**
+ * Runs `command` under the malloc interposer and returns its analysis and report. The traced
+ * program's stdio and exit status pass through; a static binary is refused (LD_PRELOAD cannot
+ * reach it). Needs the interposer built at install (see {@link interposerPath}).
+ */
+export async function traceMalloc(command: string[], options: MallocOptions = {}): Promise<MallocResult> {
+  const so = requireInterposer();
+  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace malloc -- node app.js');
+  const baseEnv = options.env ?? process.env;
+  const exe = findOnPath(command[0]!, baseEnv);
+  if (!exe) throw new UsageError(`command not found: ${command[0]}`);
+  if (isStaticElf(exe)) throw new UsageError(`${command[0]} is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace`);
+  if (options.minSize !== undefined && !(options.minSize >= 0)) throw new UsageError(`--min-size: must be a size of zero or more`);
+
+  const output = resolve(options.output ?? defaultLogName('malloc', process.pid, 'bin'));
+  try { closeSync(openSync(output, 'w')); unlinkSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
+
+  const runId = randomBytes(6).readUIntBE(0, 6);
+  const flags = (options.stacks ? FLAGS.stacks : 0) | (options.countOnly ? FLAGS.countOnly : 0)
+    | (options.follow === false ? FLAGS.noFollow : 0) | (options.mmap ? FLAGS.mmap : 0);
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    LD_PRELOAD: [so, baseEnv.LD_PRELOAD].filter(Boolean).join(':'),
+    MEMTRACE_MALLOC_OUT: output,
+    MEMTRACE_MALLOC_FLAGS: String(flags),
+    MEMTRACE_MALLOC_MIN: String(Math.floor(options.minSize ?? 0)),
+    MEMTRACE_MALLOC_RUN: String(runId),
+  };
+  const nodeOpts = baseEnv.NODE_OPTIONS ?? '';
+  const addedPerfMap = !!options.stacks && !options.countOnly && !/--perf-basic-prof|--perf-prof/.test(nodeOpts);
+  if (addedPerfMap) env.NODE_OPTIONS = `${nodeOpts} --perf-basic-prof`.trim();
+
+  const traced = await spawnTraced(command, { env });
+  const exit = await traced.exited;
+
+  const warnings: string[] = [];
+  const dir = dirname(output), base = basename(output);
+  const siblings = readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
+    .map((f) => join(dir, f))
+    .filter((f) => runIdOf(f) === BigInt(runId));
+  const perfPids = new Set<number>();
+  const others: MallocResult['others'] = [];
+  for (const f of siblings) {
+    try {
+      const analysis = readMallocLog(f, { saveSymbols: true });
+      others.push({ log: f, analysis });
+      for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
+    } catch (err) {
+      warnings.push(`${f}: ${(err as Error).message}`);
+    }
+  }
+  let analysis: MallocAnalysis | undefined;
+  let report: Report | undefined;
+  if (existsSync(output)) {
+    analysis = readMallocLog(output, { saveSymbols: true });
+    for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
+    report = buildReport(toLogContents(analysis), { top: options.top ?? 10 });
+    report.warnings = [...analysis.warnings];
+  } else {
+    warnings.push(`the interposer was not loaded into ${command[0]} (setuid, or it clears LD_PRELOAD): nothing was traced`);
+  }
+  if (addedPerfMap) for (const pid of perfPids) { try { unlinkSync(`/tmp/perf-${pid}.map`); } catch { /* not a node process */ } }
+  others.sort((a, b) => Number(b.analysis.header.events) - Number(a.analysis.header.events));
+  return { exit, log: existsSync(output) ? output : undefined, others, analysis, report, warnings };
+}
+
+/** Absolute or not, the path as a user typed it reads best in messages. */
+export function shownPath(path: string): string {
+  return isAbsolute(path) && path.startsWith(process.cwd() + '/') ? path.slice(process.cwd().length + 1) : path;
+}

@@ -1,0 +1,191 @@
+// Names for return addresses: native frames from the ELF symbol tables of the mapped files
+// (/proc/PID/maps as the interposer captured it), JIT frames from node's --perf-basic-prof
+// map (/tmp/perf-PID.map). C++ names are demangled with c++filt when binutils is installed.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { relative } from 'node:path';
+
+/** One line of /proc/PID/maps that maps a file. */
+export interface Mapping { start: number; end: number; offset: number; path: string }
+
+/** Parses /proc/PID/maps text, keeping mappings of files and named regions. */
+export function parseMaps(text: string): Mapping[] {
+  const out: Mapping[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \d+\s+(.*)$/.exec(line);
+    if (!m || !m[4]) continue;
+    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[3]!, 16), path: m[4] });
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+interface Sym { addr: number; size: number; name: string }
+interface ElfSyms { loads: Array<{ offset: number; vaddr: number; filesz: number }>; syms: Sym[] }
+
+const elfCache = new Map<string, ElfSyms | null>();
+
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return b.subarray(0, got);
+}
+
+/** Reads the function symbols (.symtab and .dynsym) and PT_LOAD segments of an ELF64 file. */
+function loadElf(path: string): ElfSyms | null {
+  if (elfCache.has(path)) return elfCache.get(path)!;
+  let result: ElfSyms | null = null;
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const eh = readAt(fd, 0, 64);
+    if (eh.length === 64 && eh.readUInt32BE(0) === 0x7f454c46 && eh[4] === 2 && eh[5] === 1) {
+      const phoff = Number(eh.readBigUInt64LE(32));
+      const shoff = Number(eh.readBigUInt64LE(40));
+      const phentsize = eh.readUInt16LE(54), phnum = eh.readUInt16LE(56);
+      const shentsize = eh.readUInt16LE(58), shnum = eh.readUInt16LE(60);
+      const loads: ElfSyms['loads'] = [];
+      const ph = readAt(fd, phoff, phentsize * phnum);
+      for (let i = 0; i < phnum; i++) {
+        const o = i * phentsize;
+        if (ph.readUInt32LE(o) !== 1) continue; // PT_LOAD
+        loads.push({ offset: Number(ph.readBigUInt64LE(o + 8)), vaddr: Number(ph.readBigUInt64LE(o + 16)), filesz: Number(ph.readBigUInt64LE(o + 32)) });
+      }
+      const sh = readAt(fd, shoff, shentsize * shnum);
+      const sec = (i: number) => {
+        const o = i * shentsize;
+        return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 24)), size: Number(sh.readBigUInt64LE(o + 32)), link: sh.readUInt32LE(o + 40), entsize: Number(sh.readBigUInt64LE(o + 56)) };
+      };
+      const syms: Sym[] = [];
+      for (let i = 0; i < shnum && sh.length >= (i + 1) * shentsize; i++) {
+        const s = sec(i);
+        if (s.type !== 2 && s.type !== 11) continue; // SHT_SYMTAB, SHT_DYNSYM
+        const strs = sec(s.link);
+        const data = readAt(fd, s.offset, s.size);
+        const strtab = readAt(fd, strs.offset, strs.size);
+        const ent = s.entsize || 24;
+        for (let o = 0; o + ent <= data.length; o += ent) {
+          const info = data[o + 4]!;
+          if ((info & 0xf) !== 2) continue; // STT_FUNC
+          const value = Number(data.readBigUInt64LE(o + 8));
+          if (value === 0) continue;
+          const nameOff = data.readUInt32LE(o);
+          const end = strtab.indexOf(0, nameOff);
+          syms.push({ addr: value, size: Number(data.readBigUInt64LE(o + 16)), name: strtab.toString('utf8', nameOff, end < 0 ? strtab.length : end) });
+        }
+      }
+      syms.sort((a, b) => a.addr - b.addr);
+      result = { loads, syms };
+    }
+  } catch {
+    result = null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  elfCache.set(path, result);
+  return result;
+}
+
+function findLast<T>(arr: T[], key: (t: T) => number, x: number): T | undefined {
+  let lo = 0, hi = arr.length - 1, best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(arr[mid]!) <= x) { best = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return best >= 0 ? arr[best] : undefined;
+}
+
+/** A JIT code range from a perf map. */
+interface PerfEntry { addr: number; size: number; name: string }
+
+/** Reads node's /tmp/perf-PID.map (start size name, hex), sorted by address. */
+export function readPerfMap(path: string): PerfEntry[] {
+  if (!existsSync(path)) return [];
+  const out: PerfEntry[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([0-9a-fA-F]+) ([0-9a-fA-F]+) (.*)$/.exec(line);
+    if (m) out.push({ addr: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! });
+  }
+  // later entries win for reused code space: stable sort keeps file order among equal starts
+  return out.sort((a, b) => a.addr - b.addr);
+}
+
+/** Makes a perf-map name readable: "JS:*parseRecords file:///app/src/parse.js:10:3" → "parseRecords (src/parse.js:10)". */
+export function jsFrameName(raw: string, cwd = process.cwd()): string {
+  const m = /^(\w+):([*~^+]?)(.*)$/.exec(raw);
+  if (!m) return raw;
+  const kind = m[1]!;
+  const rest = m[3]!.trim();
+  if (kind === 'Builtin' || kind === 'BytecodeHandler' || kind === 'Stub' || kind === 'RegExp') return `${rest} (${kind.toLowerCase()})`;
+  const loc = /^(.*?)\s*((?:file:\/\/|\/|node:)\S*?)(?::(\d+))?(?::\d+)?$/.exec(rest);
+  if (!loc) return rest || '(anonymous)';
+  const fn = loc[1] || '(anonymous)';
+  let file = loc[2]!;
+  if (file.startsWith('file://')) file = file.slice(7);
+  if (file.startsWith('/')) { const r = relative(cwd, file); if (!r.startsWith('../../')) file = r; }
+  return `${fn} (${file}${loc[3] ? `:${loc[3]}` : ''})`;
+}
+
+/** Cuts the argument list off a demangled C++ name: "v8::Foo::Bar(int, char*) const" → "v8::Foo::Bar". */
+export function shortCppName(name: string): string {
+  let s = name.replace(/ const$/, '');
+  if (!s.endsWith(')')) return name;
+  let depth = 0;
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s[i] === ')') depth++;
+    else if (s[i] === '(' && --depth === 0) { s = s.slice(0, i); break; }
+  }
+  return s || name;
+}
+
+let haveCxxfilt: boolean | undefined;
+function demangle(names: string[]): string[] {
+  if (names.length === 0) return names;
+  if (haveCxxfilt === undefined) haveCxxfilt = spawnSync('c++filt', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!haveCxxfilt) return names;
+  const r = spawnSync('c++filt', [], { input: names.join('\n'), encoding: 'utf8', maxBuffer: 256 << 20 });
+  const out = r.status === 0 ? r.stdout.split('\n') : [];
+  return names.map((n, i) => (out[i] ? shortCppName(out[i]!) : n));
+}
+
+/** Resolves return addresses of one process image to frame names (ip → name; hex address when unknown). */
+export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfEntry[], cwd = process.cwd()): Map<number, string> {
+  const out = new Map<number, string>();
+  const mangled: Array<{ ip: number; name: string }> = [];
+  for (const ip of ips) {
+    if (out.has(ip)) continue;
+    const pc = ip - 1; // a return address points after the call
+    let name: string | undefined;
+    const jit = findLast(perfMap, (e) => e.addr, pc);
+    if (jit && pc < jit.addr + jit.size) name = jsFrameName(jit.name, cwd);
+    if (!name) {
+      const m = findLast(maps, (e) => e.start, pc);
+      if (m && pc < m.end && m.path.startsWith('/')) {
+        const elf = loadElf(m.path);
+        const fileOff = pc - m.start + m.offset;
+        const seg = elf?.loads.find((l) => fileOff >= l.offset && fileOff < l.offset + l.filesz);
+        const base = m.path.slice(m.path.lastIndexOf('/') + 1);
+        if (elf && seg) {
+          const vaddr = fileOff - seg.offset + seg.vaddr;
+          const sym = findLast(elf.syms, (s) => s.addr, vaddr);
+          if (sym && (vaddr < sym.addr + sym.size || (sym.size === 0 && vaddr - sym.addr < 4096))) {
+            if (sym.name.startsWith('_Z')) { mangled.push({ ip, name: sym.name }); name = sym.name; }
+            else name = sym.name;
+            if (!/^(node|python[\d.]*)$/.test(base)) name = `${name} (${base})`;
+          } else name = `(${base})`;
+        } else if (m) name = `${base}+0x${fileOff.toString(16)}`;
+      }
+    }
+    out.set(ip, name ?? (perfMap.length ? '(JIT code)' : `0x${ip.toString(16)}`));
+  }
+  const demangled = demangle(mangled.map((m) => m.name));
+  mangled.forEach((m, i) => {
+    const cur = out.get(m.ip)!;
+    out.set(m.ip, cur.replace(m.name, demangled[i]!));
+  });
+  return out;
+}

@@ -1,0 +1,244 @@
+// memtrace malloc on real programs: a C fixture with known allocations, python3 and node runs
+// compared with a peer (heaptrack when installed, else glibc's mtrace), and bad input.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { traceMalloc, interposerPath } from '../dist/index.js';
+
+const root = resolve(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'cli.js');
+const fixtures = join(root, 'test', 'fixtures', 'malloc');
+const work = mkdtempSync(join(tmpdir(), 'memtrace-malloc-test-'));
+const MALLOC_DEBUG = '/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0';
+
+function run(args, opts = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000, ...opts });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+function report(file) {
+  const r = run(['report', file, '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+function cc(name, out, extra = []) {
+  execFileSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-fno-inline', ...extra, '-o', join(work, out), join(fixtures, name)]);
+  return join(work, out);
+}
+const fn = (s, op) => s.functions.find((f) => f.op === op) ?? { calls: 0, bytes: 0 };
+const python = () => execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+const haveHeaptrack = spawnSync('heaptrack_print', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** Counts of glibc's mtrace on the same program: allocations ('+', and '<'/'>' pairs) and frees ('-'). */
+function mtraceCounts(cmd, env = {}) {
+  const on = join(work, 'mtrace-on.so');
+  if (!existsSync(on)) execFileSync('gcc', ['-shared', '-fPIC', '-o', on, join(fixtures, 'mtrace-on.c')]);
+  const log = join(work, `mtrace-${Date.now()}.txt`);
+  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...process.env, ...env, MALLOC_TRACE: log, LD_PRELOAD: `${MALLOC_DEBUG}:${on}` }, stdio: 'ignore' });
+  assert.equal(r.status, 0);
+  let allocations = 0, frees = 0;
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const kind = line.split(' ')[2];
+    if (kind === '+' || kind === '>') allocations++;
+    else if (kind === '-') frees++;
+  }
+  return { allocations, frees };
+}
+
+/** Allocation calls of heaptrack on the same program. */
+function heaptrackCalls(cmd) {
+  const out = join(work, `ht-${Date.now()}`);
+  spawnSync('heaptrack', ['-o', out, ...cmd], { stdio: 'ignore' });
+  const file = readdirSync(work).map((f) => join(work, f)).find((f) => f.startsWith(out));
+  const text = execFileSync('heaptrack_print', ['-f', file, '--print-peaks', '0', '--print-allocators', '0', '--print-temporary', '0', '--print-leaks', '0'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return Number(/calls to allocation functions: (\d+)/.exec(text)[1]);
+}
+
+const within = (a, b, pct) => Math.abs(a - b) <= (Math.max(a, b) * pct) / 100;
+
+before(() => {
+  assert.ok(existsSync(interposerPath()), `the interposer is built by npm install (${interposerPath()})`);
+});
+
+test('a C program with known allocations: exact counts, bytes, peak and unfreed blocks by call site', () => {
+  const exe = cc('known.c', 'known');
+  const r = run(['malloc', '--stacks', '-o', 'known.bin', '--', exe]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'ok\n', 'the program output passes through untouched');
+  const s = report('known.bin');
+  assert.equal(fn(s, 'malloc').calls, 61);
+  assert.equal(fn(s, 'malloc').bytes, 10 * 100 + 50 * 64 + 10);
+  assert.equal(fn(s, 'calloc').calls, 2);
+  assert.equal(fn(s, 'calloc').bytes, 8000);
+  assert.equal(fn(s, 'realloc').calls, 1);
+  assert.equal(fn(s, 'realloc').bytes, 5000);
+  assert.equal(fn(s, 'posix_memalign').calls, 1);
+  assert.equal(fn(s, 'posix_memalign').bytes, 256);
+  assert.equal(fn(s, 'free').calls, 52);
+  assert.equal(fn(s, 'free(NULL)').calls, 1);
+  assert.equal(s.allocations, 65);
+  assert.equal(s.bytesAllocated, 4210 + 8000 + 5000 + 256);
+  assert.equal(s.peakBytes, 14000, 'kept 9000 B + the 5000 B realloc');
+  assert.equal(s.liveAtExitBytes, 9000);
+  assert.equal(s.liveAtExitCount, 12);
+  assert.equal(s.endedBy, 'exit');
+  const unfreed = s.unfreedBySite.map((u) => [u.frames[0], u.liveBytes, u.liveCount]);
+  assert.deepEqual(unfreed, [['keep_big (known)', 8000, 2], ['keep_small (known)', 1000, 10]]);
+  assert.equal(s.unfreedBySite[0].frames[1], 'main (known)');
+  const churn = s.topSitesByCount[0];
+  assert.equal(churn.frames[0], 'churn (known)');
+  assert.equal(churn.calls, 50);
+  assert.match(r.stderr, /unfreed at exit, by call site\n +7\.81 KiB in 2 +keep_big \(known\) → main \(known\)/);
+});
+
+test('counting mode and --min-size keep exact totals', () => {
+  const exe = join(work, 'known');
+  const c = run(['malloc', '--count-only', '-o', 'count.bin', '--', exe]);
+  assert.equal(c.code, 0, c.stderr);
+  const s = report('count.bin');
+  assert.equal(s.mode, 'count');
+  assert.equal(fn(s, 'malloc').calls, 61);
+  assert.equal(fn(s, 'free').calls, 52);
+  const m = run(['malloc', '--min-size', '1000', '-o', 'min.bin', '--', exe]);
+  assert.equal(m.code, 0, m.stderr);
+  const t = report('min.bin');
+  assert.equal(fn(t, 'malloc').calls, 61, 'totals count every call');
+  assert.equal(t.liveAtExitBytes, 8000, 'only blocks of 1000 B and more are tracked');
+  assert.equal(t.peakBytes, 13000);
+});
+
+test('python3: traced without crashing, counts within 1% of glibc mtrace on the same program', () => {
+  const py = python();
+  const env = { ...process.env, PYTHONHASHSEED: '0' };
+  const r = run(['malloc', '-o', 'py.bin', '--', py, join(fixtures, 'churn.py')], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '13333\n');
+  const s = report('py.bin');
+  const peer = mtraceCounts([py, join(fixtures, 'churn.py')], { PYTHONHASHSEED: '0' });
+  assert.ok(within(s.allocations, peer.allocations, 1), `allocations: memtrace ${s.allocations}, mtrace ${peer.allocations}`);
+  const ours = s.allocations + fn(s, 'free').calls;
+  assert.ok(within(ours, peer.allocations + peer.frees, 1), `calls: memtrace ${ours}, mtrace ${peer.allocations + peer.frees}`);
+  assert.ok(s.peakBytes > 1e6 && s.peakBytes < 50e6, `peak ${s.peakBytes}`);
+});
+
+test('node --stacks: traced without crashing, JS frames named, counts within 1% of a peer', () => {
+  const prog = join(fixtures, 'buffers.js');
+  const r = run(['malloc', '--stacks', '-o', 'node.bin', '--', process.execPath, prog, '40'], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'records 500\n');
+  const s = report('node.bin');
+  assert.ok(s.allocations > 40 * 500, `allocations ${s.allocations}`);
+  const frames = s.topSitesByBytes.flatMap((site) => site.frames).join('\n');
+  assert.match(frames, /parseRecords \(.*buffers\.js:\d+\)/, 'a JIT frame named from the perf map');
+  assert.match(frames, /node::NodeArrayBufferAllocator::Allocate|v8::internal::/, 'native frames named from the symbol table');
+  assert.equal(readdirSync('/tmp').filter((f) => f === `perf-${s.pid}.map`).length, 0, 'the perf map made for the run is removed');
+  // the peer traces a run of its own: compare totals of the same program, long enough for
+  // node's own run-to-run variation (GC, compiler threads) to stay well under 1%
+  const plain = run(['malloc', '-o', 'node-plain.bin', '--', process.execPath, prog, '200'], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(plain.code, 0, plain.stderr);
+  const p = report('node-plain.bin');
+  const ours = p.allocations;
+  const peer = haveHeaptrack ? heaptrackCalls([process.execPath, prog, '200']) : mtraceCounts([process.execPath, prog, '200']).allocations;
+  assert.ok(within(ours, peer, 1), `allocations: memtrace ${ours}, ${haveHeaptrack ? 'heaptrack' : 'mtrace'} ${peer}`);
+});
+
+test('the library API returns the analysis and the report', async () => {
+  const exe = join(work, 'known');
+  const result = await traceMalloc([exe], { output: join(work, 'api.bin'), env: { ...process.env } });
+  assert.equal(result.exit.exitCode, 0);
+  assert.equal(result.analysis.header.allocations, 65);
+  assert.match(result.report.text, /allocations 65 /);
+  assert.equal(result.others.length, 0);
+});
+
+test('forked and exec\'d children write their own files unless --no-follow', () => {
+  const script = 'import os, subprocess\nsubprocess.run(["/bin/true"])\npid = os.fork()\nif pid == 0:\n    x = [bytes(5000) for _ in range(10)]\n    os._exit(0)\nos.waitpid(pid, 0)\n';
+  writeFileSync(join(work, 'kids.py'), script);
+  const py = python();
+  const r = run(['malloc', '-o', 'kids.bin', '--', py, 'kids.py']);
+  assert.equal(r.code, 0, r.stderr);
+  const kids = readdirSync(work).filter((f) => /^kids\.bin\.\d+$/.test(f));
+  assert.ok(kids.length >= 2, `child files: ${kids}`);
+  assert.match(r.stderr, /other processes traced \(\d+\)/);
+  const n = run(['malloc', '--no-follow', '-o', 'nokids.bin', '--', py, 'kids.py']);
+  assert.equal(n.code, 0, n.stderr);
+  assert.deepEqual(readdirSync(work).filter((f) => /^nokids\.bin\.\d+$/.test(f)), []);
+});
+
+test('bad input: static binary, missing command, unwritable output', () => {
+  writeFileSync(join(work, 'static.c'), 'int main(void) { return 0; }\n');
+  execFileSync('gcc', ['-static', '-o', join(work, 'static'), join(work, 'static.c')]);
+  const st = run(['malloc', '--', './static']);
+  assert.equal(st.code, 2);
+  assert.equal(st.stderr, 'memtrace: ./static is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace\n');
+  const nf = run(['malloc', '--', 'no-such-command-xyz']);
+  assert.equal(nf.code, 2);
+  assert.equal(nf.stderr, 'memtrace: command not found: no-such-command-xyz\n');
+  const uw = run(['malloc', '-o', '/proc/nope/t.bin', '--', 'true']);
+  assert.equal(uw.code, 2);
+  assert.match(uw.stderr, /^memtrace: cannot write trace \/proc\/nope\/t\.bin: .+\n$/);
+  const ms = run(['malloc', '--min-size', 'lots', '--', 'true']);
+  assert.equal(ms.code, 2);
+  assert.match(ms.stderr, /^memtrace: --min-size: 'lots' is not a size/);
+});
+
+test('a program killed by SIGKILL: the trace is valid up to its last flushed buffer', () => {
+  const exe = cc('churn.c', 'churn');
+  const r = run(['malloc', '-o', 'killed.bin', '--', exe, '300000', 'kill']);
+  assert.equal(r.code, 128 + 9);
+  assert.match(r.stderr, /warning: the program ended without exit/);
+  const s = report('killed.bin');
+  assert.equal(s.endedBy, 'no-exit');
+  assert.ok(s.allocations > 100000 && s.allocations <= 300000, `allocations ${s.allocations}`);
+  assert.ok(s.allocations - fn(s, 'free').calls <= 1, 'every flushed malloc has its free, but maybe the last');
+});
+
+test('a full disk: the program keeps running, the trace says where it stopped', (t) => {
+  const dir = join(work, 'full');
+  mkdirSync(dir);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir], { stdio: 'ignore' }).status !== 0) {
+    t.skip('cannot mount a small tmpfs here (not root)');
+    return;
+  }
+  try {
+    const exe = join(work, 'churn');
+    const r = run(['malloc', '-o', join(dir, 't.bin'), '--', exe, '400000']);
+    assert.equal(r.code, 3, 'the program ran to its end with its own exit code');
+    assert.equal(r.stdout, 'done\n');
+    assert.match(r.stderr, /warning: the trace stopped at [\d.]+ ms: writing it failed \(ENOSPC\); the program kept running untraced/);
+    const s = report(join(dir, 't.bin'));
+    assert.equal(s.endedBy, 'write-error');
+    assert.ok(s.allocations > 0 && s.allocations < 400000);
+  } finally {
+    spawnSync('umount', [dir]);
+  }
+});
+
+test('memtrace report renders the trace as html, csv and text', () => {
+  const h = run(['report', 'known.bin', '--format', 'html', '-o', 'known.html']);
+  assert.equal(h.code, 0, h.stderr);
+  const html = readFileSync(join(work, 'known.html'), 'utf8');
+  assert.match(html, /Live heap bytes/);
+  assert.match(html, /keep_big \(known\)/);
+  const c = run(['report', 'known.bin', '--format', 'csv', '-o', '-']);
+  assert.match(c.stdout.split('\n')[0], /call site,calls,bytes/);
+  const t = run(['report', 'known.bin', '--format', 'text']);
+  assert.match(t.stdout, /peak live +13\.7 KiB/);
+});
+
+test('an install where the interposer could not be built: memtrace malloc says why, other tools run', () => {
+  const inst = join(work, 'no-native');
+  mkdirSync(inst);
+  cpSync(join(root, 'dist'), join(inst, 'dist'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(inst, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(inst, 'node_modules'));
+  const m = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'malloc', '--', 'true'], { encoding: 'utf8' });
+  assert.equal(m.status, 2);
+  assert.match(m.stderr, /^memtrace: the malloc interposer is not built \(.*libmemtrace-malloc\.so is missing\): it needs gcc and make; run `npm run build:native`.*\n$/);
+  const r = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'report', join(work, 'known.bin'), '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('cleanup', () => { rmSync(work, { recursive: true, force: true }); });
