@@ -1,5 +1,8 @@
 // The heap tool's library API: allocations by line through V8's sampling heap profiler (or,
 // exact, allocation tracking plus a snapshot), snapshots to diff, live objects by constructor.
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { parseBytes } from '../../core/units.js';
 import { formatBytes } from '../../core/units.js';
@@ -99,10 +102,16 @@ function busy(): UsageError {
   return new UsageError('the heap profiler is already running (another traceHeap or startHeap, or the program runs under memtrace heap)');
 }
 
+let snapshotSeq = 0;
+
 function takeSnapshot(inspector: HeapInspector): RawSnapshot {
-  const chunks: string[] = [];
-  inspector.snapshot((c) => chunks.push(c));
-  return JSON.parse(chunks.join('')) as RawSnapshot;
+  const path = join(tmpdir(), `memtrace-heap-${process.pid}-${++snapshotSeq}.heapsnapshot`);
+  try {
+    inspector.snapshotTo(path);
+    return JSON.parse(readFileSync(path, 'utf8')) as RawSnapshot;
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
 
 function countsOf(snap: RawSnapshot): Map<string, number> {

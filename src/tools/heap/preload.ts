@@ -3,7 +3,7 @@
 // an uncaught error, or SIGINT/SIGTERM/SIGHUP) writes the profile (or, with --exact, a heap
 // snapshot with allocation stacks) and a small meta file for the memtrace process to read.
 // Small on purpose: imports only node: modules and ./inspector.js.
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { HeapInspector } from './inspector.js';
 
@@ -44,13 +44,15 @@ function run(): void {
   // Children of the program are not traced: they would overwrite the files.
   delete process.env[ENV];
   if (process.env.NODE_OPTIONS) {
-    process.env.NODE_OPTIONS = process.env.NODE_OPTIONS.replace(/\s*--import[= ]\S*memtrace-heap-preload\S*|\s*--import[= ]\S*\/tools\/heap\/preload\.js\S*/g, '').trim();
+    process.env.NODE_OPTIONS = process.env.NODE_OPTIONS.replace(/\s*--import[= ]\S*\/tools\/heap\/preload\.js\S*|\s*--track-heap-objects/g, '').trim();
   }
   const config = JSON.parse(raw) as PreloadConfig;
   const t0 = performance.now();
   const inspector = new HeapInspector();
-  if (config.exact) inspector.startTracking();
-  else inspector.startSampling({ intervalBytes: config.intervalBytes, all: config.all });
+  // --exact: V8 tracks allocations from the isolate's start (--track-heap-objects, set by the
+  // memtrace process in NODE_OPTIONS); the inspector's startTrackingHeapObjects would keep
+  // the event loop alive and the program would never end on its own.
+  if (!config.exact) inspector.startSampling({ intervalBytes: config.intervalBytes, all: config.all });
 
   let done = false;
   const finish = (reason: string, exitCode: number | null) => {
@@ -65,9 +67,7 @@ function run(): void {
     try {
       if (!config.all || config.exact) inspector.collectGarbage();
       if (config.exact) {
-        const fd = openSync(config.snapshot, 'w');
-        try { inspector.snapshot((chunk) => writeSync(fd, chunk)); } finally { closeSync(fd); }
-        inspector.stopTracking();
+        inspector.snapshotTo(config.snapshot);
       } else {
         writeFileSync(config.profile, JSON.stringify(inspector.stopSampling()));
       }

@@ -217,7 +217,7 @@ export interface HeapTotals {
 /** Options of {@link groupSites}. */
 export interface GroupOptions {
   by?: GroupBy;
-  /** Show functions inside node_modules one by one instead of one row per package. */
+  /** Show functions inside node_modules (and node's internals) one by one instead of one row per package. */
   expand?: boolean;
   /** Paths are shown relative to this directory. */
   cwd?: string;
@@ -231,6 +231,7 @@ function shortPath(file: string, cwd: string | undefined): string {
 
 function frameLabel(f: Frame, expand: boolean, cwd: string | undefined): { key: string; where: string; fn: string } {
   if (f.kind === 'package' && !expand) return { key: `pkg:${f.pkg}`, where: `[${f.pkg}]`, fn: `(package ${f.pkg})` };
+  if (f.kind === 'node' && !expand) return { key: 'node:', where: '[node internals]', fn: '(node:*)' };
   if (!f.file) return { key: `fn:${f.fn}`, where: f.fn, fn: f.fn };
   const where = f.line > 0 ? `${shortPath(f.file, cwd)}:${f.line}` : shortPath(f.file, cwd);
   return { key: where, where, fn: f.fn };

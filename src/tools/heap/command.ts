@@ -1,0 +1,121 @@
+// `memtrace heap [options] -- node app.js`: runs the program with the heap profiler preloaded,
+// then turns what it wrote at exit into the log, a .heapprofile, and the top sites.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { UsageError, fileError } from '../../core/errors.js';
+import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { spawnTraced } from '../../core/spawn.js';
+import { parseBytes } from '../../core/units.js';
+import { heapRecords } from './heaplog.js';
+import type { SamplingProfile } from './inspector.js';
+import type { PreloadConfig, PreloadMeta } from './preload.js';
+import { FrameTable, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
+import { buildReport } from './report.js';
+import { readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
+
+const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'preload.js');
+
+interface HeapCommandOptions {
+  interval: string;
+  exact?: boolean;
+  all?: boolean;
+  top: string;
+  by: GroupBy;
+  expand?: boolean;
+  output?: string;
+  sourceMaps: boolean;
+}
+
+/** Parses --interval: a size of at least 1 byte. */
+export function parseSamplingInterval(text: string): number {
+  const n = parseBytes(text, '--interval');
+  if (n < 1) throw new UsageError(`--interval: '${text}' must be at least 1 byte (V8's default is 32k)`);
+  return n;
+}
+
+function stemOf(path: string): string {
+  return join(dirname(path), basename(path, extname(path)));
+}
+
+/** Adds `memtrace heap` to the CLI. */
+export function register(program: Command): void {
+  program
+    .command('heap')
+    .description('the JS heap by line: V8\'s sampling heap profiler over a whole run (live objects at exit; --all everything allocated; --exact every object)')
+    .argument('<command...>', 'the program to run, after --')
+    .option('-i, --interval <bytes>', 'mean bytes between samples', '32k')
+    .option('--exact', 'every object with its allocation stack (allocation tracking + a heap snapshot at exit): exact, live and allocated; slower')
+    .option('-a, --all', 'keep objects the GC collected: report everything allocated, not only what is live at exit')
+    .option('-t, --top <n>', 'rows in the top table', '20')
+    .addOption(new Option('-b, --by <what>', 'group by the allocating line, by function (inclusive), or by whole stack').choices(['line', 'function', 'stack']).default('line'))
+    .option('--expand', 'show functions inside node_modules one by one (default: one row per package)')
+    .option('--no-source-maps', 'report positions in the generated .js files')
+    .option('-o, --output <file>', 'the log (default memtrace-heap-DATE-PID.jsonl here); the profile goes beside it')
+    .passThroughOptions()
+    .action(async (command: string[], opts: HeapCommandOptions) => {
+      const intervalBytes = parseSamplingInterval(opts.interval);
+      const top = Number(opts.top);
+      if (!Number.isInteger(top) || top <= 0) throw new UsageError(`--top: '${opts.top}' must be a whole number above zero`);
+      if (opts.exact && opts.all) process.stderr.write('memtrace: note: --exact reports live and allocated bytes already; --all adds nothing\n');
+      const logPath = resolve(opts.output ?? defaultLogName('heap', process.pid));
+      try { writeFileSync(logPath, ''); } catch (err) { throw fileError(err, 'write log', logPath); }
+      const stem = stemOf(logPath);
+      const config: PreloadConfig = {
+        profile: `${stem}.heapprofile`,
+        snapshot: `${stem}.heapsnapshot`,
+        meta: join(tmpdir(), `memtrace-heap-${process.pid}-${Date.now()}.json`),
+        intervalBytes,
+        all: !!opts.all && !opts.exact,
+        exact: !!opts.exact,
+      };
+      for (const p of [config.profile, config.snapshot, config.meta]) rmSync(p, { force: true });
+      const env = {
+        ...process.env,
+        MEMTRACE_HEAP: JSON.stringify(config),
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${config.exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
+      };
+      const traced = await spawnTraced(command, { env });
+      const exit = await traced.exited;
+      process.exitCode = exit.exitCode;
+
+      if (!existsSync(config.meta)) {
+        rmSync(logPath, { force: true });
+        const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+        process.stderr.write(`memtrace: the program ${how} before the heap profiler attached (or before it could write at exit): no profile. ` +
+          `memtrace heap traces node programs (it preloads itself with NODE_OPTIONS), and cannot write after SIGKILL.\n`);
+        return;
+      }
+      const meta = JSON.parse(readFileSync(config.meta, 'utf8')) as PreloadMeta;
+      rmSync(config.meta, { force: true });
+      if (meta.error) {
+        throw new UsageError(`the heap profiler failed in the program at exit: ${meta.error}`);
+      }
+      const table = new FrameTable({ sourceMaps: opts.sourceMaps });
+      let data: HeapData;
+      let profilePath: string;
+      if (config.exact) {
+        profilePath = config.snapshot;
+        data = readTrackedSnapshot(JSON.parse(readFileSync(config.snapshot, 'utf8')) as RawSnapshot, table);
+      } else {
+        profilePath = config.profile;
+        data = readSamplingProfile(JSON.parse(readFileSync(config.profile, 'utf8')) as SamplingProfile, config.all, table);
+      }
+      const header = makeHeader('heap', {
+        pid: traced.pid, command, interval_bytes: intervalBytes, mode: config.exact ? 'exact' : 'sampled',
+        all: config.all, by: opts.by, expand: !!opts.expand, top, cwd: meta.cwd,
+      });
+      const writer = new LogWriter(logPath, header, 0);
+      for (const r of heapRecords(data, {
+        t: meta.durationMs, reason: meta.reason, exitCode: meta.exitCode, durationMs: meta.durationMs,
+        writeMs: meta.writeMs, memoryUsage: meta.memoryUsage, profile: profilePath,
+      })) writer.write(r);
+      writer.close();
+      if (writer.error) throw writer.error;
+      const report = buildReport(await readLog(logPath), { top, by: opts.by, expand: !!opts.expand });
+      process.stderr.write(`${report.text}\n`);
+      process.stderr.write(`memtrace: log ${logPath}\nmemtrace: ${config.exact ? 'heap snapshot' : 'profile'} ${profilePath} (open in Chrome DevTools, Memory tab)\n`);
+    });
+}
