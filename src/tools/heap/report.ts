@@ -108,7 +108,7 @@ ${inlineScript(lib)}
   graphs.forEach(function (g) {
     var el = document.getElementById(g.id);
     var total = g.tree.value || 1;
-    var chart = flamegraph.flamegraph().width(Math.max(600, el.clientWidth || 1100)).cellHeight(18).minFrameSize(2)
+    var chart = (flamegraph.default || flamegraph.flamegraph)().width(Math.max(600, el.clientWidth || 1100)).cellHeight(18).minFrameSize(2)
       .label(function (d) { return d.data.name + ': ' + fmt(d.value) + ' (' + (100 * d.value / total).toFixed(1) + '%)'; });
     d3.select(el).datum(g.tree).call(chart);
   });
