@@ -107,7 +107,7 @@ test('the program behaves as untraced: same stdout and stderr lines, exit code p
 
 test('SIGTERM: the profile is still written and memtrace exits 128+15', async () => {
   const log = join(dir, 'sig.jsonl');
-  const child = spawn(process.execPath, [cli, 'heap', '-o', log, '--', process.execPath, join(fx, 'forever.js')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'heap', '-o', log, '--', process.execPath, join(fx, 'forever.js'), 'wait'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   await new Promise((resolve) => child.stdout.once('data', resolve));
