@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('-a, --all', 'keep objects the GC collected: report everything allocated, not only what is live at exit')
     .option('-t, --top <n>', 'rows in the top table', '20')
     .addOption(new Option('-b, --by <what>', 'group by the allocating line, by function (inclusive), or by whole stack').choices(['line', 'function', 'stack']).default('line'))
-    .option('--expand', 'show functions inside node_modules one by one (default: one row per package)')
+    .option('--expand', 'show functions inside node_modules and node internals one by one (default: one row per package)')
     .option('--no-source-maps', 'report positions in the generated .js files')
     .option('-o, --output <file>', 'the log (default memtrace-heap-DATE-PID.jsonl here); the profile goes beside it')
     .passThroughOptions()
