@@ -91,6 +91,9 @@ test('--exact: every object; live and allocated per line, exactly', () => {
   const small = site(sum, 'accuracy.js', L400);
   assert.ok(small.live > 400 * KiB && small.live < 480 * KiB, `keepFourHundred live ${small.live}`);
   assert.ok(small.liveCount >= 400, 'at least one object per kept array');
+  const arrays = sum.objects.find((o) => o.name === 'Array');
+  assert.ok(arrays && arrays.count >= 440, `live Arrays by constructor: ${JSON.stringify(arrays)}`);
+  assert.match(r.stderr, /live objects at the end by constructor/);
 });
 
 test('the program behaves as untraced: same stdout and stderr lines, exit code passed through', () => {

@@ -14,7 +14,7 @@ import type { SamplingProfile } from './inspector.js';
 import type { PreloadConfig, PreloadMeta } from './preload.js';
 import { FrameTable, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
-import { readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
+import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 
 const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'preload.js');
 
@@ -96,9 +96,12 @@ export function register(program: Command): void {
       const table = new FrameTable({ sourceMaps: opts.sourceMaps });
       let data: HeapData;
       let profilePath: string;
+      let objects: Array<[string, number, number]> | undefined;
       if (config.exact) {
         profilePath = config.snapshot;
-        data = readTrackedSnapshot(JSON.parse(readFileSync(config.snapshot, 'utf8')) as RawSnapshot, table);
+        const snap = JSON.parse(readFileSync(config.snapshot, 'utf8')) as RawSnapshot;
+        data = readTrackedSnapshot(snap, table);
+        objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
       } else {
         profilePath = config.profile;
         data = readSamplingProfile(JSON.parse(readFileSync(config.profile, 'utf8')) as SamplingProfile, config.all, table);
@@ -112,6 +115,7 @@ export function register(program: Command): void {
         t: meta.durationMs, reason: meta.reason, exitCode: meta.exitCode, durationMs: meta.durationMs,
         writeMs: meta.writeMs, memoryUsage: meta.memoryUsage, profile: profilePath,
       })) writer.write(r);
+      if (objects) writer.write({ t: meta.durationMs, ev: 'objects', counts: objects });
       writer.close();
       if (writer.error) throw writer.error;
       const report = buildReport(await readLog(logPath), { top, by: opts.by, expand: !!opts.expand });

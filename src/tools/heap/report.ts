@@ -133,11 +133,17 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
     : `sampled: one sample per ${formatBytes(Number(h.interval_bytes))} allocated on average${h.all ? ', collected objects kept (everything allocated)' : ', live objects only'}`;
   const ended = end ? `; ran ${formatDuration(end.durationMs)}, ended by ${end.reason === 'exit' ? `exit code ${end.exitCode}` : end.reason}; writing the profile took ${formatDuration(end.writeMs)}` : '';
+  const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number]> | undefined;
+  const objectLines = objects?.length
+    ? ['live objects at the end by constructor (most first):',
+      ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
+    : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,
     `${how}${ended}`,
     ...formatTotals(t, ctx),
     formatSites(sites, t, ctx, top),
+    ...objectLines,
     ...data.notes.map((n) => `note: ${n}`),
   ].join('\n');
   const graphs: Array<{ id: string; title: string; tree: FlameNode }> = [];
@@ -149,12 +155,16 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     { kind: 'html', title: 'Flame graph of allocations by stack', html: flameSection(graphs) },
     { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
   ];
+  if (objects?.length) {
+    sections.push({ kind: 'table', table: { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) } });
+  }
   return {
     title: `memtrace heap: ${h.command.join(' ')}`,
     summary: {
       tool: 'heap', command: h.command, mode, intervalBytes: h.interval_bytes, all: !!h.all, by,
       totals: t, end: end ? { reason: end.reason, exitCode: end.exitCode, durationMs: end.durationMs, writeMs: end.writeMs } : null,
       top: sites.slice(0, top), notes: data.notes,
+      objects: objects?.map(([name, count, bytes]) => ({ name, count, bytes })) ?? null,
     },
     text,
     sections,

@@ -17,10 +17,12 @@ export interface ObjectCount {
   bytes: number;
 }
 
-const OBJECT_TYPES = new Set(['object', 'closure', 'array', 'regexp']);
+// JS objects (Arrays included: their snapshot type is 'object'), functions, regexps; the
+// 'array' type is V8's internal backing stores, left out.
+const OBJECT_TYPES = new Set(['object', 'closure', 'regexp']);
 
 /**
- * Counts live objects by constructor name (JS objects, closures, arrays, regexps; strings,
+ * Counts live objects by constructor name (JS objects and arrays, functions, regexps; strings,
  * code and V8 internals left out), from a heap snapshot.
  */
 export function countObjects(snap: RawSnapshot): Map<string, ObjectCount> {
@@ -38,7 +40,6 @@ export function countObjects(snap: RawSnapshot): Map<string, ObjectCount> {
     let name = snap.strings[nodes[i + nameIdx]!] ?? '';
     if (type === 'closure') name = 'Function';
     else if (type === 'regexp') name = 'RegExp';
-    else if (type === 'array' && name === '') name = '(array)';
     if (name.startsWith('system /') || name === '') continue;
     const c = out.get(name);
     if (c) { c.count++; c.bytes += nodes[i + sizeIdx]!; } else out.set(name, { count: 1, bytes: nodes[i + sizeIdx]! });
@@ -109,7 +110,7 @@ export function readTrackedSnapshot(snap: RawSnapshot, table = new FrameTable())
       row.liveCount++;
       const type = types[nodes[i + typeIdx]!]!;
       if (OBJECT_TYPES.has(type)) {
-        const name = type === 'closure' ? 'Function' : snap.strings[nodes[i + nameIdx]!] || '(array)';
+        const name = type === 'closure' ? 'Function' : type === 'regexp' ? 'RegExp' : snap.strings[nodes[i + nameIdx]!] || '(object)';
         let m = objectsBySite.get(sid);
         if (!m) { m = new Map(); objectsBySite.set(sid, m); }
         m.set(name, (m.get(name) ?? 0) + 1);
