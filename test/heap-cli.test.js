@@ -108,6 +108,18 @@ test('the program behaves as untraced: same stdout and stderr lines, exit code p
   assert.equal(summary(join(dir, 'exit3.jsonl')).end.exitCode, 3);
 });
 
+test('a wrapper that starts the program as a child node process (npx, tsx): the program is picked', () => {
+  const log = join(dir, 'wrap.jsonl');
+  const r = memtrace(['heap', '-o', log, '--', process.execPath, join(fx, 'wrapper.cjs')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /2 node processes ran/);
+  const sum = summary(log);
+  assert.ok(site(sum, 'accuracy.js', L40)?.live > 30 * MiB, 'the child program is reported');
+  const header = JSON.parse(readFileSync(log, 'utf8').split('\n')[0]);
+  assert.equal(header.other_processes.length, 1);
+  assert.ok(existsSync(header.other_processes[0].profile), 'the wrapper\'s profile is kept beside the log');
+});
+
 test('SIGTERM: the profile is still written and memtrace exits 128+15', async () => {
   const log = join(dir, 'sig.jsonl');
   const child = spawn(process.execPath, [cli, 'heap', '-o', log, '--', process.execPath, join(fx, 'forever.js'), 'wait'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

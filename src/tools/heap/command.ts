@@ -1,6 +1,6 @@
 // `memtrace heap [options] -- node app.js`: runs the program with the heap profiler preloaded,
 // then turns what it wrote at exit into the log, a .heapprofile, and the top sites.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -12,7 +12,7 @@ import { parseBytes } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
 import type { SamplingProfile } from './inspector.js';
 import type { PreloadConfig, PreloadMeta } from './preload.js';
-import { FrameTable, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
+import { FrameTable, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
 import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 
@@ -34,6 +34,15 @@ export function parseSamplingInterval(text: string): number {
   const n = parseBytes(text, '--interval');
   if (n < 1) throw new UsageError(`--interval: '${text}' must be at least 1 byte (V8's default is 32k)`);
   return n;
+}
+
+/** Moves a file (copying when it is on another file system). */
+function renameOrCopy(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch {
+    try { copyFileSync(from, to); rmSync(from, { force: true }); } catch (err) { throw fileError(err, 'write', to); }
+  }
 }
 
 function stemOf(path: string): string {
@@ -63,52 +72,77 @@ export function register(program: Command): void {
       const logPath = resolve(opts.output ?? defaultLogName('heap', process.pid));
       try { writeFileSync(logPath, ''); } catch (err) { throw fileError(err, 'write log', logPath); }
       const stem = stemOf(logPath);
+      const exact = !!opts.exact;
       const config: PreloadConfig = {
-        profile: `${stem}.heapprofile`,
-        snapshot: `${stem}.heapsnapshot`,
-        meta: join(tmpdir(), `memtrace-heap-${process.pid}-${Date.now()}.json`),
+        dir: mkdtempSync(join(tmpdir(), 'memtrace-heap-')),
         intervalBytes,
-        all: !!opts.all && !opts.exact,
-        exact: !!opts.exact,
+        all: !!opts.all && !exact,
+        exact,
       };
-      for (const p of [config.profile, config.snapshot, config.meta]) rmSync(p, { force: true });
       const env = {
         ...process.env,
         MEMTRACE_HEAP: JSON.stringify(config),
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${config.exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
       };
-      const traced = await spawnTraced(command, { env });
+      let traced;
+      try {
+        traced = await spawnTraced(command, { env });
+      } catch (err) {
+        rmSync(config.dir, { recursive: true, force: true });
+        rmSync(logPath, { force: true });
+        throw err;
+      }
       const exit = await traced.exited;
       process.exitCode = exit.exitCode;
 
-      if (!existsSync(config.meta)) {
+      const metas = readdirSync(config.dir).filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(config.dir, f), 'utf8')) as PreloadMeta);
+      if (metas.length === 0) {
+        rmSync(config.dir, { recursive: true, force: true });
         rmSync(logPath, { force: true });
         const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
         process.stderr.write(`memtrace: the program ${how} before the heap profiler attached (or before it could write at exit): no profile. ` +
           `memtrace heap traces node programs (it preloads itself with NODE_OPTIONS), and cannot write after SIGKILL.\n`);
         return;
       }
-      const meta = JSON.parse(readFileSync(config.meta, 'utf8')) as PreloadMeta;
-      rmSync(config.meta, { force: true });
-      if (meta.error) {
-        throw new UsageError(`the heap profiler failed in the program at exit: ${meta.error}`);
+      // Read every node process of the tree; the program is the one whose own code (not
+      // packages, node internals or memtrace) holds the most bytes: npx, npm and tsx wrappers
+      // start it as a child.
+      const read = metas.map((meta) => {
+        if (meta.error) throw new UsageError(`the heap profiler failed in process ${meta.pid} at exit: ${meta.error}`);
+        const table = new FrameTable({ sourceMaps: opts.sourceMaps });
+        let data: HeapData;
+        let objects: Array<[string, number, number]> | undefined;
+        if (exact) {
+          const snap = JSON.parse(readFileSync(meta.profile, 'utf8')) as RawSnapshot;
+          data = readTrackedSnapshot(snap, table);
+          objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
+        } else {
+          data = readSamplingProfile(JSON.parse(readFileSync(meta.profile, 'utf8')) as SamplingProfile, config.all, table);
+        }
+        let own = 0;
+        for (const row of data.stacks) {
+          const c = chargedFrame(data.frames, row.frames);
+          if (!c.tool && c.index >= 0 && data.frames[row.frames[c.index]!]!.kind === 'user') own += row.live + row.alloc;
+        }
+        return { meta, data, objects, own };
+      });
+      read.sort((a, b) => b.own - a.own || Number(b.meta.pid === traced.pid) - Number(a.meta.pid === traced.pid));
+      const { meta, data, objects } = read[0]!;
+      const ext = exact ? 'heapsnapshot' : 'heapprofile';
+      const profilePath = `${stem}.${ext}`;
+      renameOrCopy(meta.profile, profilePath);
+      const others: Array<{ pid: number; argv: string[]; profile: string }> = [];
+      for (const o of read.slice(1)) {
+        const p = `${stem}.${o.meta.pid}.${ext}`;
+        renameOrCopy(o.meta.profile, p);
+        others.push({ pid: o.meta.pid, argv: o.meta.argv, profile: p });
       }
-      const table = new FrameTable({ sourceMaps: opts.sourceMaps });
-      let data: HeapData;
-      let profilePath: string;
-      let objects: Array<[string, number, number]> | undefined;
-      if (config.exact) {
-        profilePath = config.snapshot;
-        const snap = JSON.parse(readFileSync(config.snapshot, 'utf8')) as RawSnapshot;
-        data = readTrackedSnapshot(snap, table);
-        objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
-      } else {
-        profilePath = config.profile;
-        data = readSamplingProfile(JSON.parse(readFileSync(config.profile, 'utf8')) as SamplingProfile, config.all, table);
-      }
+      rmSync(config.dir, { recursive: true, force: true });
       const header = makeHeader('heap', {
-        pid: traced.pid, command, interval_bytes: intervalBytes, mode: config.exact ? 'exact' : 'sampled',
-        all: config.all, by: opts.by, expand: !!opts.expand, top, cwd: meta.cwd,
+        pid: meta.pid, command, interval_bytes: intervalBytes, mode: exact ? 'exact' : 'sampled',
+        all: config.all, by: opts.by, expand: !!opts.expand, top, cwd: meta.cwd, argv: meta.argv,
+        ...(others.length ? { other_processes: others } : {}),
       });
       const writer = new LogWriter(logPath, header, 0);
       for (const r of heapRecords(data, {
@@ -120,6 +154,9 @@ export function register(program: Command): void {
       if (writer.error) throw writer.error;
       const report = buildReport(await readLog(logPath), { top, by: opts.by, expand: !!opts.expand });
       process.stderr.write(`${report.text}\n`);
-      process.stderr.write(`memtrace: log ${logPath}\nmemtrace: ${config.exact ? 'heap snapshot' : 'profile'} ${profilePath} (open in Chrome DevTools, Memory tab)\n`);
+      if (others.length) {
+        process.stderr.write(`memtrace: ${read.length} node processes ran; this is PID ${meta.pid} (${meta.argv.slice(1).join(' ')}); the others' profiles: ${others.map((o) => o.profile).join(', ')}\n`);
+      }
+      process.stderr.write(`memtrace: log ${logPath}\nmemtrace: ${exact ? 'heap snapshot' : 'profile'} ${profilePath} (open in Chrome DevTools, Memory tab)\n`);
     });
 }

@@ -2,19 +2,19 @@
 // V8's heap profiler before the program's first line, and at exit (normal end, process.exit,
 // an uncaught error, or SIGINT/SIGTERM/SIGHUP) writes the profile (or, with --exact, a heap
 // snapshot with allocation stacks) and a small meta file for the memtrace process to read.
+// Every node process of the program's tree loads it (npx, tsx and npm start the real program
+// as a child) and writes its own PID-named files; the memtrace process picks the program.
 // Small on purpose: imports only node: modules and ./inspector.js.
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 import { HeapInspector } from './inspector.js';
 
 /** What the memtrace process asks of the preload, passed as JSON in MEMTRACE_HEAP. */
 export interface PreloadConfig {
-  /** Where to write the .heapprofile (sampled mode). */
-  profile: string;
-  /** Where to write the .heapsnapshot (exact mode). */
-  snapshot: string;
-  /** Where to write the meta JSON. */
-  meta: string;
+  /** The directory where each process writes PID.heapprofile (or PID.heapsnapshot) and PID.json. */
+  dir: string;
   intervalBytes: number;
   all: boolean;
   exact: boolean;
@@ -33,6 +33,10 @@ export interface PreloadMeta {
   memoryUsage: NodeJS.MemoryUsage;
   heapUsed: number;
   cwd: string;
+  /** The process's command line. */
+  argv: string[];
+  /** The profile or snapshot it wrote. */
+  profile: string;
   error?: string;
 }
 
@@ -40,13 +44,10 @@ const ENV = 'MEMTRACE_HEAP';
 
 function run(): void {
   const raw = process.env[ENV];
-  if (!raw) return;
-  // Children of the program are not traced: they would overwrite the files.
-  delete process.env[ENV];
-  if (process.env.NODE_OPTIONS) {
-    process.env.NODE_OPTIONS = process.env.NODE_OPTIONS.replace(/\s*--import[= ]\S*\/tools\/heap\/preload\.js\S*|\s*--track-heap-objects/g, '').trim();
-  }
+  // Worker threads share the process's heap profiler: only the main thread runs it.
+  if (!raw || !isMainThread) return;
   const config = JSON.parse(raw) as PreloadConfig;
+  const base = join(config.dir, String(process.pid));
   const t0 = performance.now();
   const inspector = new HeapInspector();
   // --exact: V8 tracks allocations from the isolate's start (--track-heap-objects, set by the
@@ -63,20 +64,22 @@ function run(): void {
     const meta: PreloadMeta = {
       pid: process.pid, reason, exitCode, durationMs, writeMs: 0,
       memoryUsage: process.memoryUsage(), heapUsed: getHeapStatistics().used_heap_size, cwd: process.cwd(),
+      argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)],
+      profile: config.exact ? `${base}.heapsnapshot` : `${base}.heapprofile`,
     };
     try {
       if (!config.all || config.exact) inspector.collectGarbage();
       if (config.exact) {
-        inspector.snapshotTo(config.snapshot);
+        inspector.snapshotTo(meta.profile);
       } else {
-        writeFileSync(config.profile, JSON.stringify(inspector.stopSampling()));
+        writeFileSync(meta.profile, JSON.stringify(inspector.stopSampling()));
       }
     } catch (err) {
       meta.error = (err as Error)?.message ?? String(err);
     }
     inspector.close();
     meta.writeMs = performance.now() - w0;
-    try { writeFileSync(config.meta, JSON.stringify(meta)); } catch { /* the memtrace process reports the missing file */ }
+    try { writeFileSync(`${base}.json`, JSON.stringify(meta)); } catch { /* the memtrace process reports the missing file */ }
   };
 
   process.on('exit', (code) => finish('exit', code));
