@@ -168,6 +168,19 @@ test('TypeScript through its source map; an unreadable source map falls back wit
   assert.equal(sum.notes.length, 1);
 });
 
+test('TypeScript transformed in memory (node --import tsx): lines from the inline source map, CLI and library', () => {
+  const ts = join(fx, 'ts');
+  const log = join(dir, 'tsx.jsonl');
+  let r = memtrace(['heap', '-o', log, '--', process.execPath, '--import', 'tsx', join(ts, 'alloc.ts')], { cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  const line = lineOf(join(ts, 'alloc.ts'), 'export function fillBoxes');
+  assert.ok(site(summary(log), 'alloc.ts', line)?.live > 6 * MiB, r.stderr);
+  r = spawnSync(process.execPath, ['--import', 'tsx', join(ts, 'lib-run.ts')], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  const top = JSON.parse(r.stdout);
+  assert.equal(top[0].where, `test/fixtures/heap/ts/lib-run.ts:${lineOf(join(ts, 'lib-run.ts'), 'function holdData')}`);
+});
+
 test('report: text, html with an inlined flame graph, speedscope, csv; --by function and stack', () => {
   const log = join(dir, 'live.jsonl');
   let r = memtrace(['report', log]);

@@ -110,7 +110,7 @@ export function register(program: Command): void {
       // start it as a child.
       const read = metas.map((meta) => {
         if (meta.error) throw new UsageError(`the heap profiler failed in process ${meta.pid} at exit: ${meta.error}`);
-        const table = new FrameTable({ sourceMaps: opts.sourceMaps });
+        const table = new FrameTable({ sourceMaps: opts.sourceMaps, inlineMaps: meta.inlineMaps });
         let data: HeapData;
         let objects: Array<[string, number, number]> | undefined;
         if (exact) {

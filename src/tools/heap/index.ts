@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseBytes } from '../../core/units.js';
 import { formatBytes } from '../../core/units.js';
 import { formatSites, formatTotals } from './format.js';
-import { HeapInspector } from './inspector.js';
+import { HeapInspector, type ProfileNode, type SamplingProfile } from './inspector.js';
 import {
   FrameTable, chargedFrame, groupSites, readSamplingProfile, stackLabels, totals,
   type GroupBy, type GroupOptions, type HeapData, type HeapTotals, type SampledData, type Site,
@@ -155,7 +155,8 @@ export class HeapTracer {
     if (this.stopped) throw new UsageError('this heap tracer is stopped');
     if (this.opts.exact || this.opts.all) throw new UsageError('heap snapshots need the sampled, live-only profiler (no exact, no all)');
     this.inspector.collectGarbage();
-    const data = readSamplingProfile(this.inspector.samplingProfile(), false, new FrameTable({ sourceMaps: this.opts.sourceMaps }));
+    const profile = this.inspector.samplingProfile();
+    const data = readSamplingProfile(profile, false, new FrameTable({ sourceMaps: this.opts.sourceMaps, inlineMaps: this.inlineMaps(profile) }));
     return new HeapSnapshot(data, this.intervalBytes);
   }
 
@@ -165,13 +166,13 @@ export class HeapTracer {
     this.stopped = true;
     if (active === this) active = undefined;
     const durationMs = performance.now() - this.t0;
-    const table = new FrameTable({ sourceMaps: this.opts.sourceMaps });
     try {
       let result: HeapResult;
       if (this.opts.exact) {
         this.inspector.collectGarbage();
         const snap = takeSnapshot(this.inspector);
         this.inspector.stopTracking();
+        const table = new FrameTable({ sourceMaps: this.opts.sourceMaps, inlineMaps: this.opts.sourceMaps === false ? {} : this.inspector.inlineSourceMaps() });
         this.inspector.close();
         const data = readTrackedSnapshot(snap, table);
         result = new HeapResult(data, 'exact', 0, durationMs);
@@ -179,6 +180,7 @@ export class HeapTracer {
       } else {
         if (!this.opts.all) this.inspector.collectGarbage();
         const profile = this.inspector.stopSampling();
+        const table = new FrameTable({ sourceMaps: this.opts.sourceMaps, inlineMaps: this.inlineMaps(profile) });
         this.inspector.close();
         result = new HeapResult(readSamplingProfile(profile, !!this.opts.all, table), 'sampled', this.intervalBytes, durationMs);
         if (this.before) result.objects = objectsChange(this.before, liveObjects(), undefined, undefined);
@@ -187,6 +189,15 @@ export class HeapTracer {
     } finally {
       this.inspector.close();
     }
+  }
+
+  /** Inline source maps, looked up only when the profile has TypeScript frames (code transformed in memory). */
+  private inlineMaps(profile: SamplingProfile): Record<string, string> {
+    if (this.opts.sourceMaps === false) return {};
+    let ts = false;
+    const walk = (n: ProfileNode) => { if (/\.[cm]?tsx?$/.test(n.callFrame.url)) ts = true; else n.children.forEach(walk); };
+    walk(profile.head);
+    return ts ? this.inspector.inlineSourceMaps() : {};
   }
 
   /** Stops without reading (after an error in the traced block). */

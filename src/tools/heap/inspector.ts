@@ -104,6 +104,26 @@ export class HeapInspector {
     return writeHeapSnapshot(path);
   }
 
+  /**
+   * The inline source maps (data: URLs) of the scripts loaded so far, by script URL: code
+   * transformed in memory (tsx, ts-node, loaders) has its map only there, not on disk.
+   */
+  inlineSourceMaps(): Record<string, string> {
+    const maps: Record<string, string> = {};
+    const onParsed = (m: { params: { url: string; sourceMapURL?: string } }) => {
+      const { url, sourceMapURL } = m.params;
+      if (url && !url.startsWith('node:') && sourceMapURL?.startsWith('data:')) maps[url] = sourceMapURL;
+    };
+    this.session.on('Debugger.scriptParsed', onParsed);
+    try {
+      this.post('Debugger.enable');
+      this.post('Debugger.disable');
+    } finally {
+      this.session.off('Debugger.scriptParsed', onParsed);
+    }
+    return maps;
+  }
+
   /** Disables the HeapProfiler domain (ends tracking and the post-snapshot slowdown) and disconnects. */
   close(): void {
     if (!this.connected) return;

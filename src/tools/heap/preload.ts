@@ -37,6 +37,8 @@ export interface PreloadMeta {
   argv: string[];
   /** The profile or snapshot it wrote. */
   profile: string;
+  /** Inline source maps of code transformed in memory (tsx, loaders), by script URL. */
+  inlineMaps?: Record<string, string>;
   error?: string;
 }
 
@@ -74,6 +76,7 @@ function run(): void {
       } else {
         writeFileSync(meta.profile, JSON.stringify(inspector.stopSampling()));
       }
+      meta.inlineMaps = inspector.inlineSourceMaps();
     } catch (err) {
       meta.error = (err as Error)?.message ?? String(err);
     }

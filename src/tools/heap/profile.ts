@@ -68,16 +68,19 @@ export interface FrameOptions {
   toolDir?: string;
   /** Resolve positions through source maps (default true). */
   sourceMaps?: boolean;
+  /** Inline source maps (data: URLs) by script URL, for code transformed in memory. */
+  inlineMaps?: Record<string, string>;
 }
 
 /** Builds frames once per distinct function position, classifying and source-mapping them. */
 export class FrameTable {
   readonly frames: Frame[] = [];
   private ids = new Map<string, number>();
-  private maps = new SourceMaps();
+  private maps: SourceMaps;
   private toolDir: string;
 
   constructor(private opts: FrameOptions = {}) {
+    this.maps = new SourceMaps(opts.inlineMaps);
     this.toolDir = (opts.toolDir ?? TOOL_DIR) + sep;
   }
 

@@ -27,14 +27,26 @@ export class SourceMaps {
   private maps = new Map<string, TraceMap | null>();
   /** One line per map that could not be read. */
   readonly notes: string[] = [];
+  private inline = new Map<string, string>();
+
+  /** `inline`: source maps (data: URLs) by script URL, for code transformed in memory. */
+  constructor(inline: Record<string, string> = {}) {
+    for (const [url, ref] of Object.entries(inline)) {
+      const path = urlToPath(url);
+      if (path) this.inline.set(path, ref);
+    }
+  }
 
   /** The map of `path`, or null when it has none or it cannot be read (a note says why). */
   private mapFor(path: string): TraceMap | null {
     if (this.maps.has(path)) return this.maps.get(path)!;
     let map: TraceMap | null = null;
     let text: string | undefined;
-    try { text = readFileSync(path, 'utf8'); } catch { text = undefined; }
-    const m = text ? /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/.exec(text.slice(-4096)) : null;
+    if (!this.inline.has(path)) {
+      try { text = readFileSync(path, 'utf8'); } catch { text = undefined; }
+    }
+    const inline = this.inline.get(path);
+    const m = inline ? [inline, inline] : text ? /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/.exec(text.slice(-4096)) : null;
     if (m) {
       const ref = m[1]!;
       let where = ref;
