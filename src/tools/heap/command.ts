@@ -1,6 +1,6 @@
 // `memtrace heap [options] -- node app.js`: runs the program with the heap profiler preloaded,
 // then turns what it wrote at exit into the log, a .heapprofile, and the top sites.
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced } from '../../core/spawn.js';
-import { parseBytes } from '../../core/units.js';
+import { formatBytes, parseBytes } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
 import type { SamplingProfile } from './inspector.js';
 import type { PreloadConfig, PreloadMeta } from './preload.js';
@@ -114,7 +114,11 @@ export function register(program: Command): void {
         let data: HeapData;
         let objects: Array<[string, number, number]> | undefined;
         if (exact) {
+          const size = statSync(meta.profile).size;
+          const progress = process.stderr.isTTY && size > 50 * 1024 * 1024;
+          if (progress) process.stderr.write(`memtrace: reading the heap snapshot of PID ${meta.pid} (${formatBytes(size)})…`);
           const snap = JSON.parse(readFileSync(meta.profile, 'utf8')) as RawSnapshot;
+          if (progress) process.stderr.write('\r\x1b[K');
           data = readTrackedSnapshot(snap, table);
           objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
         } else {
