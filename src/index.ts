@@ -21,3 +21,10 @@ export type { TraceCallsOptions, CallsResult, CallsMark, CallEvent, CallsSummary
 // malloc: every malloc/free of a command, through an LD_PRELOAD interposer
 export { traceMalloc, interposerPath, readMallocLog } from './tools/malloc/index.js';
 export type { MallocOptions, MallocResult, MallocAnalysis } from './tools/malloc/index.js';
+
+// heap
+export {
+  traceHeap, startHeap, heapSnapshot, stopHeapSnapshots, liveObjects,
+  HeapResult, HeapTracer, HeapSnapshot, HeapDiff, DEFAULT_INTERVAL,
+} from './tools/heap/index.js';
+export type { HeapOptions, ObjectsChange, DiffRow, GroupBy, HeapTotals, Site } from './tools/heap/index.js';

@@ -6,10 +6,10 @@ import { FORMATS, buildReport, defaultOutput, writeReport, type Format } from '.
 export function register(program: Command): void {
   program
     .command('report')
-    .description('turn any memtrace log into HTML, gnuplot, CSV, text or a JSON summary')
+    .description('turn any memtrace log into HTML, gnuplot, CSV, text or a JSON summary (heap logs also: speedscope)')
     .argument('<log>', 'a log written by any memtrace tool')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...FORMATS]).default('text'))
-    .option('-o, --output <path>', 'where to write (html/csv/gnuplot default: beside the log; text/json: stdout; "-" for stdout)')
+    .option('-o, --output <path>', 'where to write (html/csv/gnuplot/speedscope default: beside the log; text/json: stdout; "-" for stdout)')
     .option('--top <n>', 'rows in top-N tables', '20')
     .action(async (log: string, opts: { format: Format; output?: string; top: string }) => {
       const top = Number(opts.top);

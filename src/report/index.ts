@@ -9,7 +9,7 @@ import { renderHtml } from './html.js';
 import type { Report, ReportOptions, ToolReportModule } from './types.js';
 
 /** The formats `memtrace report` writes. */
-export const FORMATS = ['html', 'gnuplot', 'csv', 'text', 'json'] as const;
+export const FORMATS = ['html', 'gnuplot', 'csv', 'text', 'json', 'speedscope'] as const;
 /** One of {@link FORMATS}. */
 export type Format = (typeof FORMATS)[number];
 
@@ -72,6 +72,7 @@ export function defaultOutput(logPath: string, format: Format): string | undefin
     case 'html': return `${stem}.html`;
     case 'gnuplot': return `${stem}.dat`;
     case 'csv': return `${stem}.csv`;
+    case 'speedscope': return `${stem}.speedscope.json`;
     default: return undefined;
   }
 }
@@ -103,6 +104,13 @@ export function writeReport(report: Report, format: Format, output: string | und
     case 'html': {
       if (toStdout) { process.stdout.write(renderHtml(report)); return []; }
       write(output, renderHtml(report));
+      return [output];
+    }
+    case 'speedscope': {
+      if (!report.speedscope) throw new UsageError(`this log holds no stacks to export to speedscope (only heap logs do)`);
+      const data = JSON.stringify(report.speedscope) + '\n';
+      if (toStdout) { process.stdout.write(data); return []; }
+      write(output, data);
       return [output];
     }
     case 'gnuplot': {

@@ -42,6 +42,11 @@ export interface Report {
   table: Table;
   /** Problems found while reading the log. */
   warnings: string[];
+  /**
+   * For logs that hold stacks: a speedscope file (https://www.speedscope.app/file-format-schema.json),
+   * written by the `speedscope` format.
+   */
+  speedscope?: Record<string, unknown>;
 }
 
 /** Options every tool's report builder takes. */
