@@ -15,7 +15,7 @@ const lines = [
 ];
 for (const r of results) {
   for (const row of r.rows) {
-    lines.push(`| ${cell(row.tool)} | ${cell(row.memoryGranularity)} | ${cell(row.executionGranularity)} | ${cell(row.memoryCost)} | ${cell(row.executionCost)} |`);
+    lines.push(`| ${cell(/^`/.test(row.tool) ? row.tool : '`' + row.tool + '`')} | ${cell(row.memoryGranularity)} | ${cell(row.executionGranularity)} | ${cell(row.memoryCost)} | ${cell(row.executionCost)} |`);
   }
 }
 lines.push('', `<sub>Measured by \`npm run bench\` (${results.map((r) => `${r.tool}: ${r.node}, ${r.date.slice(0, 10)}`).join('; ')}) on a 2-core VM; ratios are against the untraced run of the same workload in the same run. Raw figures: \`bench/results/\`.</sub>`);

@@ -1,4 +1,4 @@
-import { accessSync, constants, closeSync, openSync, statSync } from 'node:fs';
+import { accessSync, constants, closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileError } from './errors.js';
 
@@ -32,4 +32,16 @@ export function assertWritableDir(dir: string): void {
   } catch (err) {
     throw fileError(err, 'write a log in', dir);
   }
+}
+
+/** Reads up to `len` bytes at `pos` of an open file (fewer at its end). */
+export function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
 }

@@ -57,7 +57,7 @@ export class LogWriter {
   count = 0;
 
   /** Opens (truncates) `path` and writes `header`; throws UsageError when the path is not writable. */
-  constructor(readonly path: string, header: LogHeader, private flushMs = 1000) {
+  constructor(readonly path: string, header: LogHeader, flushMs = 1000) {
     try {
       this.fd = openSync(path, 'w');
       writeSync(this.fd, JSON.stringify(header) + '\n');

@@ -10,7 +10,7 @@ import { formatSites, formatTotals } from './format.js';
 import { HeapInspector, type ProfileNode, type SamplingProfile } from './inspector.js';
 import {
   FrameTable, chargedFrame, groupSites, readSamplingProfile, stackLabels, totals,
-  type GroupBy, type GroupOptions, type HeapData, type HeapTotals, type SampledData, type Site,
+  type GroupOptions, type HeapData, type HeapTotals, type SampledData, type Site,
 } from './profile.js';
 import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 

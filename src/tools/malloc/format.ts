@@ -11,12 +11,13 @@
 //   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { parseMaps, readPerfMap, symbolize } from './symbols.js';
+import { readAt } from '../../core/fsutil.js';
 
 /** The first bytes of a malloc trace. */
 export const MAGIC = 'MTMALLOC';
@@ -65,16 +66,6 @@ interface Scan {
   size: number;
 }
 
-function readAt(fd: number, pos: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, b, got, len - got, pos + got);
-    if (n <= 0) break;
-    got += n;
-  }
-  return got === len ? b : b.subarray(0, got);
-}
 
 const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
 

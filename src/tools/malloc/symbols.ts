@@ -2,8 +2,9 @@
 // (/proc/PID/maps as the interposer captured it), JIT frames from node's --perf-basic-prof
 // map (/tmp/perf-PID.map). C++ names are demangled with c++filt when binutils is installed.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { readAt } from '../../core/fsutil.js';
 
 /** One line of /proc/PID/maps that maps a file. */
 export interface Mapping { start: number; end: number; offset: number; path: string }
@@ -24,16 +25,6 @@ interface ElfSyms { loads: Array<{ offset: number; vaddr: number; filesz: number
 
 const elfCache = new Map<string, ElfSyms | null>();
 
-function readAt(fd: number, pos: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, b, got, len - got, pos + got);
-    if (n <= 0) break;
-    got += n;
-  }
-  return b.subarray(0, got);
-}
 
 /** Reads the function symbols (.symtab and .dynsym) and PT_LOAD segments of an ELF64 file. */
 function loadElf(path: string): ElfSyms | null {
