@@ -1,6 +1,6 @@
 // A program that grows in steps and holds what it allocated: the demo's subject.
 // Each step allocates ~20 MB of JS objects and ~20 MB of Buffers, marks the step, and waits.
-import { mark } from 'memtrace';
+import { mark } from 'memtrace/mark';
 
 const STEPS = Number(process.argv[2] ?? 5);
 const held = [];

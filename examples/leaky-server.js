@@ -2,7 +2,7 @@
 // included, that is never evicted. It serves itself a bounded burst of requests on 127.0.0.1
 // and exits, so it can be traced from start to end. Usage: node examples/leaky-server.js [requests]
 import { createServer, request } from 'node:http';
-import { mark } from 'memtrace';
+import { mark } from 'memtrace/mark';
 
 const REQUESTS = Number(process.argv[2] ?? 3000);
 const cache = new Map();
