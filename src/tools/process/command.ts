@@ -111,7 +111,7 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
     lines.on('line', (line) => {
       try {
-        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string };
+        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
           const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
@@ -122,6 +122,8 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
           thread.publishV8(sum, m.t);
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
+        } else if (m.x) {
+          thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
         }
       } catch { /* a torn line from a dying program */ }
     });

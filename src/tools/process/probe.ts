@@ -25,7 +25,11 @@ function start(): void {
   publish();
   const timer = setInterval(publish, period);
   timer.unref();
-  process.on('exit', publish);
+  // The program is exiting: what follows is teardown (V8 frees its heap), not the program's use.
+  process.on('exit', () => {
+    publish();
+    send(`{"p":${process.pid},"t":${epochNow()},"x":1}\n`);
+  });
   setMarkChannel((label, t) => send(`${JSON.stringify({ p: process.pid, t, m: label })}\n`));
 }
 

@@ -11,6 +11,8 @@ export interface ProcessSummary {
   pid: number;
   durationMs: number;
   samples: number;
+  /** When the Node program began to exit (ms): the summary's series end there. */
+  exitingAt?: number;
   intervalMs: number;
   rss: SeriesSummary | null;
   heapUsed: SeriesSummary | null;
@@ -30,16 +32,18 @@ export function splitRecords(log: LogContents) {
   const marks: Array<{ t: number; label: string }> = [];
   const procs: ProcRecord[] = [];
   let exit: { code: number | null; signal: string | null } | undefined;
+  const exiting = new Map<number, number>();
   for (const r of log.records) {
     if (isSample(r)) samples.push(r);
     else if (typeof r.mark === 'string') marks.push({ t: r.t, label: r.mark });
     else if (typeof r.proc === 'number') procs.push(r as unknown as ProcRecord);
     else if ('exit' in r) exit = r.exit as typeof exit;
+    else if (typeof r.exiting === 'number') exiting.set(r.exiting, r.t);
   }
   // In-process marks are written by a different thread than samples: order by time.
   samples.sort((a, b) => a.t - b.t);
   marks.sort((a, b) => a.t - b.t);
-  return { samples, marks, procs, exit };
+  return { samples, marks, procs, exit, exiting };
 }
 
 function line(label: string, s: SeriesSummary): string {
@@ -49,10 +53,15 @@ function line(label: string, s: SeriesSummary): string {
 /** Builds the report of a `process` log: summary, text, charts of memory, CPU and faults over time. */
 export function buildReport(log: LogContents, options: ReportOptions = {}): Report {
   const { header } = log;
-  const { samples, marks, procs, exit } = splitRecords(log);
+  const { samples, marks, procs, exit, exiting } = splitRecords(log);
   const ts = samples.map((s) => s.t);
-  const rss = summarizeSeries(ts, samples.map((s) => s.rss));
-  const heapSamples = samples.filter((s) => typeof s.heapUsed === 'number');
+  // The summary is of the program's run: samples after a Node program began to exit show V8
+  // tearing its heap down, and would make any program look as if it shrank at the end.
+  const exitT = exiting.get(header.pid) ?? (exiting.size === 1 ? [...exiting.values()][0]! : undefined);
+  const running = exitT === undefined ? samples : samples.filter((s) => s.t <= exitT);
+  const base = running.length >= 2 ? running : samples;
+  const rss = summarizeSeries(base.map((s) => s.t), base.map((s) => s.rss));
+  const heapSamples = base.filter((s) => typeof s.heapUsed === 'number');
   const heapUsed = summarizeSeries(heapSamples.map((s) => s.t), heapSamples.map((s) => s.heapUsed!));
   const durationMs = samples.length ? samples[samples.length - 1]!.t : 0;
   const warnings: string[] = [];
@@ -83,6 +92,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     pid: header.pid,
     durationMs,
     samples: samples.length,
+    ...(exitT !== undefined ? { exitingAt: exitT } : {}),
     intervalMs: Number(header.interval_ms ?? 0),
     rss,
     heapUsed,
@@ -102,6 +112,10 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     out.push('  no samples: the program ended before the first sample');
   }
   if (heapUsed) out.push('  ' + line('JS heap', heapUsed));
+  if (base !== samples && base.length < samples.length) {
+    const n = samples.length - base.length;
+    out.push(`  (summary up to ${formatDuration(exitT!)}, when the program began to exit; the ${n > 1 ? `${n} samples` : 'sample'} of its teardown after that ${n > 1 ? 'are' : 'is'} in the charts)`);
+  }
   if (marks.length) out.push(`  ${marks.length} mark${marks.length > 1 ? 's' : ''}: ${marks.slice(0, 5).map((m) => `${m.label} @ ${formatDuration(m.t)}`).join(', ')}${marks.length > 5 ? ', …' : ''}`);
   if (processes.length > 1) {
     out.push(`  ${processes.length} processes in the tree; largest peaks:`);
