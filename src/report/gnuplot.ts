@@ -38,7 +38,7 @@ export function renderGnuplot(report: Report, datPath: string, pngPath: string):
     });
     blocks.push(`# chart ${k}: ${c.title} (${label})\n${header}\n${rows.join('\n')}`);
     const marks = (c.marks ?? [])
-      .map((m, j) => `set arrow ${j + 1} from ${(m.t / 1000).toFixed(4)}, graph 0 to ${(m.t / 1000).toFixed(4)}, graph 1 nohead lc rgb "#c0392b" dt 2\nset label ${j + 1} ${quote(m.label)} at ${(m.t / 1000).toFixed(4)}, graph ${0.95 - (j % 4) * 0.05} offset 0.5,0 tc rgb "#c0392b" font ",8"`)
+      .map((m, j) => `set arrow ${j + 1} from ${(m.t / 1000).toFixed(4)}, graph 0 to ${(m.t / 1000).toFixed(4)}, graph 1 nohead front lc rgb "#c0392b" dt 2\nset label ${j + 1} ${quote(m.label)} at ${(m.t / 1000).toFixed(4)}, graph ${0.95 - (j % 4) * 0.05} offset 0.5,0 front tc rgb "#c0392b" font ",8"`)
       .join('\n');
     const lines = c.series
       .map((s, j) => {
