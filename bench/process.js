@@ -59,6 +59,15 @@ for (const interval of ['100ms', '1ms']) {
 }
 
 // 3. The cost of one sample, in this process, of a sleeping child.
+// 4. The memory the probe adds to a Node program (the ESM loader that --import starts, the probe).
+function rssOf(env) {
+  const r = spawnSync('node', ['-e', 'setTimeout(() => console.log(process.memoryUsage().rss), 300)'], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore', 'ignore'] });
+  return Number(r.stdout.trim());
+}
+const probeEnv = { NODE_OPTIONS: `--import ${new URL('../dist/tools/process/probe.js', import.meta.url).href}`, MEMTRACE_PROBE_FD: '3' };
+const probeKiB = Math.round(median([0, 1, 2, 3, 4].map(() => rssOf(probeEnv) - rssOf({}))) / 1024);
+console.log(`the probe adds ${probeKiB} KiB of RSS to a Node program`);
+
 const child = spawn('sleep', ['30']);
 await new Promise((r) => child.once('spawn', r));
 function perSample(opts, n) {
@@ -82,6 +91,6 @@ writeResults('process', [{
   tool: '`process`',
   memoryGranularity: 'RSS split into anonymous / file-backed / shared, swap, page faults, CPU; V8 heap, external and array buffers for Node programs; PSS/USS with --detail',
   executionGranularity: 'regular time intervals (any PID; whole process trees with --children)',
-  memoryCost: 'none in the program (the sampler runs in memtrace); in-process: one sampling thread',
+  memoryCost: `none for other programs (the sampler runs in memtrace); +${Math.round(probeKiB / 102.4) / 10} MiB RSS in a Node program for its V8 probe (mostly the ESM loader --import starts); in-process: one sampling thread`,
   executionCost: `program CPU ${x(slowdown['10 Hz'].cpuRatio)} at 10 Hz, ${x(slowdown['1 kHz'].cpuRatio)} at 1 kHz (its running time ${x(slowdown['10 Hz'].ownRatio)} / ${x(slowdown['1 kHz'].ownRatio)}); memtrace itself ${cpu['100ms']}% of a core at 10 Hz, ${cpu['1ms']}% at 1 kHz; ${sampleUs.plain} µs a sample`,
-}], { slowdown, memtraceCpuPercent: cpu, sampleUs, reps: REPS });
+}], { slowdown, memtraceCpuPercent: cpu, sampleUs, probeRssKiB: probeKiB, reps: REPS });
