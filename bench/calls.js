@@ -22,7 +22,7 @@ const CONFIGS = {
   lines: { lines: true },
   'probe:off': { probe: 'off' },
   'probe:enter': { probe: 'enter' },
-  'probe:return': { probe: 'return' },
+  'probe:finally': { probe: 'finally' },
 };
 
 function runOnce(w, cfg) {
