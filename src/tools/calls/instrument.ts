@@ -267,7 +267,10 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
         if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;$mt$s=1${exit}`);
         else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
       } else if (mode === 'return') {
-        if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;${P}.${node.$mtX}($mtT,${k},1)`);
+        // After a final return or throw the end is not reached: no probe there (smaller code inlines).
+        const last = body.type === 'BlockStatement' ? (body.body as AnyNode[])[body.body.length - 1] : undefined;
+        if (last && (last.type === 'ReturnStatement' || last.type === 'ThrowStatement')) { /* unreachable end */ }
+        else if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;${P}.${node.$mtX}($mtT,${k},1)`);
         else s.appendLeft(body.end, `),${P}.${node.$mtX}($mtT,${k},1),$mt$v}`);
       }
     }
