@@ -22,7 +22,7 @@ const CONFIGS = {
   lines: { lines: true },
   'probe:off': { probe: 'off' },
   'probe:enter': { probe: 'enter' },
-  'probe:return': { probe: 'return' },
+  'probe:finally': { probe: 'finally' },
 };
 
 function runOnce(w, cfg) {
@@ -89,7 +89,7 @@ const W = figures.workloads;
 const x = (v) => `x${v.toFixed(2)}`;
 const row = {
   tool: '`calls`',
-  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event; V8 heap used beside it',
+  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a plain function's throw: its own event with --trigger 0, else charged to the next event); V8 heap used beside it',
   executionGranularity: 'every JS/TS function of the included files; with --lines every statement',
   memoryCost: `+${W.fib.traced.extraRssMiB} MiB peak RSS on fib, +${W.marked.traced.extraRssMiB} MiB on marked (publisher thread, parser, instrumented code); publisher ${figures.publisherCpuPercent}% of a core`,
   executionCost: `${x(W.fib.traced.ratio)} on fib(27), ${x(W.json.traced.ratio)} on a JSON transform, ${x(W.marked.traced.ratio)} on marked, ${x(W.yaml.traced.ratio)} on yaml (libraries traced as user code); --lines ${x(W.fib.lines.ratio)} / ${x(W.json.lines.ratio)} / ${x(W.marked.lines.ratio)} / ${x(W.yaml.lines.ratio)}`,

@@ -77,7 +77,10 @@ test('every function form behaves the same traced (every event, every line) as u
   assert.match(traced.stderr.split('\n')[0], /forms\.cjs:27$/);
   const recs = records(out).slice(1);
   const kinds = (fn) => recs.filter((e) => e.fn === fn).map((e) => e.ev);
-  assert.deepEqual(kinds('thrower'), ['call', 'throw', 'call', 'throw']);
+  assert.deepEqual(kinds('thrower'), ['call', 'throw', 'call', 'throw', 'call', 'throw']);
+  // A throw through two plain functions: each frame gets its throw, the innermost first.
+  const relayed = recs.filter((e) => (e.fn === 'relay' || e.fn === 'thrower') && e.ev).slice(2, 6);
+  assert.deepEqual(relayed.map((e) => `${e.ev} ${e.fn} ${e.depth}`), ['call relay 1', 'call thrower 2', 'throw thrower 2', 'throw relay 1']);
   assert.deepEqual(kinds('gen'), ['call', 'return', 'call', 'return']); // run to the end, then ended by .return()
   assert.deepEqual(kinds('second'), ['call', 'throw']); // an async function that rejects
   assert.ok(kinds('Derived.constructor').length === 4 && kinds('Base.constructor').length === 4);

@@ -11,7 +11,7 @@ export interface HooksData {
   lines: boolean;
   runtimeUrl: string;
   /** The probe shape (see InstrumentOptions.probe); MEMTRACE_CALLS_PROBE sets it, for the bench. */
-  probe?: 'finally' | 'return' | 'enter' | 'off';
+  probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
   cwd: string;
 }
 

@@ -22,11 +22,13 @@ export interface InstrumentOptions {
   /** For ESM: the URL of the runtime module the probes import. */
   runtimeUrl?: string;
   /**
-   * The probe shape, for measuring alternatives: `finally` (the default: entry probe, body in
-   * try/finally, depth counter), `return` (exit probes at each return, no try: no throw events
-   * and no depth), `enter` (entry probe only), `off` (no probe: the parse and table only).
+   * The probe shape, for measuring alternatives: `lazy` (the default: `return` for plain
+   * functions, whose throws the runtime infers from the stack, `finally` for async functions and
+   * generators), `finally` (every function: entry probe, body in try/finally), `return` (exit
+   * probes at each return and at the end, no try: throws unseen), `enter` (entry probe only),
+   * `off` (no probe: the parse and table only).
    */
-  probe?: 'finally' | 'return' | 'enter' | 'off';
+  probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
 }
 
 /** The instrumented code, or the reason it was left as it was. */
@@ -127,7 +129,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   };
 
   const s = new MagicString(code);
-  const mode0 = opts.probe ?? 'finally';
+  const mode0 = opts.probe ?? 'lazy';
   let mode = mode0;
   const fns: Array<FnInfo & { file?: string }> = [];
   const lines: Array<{ line: number; col: number; file?: string }> = [];
@@ -186,8 +188,12 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       if (tracer && o.file === undefined) { fn = false; generated = true; fnStack.push(null); }
     }
     if (fn) {
-      mode = mode0;
+      mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
       node.$mtMode = mode;
+      // Lazy: a plain function's probes say so (e/x), and the runtime infers its throws.
+      const lazy = mode0 === 'lazy' && mode === 'return';
+      node.$mtC = lazy ? 'e' : 'c';
+      node.$mtX = lazy ? 'x' : 'r';
       k = fns.length;
       let name = nameOf(node, parent, grand);
       if (tracer) {
@@ -200,7 +206,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       }
       fns.push({ name, ...o! });
       const body = node.body as AnyNode;
-      const enter = mode === 'off' ? '' : mode === 'enter' ? `${P}.c($mtT,${k});` : mode === 'return' ? `${P}.c($mtT,${k});let $mt$v;`
+      const enter = mode === 'off' ? '' : mode === 'enter' ? `${P}.c($mtT,${k});` : mode === 'return' ? `${P}.${node.$mtC}($mtT,${k});let $mt$v;`
         : `${P}.c($mtT,${k});let $mt$s=0,$mt$v;try{`;
       if (body.type === 'BlockStatement') {
         let at2 = body.start + 1;
@@ -222,7 +228,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     if (rewriteReturn) {
       const k2 = fnStack[fnStack.length - 1]!.$mtK;
       if (node.argument) s.appendRight(node.argument.start, '($mt$v=(');
-      else s.appendLeft(node.start + 6, ownerMode === 'return' ? ` (${P}.r($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
+      else s.appendLeft(node.start + 6, ownerMode === 'return' ? ` (${P}.${owner.$mtX}($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
     }
     if (opts.lines) {
       const list = node.type === 'Program' || node.type === 'BlockStatement' || node.type === 'StaticBlock'
@@ -247,7 +253,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       }
     }
     if (rewriteReturn && node.argument) {
-      s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.r($mtT,${fnStack[fnStack.length - 1]!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
+      s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.${owner!.$mtX}($mtT,${owner!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
     }
     if (fn) {
       fnStack.pop();
@@ -261,8 +267,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
         if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;$mt$s=1${exit}`);
         else s.appendLeft(body.end, `),$mt$s=1,$mt$v${exit}}`);
       } else if (mode === 'return') {
-        if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;${P}.r($mtT,${k},1)`);
-        else s.appendLeft(body.end, `),${P}.r($mtT,${k},1),$mt$v}`);
+        // After a final return or throw the end is not reached: no probe there (smaller code inlines).
+        const last = body.type === 'BlockStatement' ? (body.body as AnyNode[])[body.body.length - 1] : undefined;
+        if (last && (last.type === 'ReturnStatement' || last.type === 'ThrowStatement')) { /* unreachable end */ }
+        else if (body.type === 'BlockStatement') (node.$mtEnterAt === body.end - 1 ? s.appendRight : s.appendLeft).call(s, body.end - 1, `;${P}.${node.$mtX}($mtT,${k},1)`);
+        else s.appendLeft(body.end, `),${P}.${node.$mtX}($mtT,${k},1),$mt$v}`);
       }
     }
     if (generated) fnStack.pop();

@@ -108,20 +108,29 @@ function table(T: () => Table): Table {
   return t;
 }
 
-function event(kind: CallEvent['ev'], T: () => Table, k: number): void {
-  const sink = stack[stack.length - 1];
-  if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
-  const pages = readPages();
-  const rss = pages * PAGE_SIZE;
-  const drss = rss - sink.lastRss;
-  if (sink.trigger > 0) {
-    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
-    if (drss < sink.trigger && drss > -sink.trigger) return;
+/**
+ * Plain (not async, not generator) functions have no try: their probes are an entry and one
+ * at each return. With trigger 0 every probe reaches the runtime, which keeps the frames entered
+ * and not returned from, with their depth; a frame no longer on the stack at a later event (or
+ * when the trace ends) left by an exception, and gets its `throw` event then.
+ */
+interface Open { T: () => Table; k: number; depth: number }
+let open: Open[] = [];
+
+/** Writes a `throw` for each open plain frame deeper than `depth` (or as deep, for a call). */
+function unwind(sink: CallsSink, depth: number, inclusive: boolean, rss: number): void {
+  while (open.length > 0) {
+    const top = open[open.length - 1]!;
+    if (top.depth < depth || (top.depth === depth && !inclusive)) break;
+    open.pop();
+    write(sink, 'throw', top.T, top.k, top.depth, rss);
   }
+}
+
+function write(sink: CallsSink, kind: CallEvent['ev'], T: () => Table, k: number, depth: number, rss: number): void {
+  const drss = rss - sink.lastRss;
   sink.lastRss = rss;
-  F[RSS_SLOT.REFERENCE] = pages;
   const tb = table(T);
-  const depth = stackDepth();
   let rec: CallEvent;
   if (kind === 'line') {
     const l = tb.lines[k]!;
@@ -135,15 +144,43 @@ function event(kind: CallEvent['ev'], T: () => Table, k: number): void {
   sink.write(rec as unknown as Record<string, unknown>);
 }
 
+/** `plain`: 1 at a plain function's entry, 2 at its return, 0 otherwise. */
+function event(kind: CallEvent['ev'], T: () => Table, k: number, plain: number): void {
+  const sink = stack[stack.length - 1];
+  if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
+  const pages = readPages();
+  const rss = pages * PAGE_SIZE;
+  const drss = rss - sink.lastRss;
+  if (sink.trigger > 0) {
+    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+    if (drss < sink.trigger && drss > -sink.trigger) return;
+  }
+  F[RSS_SLOT.REFERENCE] = pages;
+  const depth = stackDepth();
+  if (sink.trigger === 0) {
+    unwind(sink, depth, kind === 'call', rss);
+    if (plain === 1) open.push({ T, k, depth });
+    else if (plain === 2) {
+      const top = open[open.length - 1];
+      if (top && top.T === T && top.k === k && top.depth === depth) open.pop();
+    }
+  }
+  write(sink, kind, T, k, depth, rss);
+}
+
 /** The probes' slow paths, reached only when the publisher raised the flag. */
 export const R = {
   F,
   /** Call probe. */
-  c(T: () => Table, k: number): void { event('call', T, k); },
+  c(T: () => Table, k: number): void { event('call', T, k, 0); },
   /** Exit probe: `ok` 1 for a return, 0 for a throw. */
-  r(T: () => Table, k: number, ok: number): void { event(ok ? 'return' : 'throw', T, k); },
+  r(T: () => Table, k: number, ok: number): void { event(ok ? 'return' : 'throw', T, k, 0); },
+  /** Call probe of a plain function (no try: its throws are inferred). */
+  e(T: () => Table, k: number): void { event('call', T, k, 1); },
+  /** Return probe of a plain function. */
+  x(T: () => Table, k: number): void { event('return', T, k, 2); },
   /** Line probe. */
-  l(T: () => Table, k: number): void { event('line', T, k); },
+  l(T: () => Table, k: number): void { event('line', T, k, 0); },
   /** Names an instrumented file (run by its first statement). */
   m(file: string): void { files.add(file); },
 };
@@ -169,6 +206,7 @@ function arm(sink: CallsSink): void {
   const pages = readPages();
   sink.lastRss = pages * PAGE_SIZE;
   F[RSS_SLOT.REFERENCE] = pages;
+  open = [];
   F[RSS_SLOT.THRESHOLD] = sink.trigger === 0 ? 0 : Math.max(1, Math.ceil(sink.trigger / PAGE_SIZE));
   // Until the publisher runs, every probe takes the precise path.
   F[RSS_SLOT.MOVED] = sink.trigger === 0 || F[RSS_SLOT.READY] !== 1 ? 1 : 0;
@@ -191,6 +229,8 @@ export function pushSink(sink: CallsSink): void {
 export function popSink(sink: CallsSink): void {
   const i = stack.lastIndexOf(sink);
   if (i < 0) return;
+  // Plain frames still open and no longer on the stack threw (an uncaught exception ends here).
+  if (i === stack.length - 1 && open.length > 0 && sink.trigger === 0) unwind(sink, stackDepth(), false, currentRss());
   stack.splice(i, 1);
   const outer = stack[stack.length - 1];
   if (outer) {
