@@ -1,5 +1,5 @@
 // bench/malloc: what the malloc interposer costs, against the untraced run of the same
-// workload in the same session (repetitions interleaved, medians), in counting, record and
+// workload in the same run (repetitions interleaved, medians), in counting, record and
 // --stacks modes, and heaptrack on the same workload when it is installed.
 // Times are the traced program's wall time (the interposer set up as `memtrace malloc` does);
 // reading the trace afterwards is measured once per mode as `analysis`.
@@ -15,7 +15,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 // heaptrack takes ~x15 on the typed-array workload: run it fewer times (its ratio is its median
-// against the median untraced run of the same session)
+// against the median untraced run of the same run)
 const HEAPTRACK_REPS = Number(process.env.BENCH_HEAPTRACK_REPS ?? 1);
 const so = interposerPath();
 if (!existsSync(so)) { console.error(`bench/malloc: ${so} is not built (npm run build:native)`); process.exit(1); }
