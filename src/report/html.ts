@@ -109,6 +109,14 @@ const CHART_SCRIPT = String.raw`
 })();
 `;
 
+/** The text summary: whole when short; when long (a table-heavy tool), its head and the rest folded, so the charts are in view. */
+function summaryHtml(text: string): string {
+  const lines = text.split('\n');
+  if (lines.length <= 25) return `<pre class="summary">${escapeHtml(text)}</pre>`;
+  return `<pre class="summary">${escapeHtml(lines.slice(0, 8).join('\n'))}</pre>
+<details><summary>the whole text summary (${lines.length} lines)</summary><pre class="summary">${escapeHtml(text)}</pre></details>`;
+}
+
 /** Renders a report as one self-contained HTML page (uPlot inlined; nothing is fetched when opened). */
 export function renderHtml(report: Report): string {
   const charts = report.sections
@@ -136,7 +144,7 @@ th { background: #f6f7f9; }
 <body>
 <h1>${escapeHtml(report.title)}</h1>
 ${warnings}
-<pre class="summary">${escapeHtml(report.text)}</pre>
+${summaryHtml(report.text)}
 ${charts.length ? '<div class="hint">Drag across a chart to zoom, double-click to reset; values at the cursor are in the legend.</div>' : ''}
 ${report.sections.map(sectionHtml).join('\n')}
 <script>${asset('uplot/dist/uPlot.iife.min.js')}</script>
