@@ -1,6 +1,7 @@
 // Benchmarks `memtrace heap`: share of bytes on the right line, totals against
 // `node --heap-prof`, and the overhead against the untraced run of the same workload
 // (interleaved repetitions, medians). Writes bench/results/heap.json.
+import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'memtrace-heap-bench-'));
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const MiB = 1024 * 1024;
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const lineOf = (text) => readFileSync(accuracy, 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
 const LINES = { keepForty: lineOf('function keepForty'), dropFour: lineOf('function dropFour'), keepFourHundred: lineOf('function keepFourHundred') };
 const TRUTH = { keepForty: 40 * MiB, dropFour: 4 * MiB, keepFourHundred: 400 * 1024 };

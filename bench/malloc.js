@@ -3,6 +3,7 @@
 // --stacks modes, and heaptrack on the same workload when it is installed.
 // Times are the traced program's wall time (the interposer set up as `memtrace malloc` does);
 // reading the trace afterwards is measured once per mode as `analysis`.
+import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -64,7 +65,6 @@ function runOnce(w, mode, tag) {
   return { ms, file };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const modes = ['untraced', 'count', 'record', 'stacks', ...(haveHeaptrack ? ['heaptrack'] : [])];
 const figures = { reps: REPS, heaptrackReps: HEAPTRACK_REPS, note: 'wall time of the traced program, 2-core VM shared with other builds: noisy; medians of interleaved runs', heaptrack: haveHeaptrack ? spawnSync('heaptrack', ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not installed: skipped', workloads: {} };
 

@@ -1,6 +1,7 @@
 // Benchmark of the spaces tool: µs per snapshot, the cost of diffSpaces around a block against the
 // bare block, and the cost of `memtrace spaces` (with and without --interval) on a program against
 // the untraced run. Repetitions are interleaved; figures are medians. Writes bench/results/spaces.json.
+import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,6 @@ import { diffSpaces, snapshotSpaces } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'dist', 'cli.js');
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const now = () => performance.now();
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
