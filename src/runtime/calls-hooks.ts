@@ -9,6 +9,8 @@ export interface HooksData {
   exclude: string[];
   skip: string[];
   lines: boolean;
+  /** Probe call sites too (`--native`). */
+  native?: boolean;
   runtimeUrl: string;
   /** The probe shape (see InstrumentOptions.probe); MEMTRACE_CALLS_PROBE sets it, for the bench. */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
@@ -35,7 +37,7 @@ export function instrumentLoaded(url: string, result: LoadResult, d: HooksData |
   try { path = fileURLToPath(url); } catch { return result; }
   if (!scope(path)) return result;
   const src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
-  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, runtimeUrl: d.runtimeUrl, probe: d.probe });
+  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
   if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
   return { ...result, source: out.code };
 }

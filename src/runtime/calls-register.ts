@@ -13,6 +13,8 @@ export interface CallsEnvOptions {
   trigger?: number;
   output?: string;
   lines?: boolean;
+  /** Events for calls into code that is not instrumented (`--native`). */
+  native?: boolean;
   include?: string[];
   exclude?: string[];
   /** false: instrument only; traces are started with traceCalls(). */
@@ -36,7 +38,7 @@ function readOptions(): CallsEnvOptions {
 
 async function main(): Promise<void> {
   const opts = readOptions();
-  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
   await ready;
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     }
     try {
       writer = new LogWriter(output, makeHeader('calls', {
-        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines,
+        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines, native: !!opts.native,
         include: opts.include ?? [], exclude: opts.exclude ?? [], start: new Date(start).toISOString(),
       }));
     } catch (err) {
