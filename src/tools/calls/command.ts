@@ -47,10 +47,11 @@ export function register(program: Command): void {
     .option('--include <glob>', 'also instrument files matching this glob (repeatable; node_modules is out by default)', collect, [])
     .option('--exclude <glob>', 'never instrument files matching this glob (repeatable)', collect, [])
     .option('--lines', 'also probe every statement (line events)')
+    .option('--native', 'also events for calls into code that is not instrumented: built-ins (JSON.parse), node\'s API (fs.readFileSync), addons, excluded modules')
     .option('-o, --output <file>', 'the log to write (default: memtrace-calls-DATE-PID.jsonl here)')
     .option('--top <n>', 'functions in the summary printed at exit', '10')
     .argument('[command...]', 'the program to run, after --')
-    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; output?: string; top: string }) => {
+    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; native?: boolean; output?: string; top: string }) => {
       const trigger = parseBytes(opts.trigger, '--trigger');
       const top = Number(opts.top);
       if (!Number.isInteger(top) || top <= 0) throw new UsageError(`--top: '${opts.top}' must be a whole number above zero`);
@@ -60,12 +61,12 @@ export function register(program: Command): void {
       try { new LogWriter(output, makeHeader('calls', { pid: 0, command })).close(); unlinkSync(output); } catch (err) {
         throw err instanceof UsageError ? err : fileError(err, 'write log', output);
       }
-      const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, include: opts.include, exclude: opts.exclude, claim: true, quiet: true };
+      const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude, claim: true, quiet: true };
       const run = withCallsImport(command, { ...process.env, MEMTRACE_CALLS: JSON.stringify(envOpts) });
       const child = await spawnTraced(run.command, { env: run.env });
       const exit = await child.exited;
       if (!existsSync(output)) {
-        new LogWriter(output, makeHeader('calls', { pid: child.pid, command, trigger, lines: !!opts.lines, include: opts.include, exclude: opts.exclude })).close();
+        new LogWriter(output, makeHeader('calls', { pid: child.pid, command, trigger, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude })).close();
       }
       const log = await readLog(output);
       process.stderr.write(`memtrace: calls log written to ${output}\n`);

@@ -29,6 +29,8 @@ export interface InstrumentOptions {
    * `off` (no probe: the parse and table only).
    */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
+  /** Also probe every call site (`--native`): events for calls into code that is not instrumented. */
+  native?: boolean;
 }
 
 /** The instrumented code, or the reason it was left as it was. */
@@ -61,6 +63,32 @@ function memberName(n: AnyNode): string {
   if (n.type === 'MemberExpression') return `${memberName(n.object)}.${n.computed ? '[computed]' : keyName(n.property, false)}`;
   return '?';
 }
+
+const unwrap = (n: AnyNode): AnyNode =>
+  n.type === 'ParenthesizedExpression' ? unwrap(n.expression)
+    : n.type === 'SequenceExpression' ? unwrap(n.expressions[n.expressions.length - 1]) : n;
+
+/** The callee as the source spells it (`JSON.parse`, `fs.readFileSync`, `this.#cache.get`). */
+function calleeName(c: AnyNode): string {
+  const n = unwrap(c);
+  switch (n.type) {
+    case 'Identifier': return n.name;
+    case 'Super': return 'super';
+    case 'ThisExpression': return 'this';
+    case 'MemberExpression': return `${calleeName(n.object)}${n.computed ? (n.property.type === 'Literal' ? `[${JSON.stringify(n.property.value)}]` : '[…]') : '.' + keyName(n.property, false)}`;
+    case 'CallExpression': return `${calleeName(n.callee)}()`;
+    case 'NewExpression': return `new ${calleeName(n.callee)}()`;
+    case 'ChainExpression': return calleeName(n.expression);
+    case 'FunctionExpression': case 'ArrowFunctionExpression': return '(function)';
+    case 'ArrayExpression': return '[…]';
+    case 'ObjectExpression': return '{…}';
+    case 'Literal': return String(n.raw).length <= 20 ? String(n.raw) : '(literal)';
+    default: return '(expression)';
+  }
+}
+
+/** Module-plumbing calls that CommonJS export detection and bundlers read by their shape: never wrapped. */
+const PLUMBING = /^(require|Object\.defineProperty|__exportStar|__export|\w+\.__exportStar|__reExport|__setModuleDefault)$/;
 
 /** Reads the source map a module names (inline data: URL or a file beside it), or undefined. */
 function inputMap(code: string, file: string): { map: SourceMapInput; commentStart: number; mapUrl: string } | undefined {
@@ -134,6 +162,8 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   const fns: Array<FnInfo & { file?: string }> = [];
   const lines: Array<{ line: number; col: number; file?: string }> = [];
   const classNames: string[] = [];
+  const natives: Array<{ name: string; line: number; col: number; file?: string }> = [];
+  let generatedDepth = 0;
   const P = '$mtF[0]&&$mtR';
 
   const nameOf = (fn: AnyNode, parent: AnyNode | null, grand: AnyNode | null): string => {
@@ -185,7 +215,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       const at = parent && (parent.type === 'MethodDefinition' || parent.type === 'Property') && parent.value === node ? parent.key : node;
       o = origin(at.loc.start.line, at.loc.start.column);
       // A function the input's source map does not map is generated (a compiler's helper): left alone.
-      if (tracer && o.file === undefined) { fn = false; generated = true; fnStack.push(null); }
+      if (tracer && o.file === undefined) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
     }
     if (fn) {
       mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
@@ -230,6 +260,44 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       if (node.argument) s.appendRight(node.argument.start, '($mt$v=(');
       else s.appendLeft(node.start + 6, ownerMode === 'return' ? ` (${P}.${owner.$mtX}($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
     }
+    // --native: the call site is wrapped whole, `$mtR.p(<call>,$mtT,k)` after it and the last
+    // argument passed through `$mtR.a(arg,$mtT,k)` before it (after every argument is computed),
+    // so the call itself, its `this`, its callee and its arguments are the original's.
+    let site = -1;
+    let siteLast: AnyNode | undefined;
+    if (opts.native && generatedDepth === 0) {
+      if (node.type === 'ChainExpression') {
+        // Only the chain as a whole is wrapped: a call inside it may be skipped by `?.`.
+        for (let c = node.expression as AnyNode; c && (c.type === 'CallExpression' || c.type === 'MemberExpression'); c = c.type === 'CallExpression' ? c.callee : c.object) {
+          if (c.type === 'CallExpression') c.$mtSpine = true;
+        }
+      }
+      const call = node.type === 'ChainExpression' ? (node.expression.type === 'CallExpression' ? node.expression as AnyNode : undefined)
+        : (node.type === 'CallExpression' && !node.$mtSpine) || node.type === 'NewExpression' ? node
+        : node.type === 'TaggedTemplateExpression' ? node : undefined;
+      const target = parent && ((parent.type === 'AssignmentExpression' && parent.left === node) || parent.type === 'UpdateExpression'
+        || ((parent.type === 'ForInStatement' || parent.type === 'ForOfStatement') && parent.left === node));
+      if (call && !target) {
+        const callee = (call.type === 'TaggedTemplateExpression' ? call.tag : call.callee) as AnyNode;
+        let name = calleeName(callee);
+        const topLevel = fnStack.length === 1;
+        if (!(PLUMBING.test(name) && (name === 'require' || (topLevel && opts.kind === 'cjs')))) {
+          if (call.type === 'NewExpression') name = `new ${name}`;
+          else if (call.type === 'TaggedTemplateExpression') name += '``';
+          site = natives.length;
+          natives.push({ name, ...origin(callee.loc!.start.line, callee.loc!.start.column) });
+          const args = (call.type === 'TaggedTemplateExpression' ? [] : call.arguments) as AnyNode[];
+          const last = args[args.length - 1];
+          if (last) {
+            siteLast = last.type === 'SpreadElement' ? last.argument : last;
+            s.appendRight(node.start, '$mtR.p(');
+            s.appendRight(siteLast!.start, '$mtR.a(');
+          } else {
+            s.appendRight(node.start, `$mtR.p((${P}.n($mtT,${site}),`);
+          }
+        }
+      }
+    }
     if (opts.lines) {
       const list = node.type === 'Program' || node.type === 'BlockStatement' || node.type === 'StaticBlock'
         ? (node.body as AnyNode[]) : node.type === 'SwitchCase' ? (node.consequent as AnyNode[]) : null;
@@ -251,6 +319,10 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       } else if (v && typeof v === 'object' && typeof v.type === 'string') {
         walk(v, node, parent);
       }
+    }
+    if (site >= 0) {
+      if (siteLast) s.appendLeft(siteLast.end, `,$mtT,${site})`);
+      s.appendLeft(node.end, siteLast ? `,$mtT,${site})` : `),$mtT,${site})`);
     }
     if (rewriteReturn && node.argument) {
       s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.${owner!.$mtX}($mtT,${owner!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
@@ -274,11 +346,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
         else s.appendLeft(body.end, `),${P}.${node.$mtX}($mtT,${k},1),$mt$v}`);
       }
     }
-    if (generated) fnStack.pop();
+    if (generated) { fnStack.pop(); generatedDepth--; }
     if (pushedClass) classNames.pop();
   };
   walk(ast, null, null);
-  if (fns.length === 0 && lines.length === 0) return { code, functions: 0 };
+  if (fns.length === 0 && lines.length === 0 && natives.length === 0) return { code, functions: 0 };
 
   // The prelude goes after a hashbang and the directive prologue, on the same line.
   let preludeAt = 0;
@@ -303,6 +375,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     file: defaultFile,
     fns: fns.map((f) => [f.name, f.line, f.col, f.file && f.file !== defaultFile ? f.file : 0]),
     lines: lines.map((l) => [l.line, l.col, l.file && l.file !== defaultFile ? l.file : 0]),
+    calls: natives.map((c) => [c.name, c.line, c.col, c.file && c.file !== defaultFile ? c.file : 0]),
   };
   if (input) s.remove(input.commentStart, code.length);
   // A hoisted declaration: the table is there even when a function runs before the module body.
