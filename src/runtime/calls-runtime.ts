@@ -1,9 +1,10 @@
-// What instrumented code calls. Loaded into the traced program: imports only node: and core/.
+// What instrumented code calls. Loaded into the traced program: imports only node: and runtime/ (and core/memory's page size).
 // The fast path lives in the probes themselves (`$mtF[0]&&…`); everything here runs only
 // when the RSS publisher said memory moved (or on every probe with trigger 0).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
 import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
 import { epochNow } from './marks.js';
@@ -305,16 +306,22 @@ export const R = {
   a<V>(v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeCall(T, k); return v; },
   /** Native-call probe before a call without arguments. */
   n(T: () => Table, k: number): void { nativeCall(T, k); },
+  /** Native-call probe after a call without arguments (`n` ran before it), passing its value through. */
+  z<V>(_before: unknown, v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeReturn(T, k); return v; },
   /** Native-call probe after the call, passing its value through. */
   p<V>(v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeReturn(T, k); return v; },
   /** Names an instrumented file (run by its first statement). */
   m(file: string): void { files.add(file); },
 };
 
-for (const [name, value] of [['$mtF', F], ['$mtR', R]] as const) {
-  if (!Object.prototype.hasOwnProperty.call(globalThis, name)) {
-    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true });
-  }
+// The probes' two names are script-scope constants (what a top-level `const` of a classic script
+// declares): every script and module of the realm resolves them, TurboFan folds them, and they
+// are not properties of globalThis, so the program's globals are its own. The values cross in a
+// global deleted at once.
+if (runInThisContext('typeof $mtF') === 'undefined') {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.$mt$init = [F, R];
+  try { runInThisContext('const $mtF = $mt$init[0], $mtR = $mt$init[1];'); } finally { delete g.$mt$init; }
 }
 
 /** Current resident set size in bytes (a pread of /proc/self/statm). */

@@ -114,6 +114,35 @@ function inputMap(code: string, file: string): { map: SourceMapInput; commentSta
   }
 }
 
+// The inverse of the edits below, for Function.prototype.toString: every fragment instrumentSource
+// inserts, as a pattern (inserted code never holds a newline and always holds `$mt`). Longer
+// fragments first where one contains another.
+const P_RE = String.raw`\$mtF\[0\]&&\$mtR`;
+const ENTER_RE = String.raw`(?:${P_RE}\.c\(\$mtT,\d+\);let \$mt\$s=0,\$mt\$v;try\{|${P_RE}\.[ce]\(\$mtT,\d+\);let \$mt\$v;|${P_RE}\.c\(\$mtT,\d+\);)`;
+const FINALLY_RE = String.raw`\}(?:catch\(\$mt\$e\)\{\$mt\$s=-1;throw \$mt\$e\})?finally\{${P_RE}\.r\(\$mtT,\d+,(?:\$mt\$s>=0\?1:0|\$mt\$s)\)\}`;
+const INSERTED = new RegExp([
+  String.raw`\{${ENTER_RE}return \$mt\$v=\(`, // arrow with an expression body: head
+  String.raw`\),\$mt\$s=1,\$mt\$v${FINALLY_RE}\}`, // …its tail (async arrow)
+  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\}`, // …its tail (plain arrow)
+  String.raw`;\$mt\$s=1${FINALLY_RE}`, // end of an async function or generator body
+  String.raw`;${P_RE}\.[xr]\(\$mtT,\d+,1\)`, // end of a plain function body
+  String.raw`;?${ENTER_RE}`, // entry (after a directive: with a semicolon)
+  String.raw`\(\$mt\$v=\(`, // return value: head
+  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\)`, // …tail (plain function)
+  String.raw`\),\$mt\$s=1,\$mt\$v\)`, // …tail (async function, generator)
+  String.raw` \(${P_RE}\.[xr]\(\$mtT,\d+,1\),void 0\)`, // bare return (plain function)
+  String.raw` \(\$mt\$s=1,void 0\)`, // bare return (async function, generator)
+  String.raw`${P_RE}\.l\(\$mtT,\d+\);`, // line probe
+  String.raw`\$mtR\.z\(${P_RE}\.n\(\$mtT,\d+\),`, // call site without arguments (--native): head
+  String.raw`\$mtR\.[pa]\(`, // call site (--native): head, and its last argument's
+  String.raw`,\$mtT,\d+\)`, // …their tails
+].join('|'), 'g');
+
+/** The source text of an instrumented function as it was before instrumentSource (what Function.prototype.toString must give back). */
+export function originalSource(text: string): string {
+  return text.includes('$mt') ? text.replace(INSERTED, '') : text;
+}
+
 /**
  * Instruments every function of a module: a probe at entry, the body in try/finally with a
  * probe at exit that tells return from throw, and with `lines` a probe before each statement.
@@ -262,7 +291,8 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     }
     // --native: the call site is wrapped whole, `$mtR.p(<call>,$mtT,k)` after it and the last
     // argument passed through `$mtR.a(arg,$mtT,k)` before it (after every argument is computed),
-    // so the call itself, its `this`, its callee and its arguments are the original's.
+    // so the call itself, its `this`, its callee and its arguments are the original's. Without
+    // arguments: `$mtR.z(<probe before>,<call>,$mtT,k)`. Every tail is `,$mtT,k)` (originalSource).
     let site = -1;
     let siteLast: AnyNode | undefined;
     if (opts.native && generatedDepth === 0) {
@@ -293,7 +323,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
             s.appendRight(node.start, '$mtR.p(');
             s.appendRight(siteLast!.start, '$mtR.a(');
           } else {
-            s.appendRight(node.start, `$mtR.p((${P}.n($mtT,${site}),`);
+            s.appendRight(node.start, `$mtR.z(${P}.n($mtT,${site}),`);
           }
         }
       }
@@ -322,7 +352,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     }
     if (site >= 0) {
       if (siteLast) s.appendLeft(siteLast.end, `,$mtT,${site})`);
-      s.appendLeft(node.end, siteLast ? `,$mtT,${site})` : `),$mtT,${site})`);
+      s.appendLeft(node.end, `,$mtT,${site})`);
     }
     if (rewriteReturn && node.argument) {
       s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.${owner!.$mtX}($mtT,${owner!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
