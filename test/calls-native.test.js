@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +21,13 @@ const records = (path) => readFileSync(path, 'utf8').trim().split('\n').map((l) 
 
 test('JSON.parse of a 50 MB string and Buffer.alloc(50 MiB): each its own native call and return, ΔRSS within 15% of what /proc says', () => {
   const out = join(tmp, 'native.jsonl');
-  const r = run(['calls', '--native', '--output', out, '--', 'node', 'native.cjs']);
+  const r = run(['calls', '--native', '--output', out, '--', 'node', '--expose-gc', 'native.cjs']);
   assert.equal(r.status, 0, r.stderr);
   const { truth, items, bytes } = JSON.parse(r.stdout);
   assert.equal(items, 1872458);
   assert.equal(bytes, 50 * MiB);
   const recs = records(out);
-  for (const [name, line] of [['JSON.parse', 9], ['Buffer.alloc', 11]]) {
+  for (const [name, line] of [['JSON.parse', 12], ['Buffer.alloc', 16]]) {
     const evs = recs.filter((e) => e.fn === name);
     assert.deepEqual(evs.map((e) => `${e.ev} ${e.native} ${e.file}:${e.line} ${e.depth}`), [`call true native.cjs:${line} 2`, `return true native.cjs:${line} 2`], JSON.stringify(evs));
     assert.ok(truth[name] > 40 * MiB, `${name} moved ${truth[name]} bytes`);
@@ -36,7 +36,7 @@ test('JSON.parse of a 50 MB string and Buffer.alloc(50 MiB): each its own native
   // The caller's own events do not carry that memory.
   const work = recs.filter((e) => e.fn === 'work' && !e.native);
   for (const e of work) assert.ok(e.drss < 10 * MiB, JSON.stringify(e));
-  assert.match(r.stderr, /JSON\.parse \[native\] \(native\.cjs:9\)/);
+  assert.match(r.stderr, /JSON\.parse \[native\] \(native\.cjs:12\)/);
   const text = run(['report', out, '--format', 'text']);
   assert.match(text.stdout, /, native\)/);
   const json = JSON.parse(run(['report', out, '--format', 'json']).stdout);
@@ -45,7 +45,7 @@ test('JSON.parse of a 50 MB string and Buffer.alloc(50 MiB): each its own native
 
 test('without --native the same calls have no event of their own: their memory lands on the next event', () => {
   const out = join(tmp, 'default.jsonl');
-  const r = run(['calls', '--output', out, '--', 'node', 'native.cjs']);
+  const r = run(['calls', '--output', out, '--', 'node', '--expose-gc', 'native.cjs']);
   assert.equal(r.status, 0, r.stderr);
   const recs = records(out);
   assert.equal(recs.filter((e) => e.native).length, 0);
@@ -88,4 +88,24 @@ test('ES modules and TypeScript through tsx: native events name the .ts call sit
   const natives = records(out).filter((e) => e.native);
   assert.ok(natives.length > 0);
   for (const e of natives) assert.equal(e.file, 'grow.ts');
+});
+
+test('instrumented modules come from the cache on a second run (nothing parsed), keyed by their content', () => {
+  const cache = join(tmp, 'cache');
+  const env = { ...process.env, MEMTRACE_CACHE_DIR: cache };
+  const go = () => spawnSync(process.execPath, [cli, 'calls', '--output', join(tmp, 'cached.jsonl'), '--', 'node', 'grow.js'], { cwd: fixtures, encoding: 'utf8', env });
+  const first = go();
+  assert.equal(first.status, 0, first.stderr);
+  const entries = readdirSync(cache).filter((f) => f.endsWith('.js'));
+  assert.equal(entries.length, 1);
+  assert.match(readFileSync(join(cache, entries[0].replace(/\.js$/, '.map')), 'utf8'), /"mappings"/);
+  // The cached copy is what runs: a line added to it shows.
+  appendFileSync(join(cache, entries[0]), ';console.log("from the cache");\n');
+  const second = go();
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(second.stdout, 'kept 50 100\nfrom the cache\n');
+  assert.ok(records(join(tmp, 'cached.jsonl')).some((e) => e.fn === 'grow' && e.ev === 'return'));
+  // Other options, another entry.
+  assert.equal(spawnSync(process.execPath, [cli, 'calls', '--native', '--output', join(tmp, 'cached2.jsonl'), '--', 'node', 'grow.js'], { cwd: fixtures, encoding: 'utf8', env }).stdout, 'kept 50 100\n');
+  assert.equal(readdirSync(cache).filter((f) => f.endsWith('.js')).length, 2);
 });

@@ -1,7 +1,8 @@
 // ESM load hooks of `memtrace calls` (run by node:module register() on the loaders' thread):
 // instrument every ES module in scope. CommonJS goes through the CJS compile path (install.ts).
 import { fileURLToPath } from 'node:url';
-import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
+import { makeScope } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 
 /** What install.ts passes to the hooks. */
 export interface HooksData {
@@ -37,7 +38,7 @@ export function instrumentLoaded(url: string, result: LoadResult, d: HooksData |
   try { path = fileURLToPath(url); } catch { return result; }
   if (!scope(path)) return result;
   const src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
-  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
+  const out = instrumentCached(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
   if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
   return { ...result, source: out.code };
 }

@@ -3,7 +3,8 @@
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { instrumentSource, makeScope, originalSource } from '../tools/calls/instrument.js';
+import { makeScope, originalSource } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
 import { ensurePublisher } from './calls-runtime.js';
@@ -61,7 +62,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
-      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
+      const out = instrumentCached(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
       if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
       content = out.code;
     }
