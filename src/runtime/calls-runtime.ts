@@ -6,11 +6,14 @@ import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
-import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
+import { RSS_SLOT, startNativeRssPublisher, startRssPublisher, type RssPublisher } from './rss-publisher.js';
 import { epochNow } from './marks.js';
 
-/** The shared array the probes read (RSS_SLOT layout). */
-export const F = new Int32Array(new SharedArrayBuffer(16 * 4));
+// The publisher thread: the addon's plain thread where it is built, else a Worker (started later).
+const nativePublisher = process.env.MEMTRACE_CALLS_PUBLISHER === 'worker' ? undefined : startNativeRssPublisher(1);
+
+/** The array the probes read (RSS_SLOT layout), written by the publisher thread. */
+export const F = nativePublisher?.view ?? new Int32Array(new SharedArrayBuffer(16 * 4));
 
 /** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
 export interface CallEvent {
@@ -331,7 +334,7 @@ export function currentRss(): number {
 
 /** Starts the publisher thread if it is not running (it parks while no trace is on); resolves when it runs. */
 export function ensurePublisher(intervalMs = 1): Promise<void> {
-  if (!publisher) publisher = startRssPublisher({ intervalMs, view: F });
+  if (!publisher) publisher = nativePublisher ?? startRssPublisher({ intervalMs, view: F });
   return publisher.ready;
 }
 
