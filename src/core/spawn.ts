@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
-import { UsageError } from './errors.js';
+import { UsageError, noCommandError } from './errors.js';
 
 /** How a traced program ended. */
 export interface ChildExit {
@@ -35,7 +35,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
  * not a TTY (a `kill -INT` from elsewhere); other signals are always forwarded.
  */
 export async function spawnTraced(command: string[], opts: SpawnOptions = {}): Promise<TracedChild> {
-  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace process -- node app.js');
+  if (command.length === 0) throw noCommandError('process');
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
   for (let i = 0; i < (opts.extraPipes ?? 0); i++) stdio.push('pipe');
   const child = spawn(command[0]!, command.slice(1), { stdio, env: opts.env ?? process.env });

@@ -5,7 +5,7 @@
 // Every node process of the program's tree loads it (npx, tsx and npm start the real program
 // as a child) and writes its own PID-named files; the memtrace process picks the program.
 // Small on purpose: imports only node: modules and ./inspector.js.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
@@ -18,6 +18,8 @@ export interface PreloadConfig {
   intervalBytes: number;
   all: boolean;
   exact: boolean;
+  /** PID of the memtrace process that reads the files: when it is gone, nothing is left behind. */
+  reader?: number;
 }
 
 /** What the preload reports back besides the profile. */
@@ -44,6 +46,10 @@ export interface PreloadMeta {
 
 const ENV = 'MEMTRACE_HEAP';
 
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 function run(): void {
   const raw = process.env[ENV];
   // Worker threads share the process's heap profiler: only the main thread runs it.
@@ -61,6 +67,10 @@ function run(): void {
   const finish = (reason: string, exitCode: number | null) => {
     if (done) return;
     done = true;
+    if (config.reader && !alive(config.reader)) {
+      try { rmSync(config.dir, { recursive: true, force: true }); } catch { /* not ours to insist */ }
+      return;
+    }
     const durationMs = performance.now() - t0;
     const w0 = performance.now();
     const meta: PreloadMeta = {
