@@ -149,14 +149,17 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const graphs: Array<{ id: string; title: string; tree: FlameNode }> = [];
   if (data.hasLive) graphs.push({ id: 'flame-live', title: 'Live at the end, by stack', tree: flameTree(data, 'live', expand, cwd) });
   if (data.hasAlloc) graphs.push({ id: 'flame-alloc', title: 'Allocated (collected objects included), by stack', tree: flameTree(data, 'alloc', expand, cwd) });
-  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', 'live_count'] : []), ...(data.hasAlloc ? ['allocated_bytes', 'allocated_count'] : [])];
+  // The counts are V8's samples in sampled mode, objects in exact mode: the columns say which.
+  const counted = mode === 'exact' ? 'objects' : 'samples';
+  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', `live_${counted}`] : []), ...(data.hasAlloc ? ['allocated_bytes', `allocated_${counted}`] : [])];
+  const byteColumns = ['live_bytes', 'allocated_bytes', 'shallow bytes'];
   const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), s.liveCount] : []), ...(data.hasAlloc ? [Math.round(s.alloc), s.allocCount] : [])];
   const sections: Section[] = [
     { kind: 'html', title: 'Flame graph of allocations by stack', html: flameSection(graphs) },
-    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
+    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf), byteColumns } },
   ];
   if (objects?.length) {
-    sections.push({ kind: 'table', table: { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) } });
+    sections.push({ kind: 'table', table: { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]), byteColumns } });
   }
   return {
     title: `memtrace heap: ${h.command.join(' ')}`,

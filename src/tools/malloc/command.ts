@@ -1,20 +1,27 @@
 import type { Command } from 'commander';
 import { parseBytes, formatBytes } from '../../core/units.js';
 import { shownPath, traceMalloc } from './index.js';
+import { helpExamples } from '../../core/help.js';
 
 /** Adds `memtrace malloc [options] -- command…` to the CLI. */
 export function register(program: Command): void {
   program
     .command('malloc')
+    .addHelpText('after', helpExamples([
+      ['memtrace malloc -- ./server', 'every malloc/free of any program'],
+      ['memtrace malloc --stacks -o m.bin -- node app.js', 'with stacks naming JS functions'],
+      ['memtrace malloc --count-only -- make', 'totals only, a whole build'],
+      ['memtrace report m.bin --format html', 'live heap chart and call sites'],
+    ]))
     .description('every malloc/free of any program (LD_PRELOAD interposer), optionally with stacks naming JS functions')
     .usage('[options] -- <command...>')
-    .argument('<command...>', 'the program to run, after --')
+    .argument('[command...]', 'the program to run, after --')
     .option('--stacks', 'record a stack per event (node: JIT frames named through --perf-basic-prof)')
     .option('--min-size <size>', 'drop events of smaller blocks, e.g. 4k (totals still count every call)')
     .option('--count-only', 'keep per-function totals and the size histogram only (cheapest)')
     .option('--no-follow', 'do not trace programs the command forks or execs')
     .option('--mmap', 'also record anonymous mmap/munmap')
-    .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-PID.bin; other processes write FILE.PID)')
+    .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-TIME-PID.bin here; other processes write FILE.PID)')
     .option('--top <n>', 'rows in top-N tables', '10')
     .passThroughOptions()
     .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string }) => {

@@ -68,6 +68,9 @@ interface Scan {
 
 
 const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
+/** No block is larger than a 47-bit user address space: a larger size is a damaged trace. */
+const MAX_BLOCK = 2 ** 47;
+const corrupt = (path: string, what: string) => new UsageError(`corrupt trace ${path}: ${what}`);
 
 function scan(fd: number, path: string): Scan {
   const size = fstatSync(fd).size;
@@ -243,11 +246,14 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
         stackDefs.set(imgKey + id, ips);
         continue;
       }
+      if (op < 1 || op > OP_MUNMAP) throw corrupt(path, `unknown event code ${op} at byte ${ch.offset + p - 1}`);
       ticks += varint();
       const size = op === OP_FREE ? 0 : varint();
       const addr = (prevAddr += zz(varint()));
       const old = op === OP_REALLOC ? varint() : 0;
       const site = imgKey + (withStacks ? varint() : 0);
+      if (p > end) throw corrupt(path, `an event runs past the end of its chunk at byte ${ch.offset}`);
+      if (addr && size > MAX_BLOCK) throw corrupt(path, `a block of ${size} bytes at byte ${ch.offset}, more than an address space holds`);
       const ms = toMs(ticks);
       events++;
       const cop = op === OP_FREE && addr === 0 ? 12 : op;

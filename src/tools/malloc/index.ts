@@ -2,10 +2,11 @@
 // reads its trace back. An interposer must be loaded when a program starts, so there is no
 // in-process "wrap this block" form: the unit of tracing is a command.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError, fileError } from '../../core/errors.js';
+import { UsageError, fileError, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { defaultLogName } from '../../core/log.js';
 import { spawnTraced, type ChildExit } from '../../core/spawn.js';
 import type { Report } from '../../report/types.js';
@@ -111,15 +112,22 @@ function runIdOf(path: string): bigint | undefined {
  */
 export async function traceMalloc(command: string[], options: MallocOptions = {}): Promise<MallocResult> {
   const so = requireInterposer();
-  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace malloc -- node app.js');
+  if (command.length === 0) throw noCommandError('malloc');
   const baseEnv = options.env ?? process.env;
   const exe = findOnPath(command[0]!, baseEnv);
   if (!exe) throw new UsageError(`command not found: ${command[0]}`);
   if (isStaticElf(exe)) throw new UsageError(`${command[0]} is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace`);
   if (options.minSize !== undefined && !(options.minSize >= 0)) throw new UsageError(`--min-size: must be a size of zero or more`);
 
+  // Checked before the run, created or changed in nothing: the interposer reads its file back.
+  const target = options.output !== undefined
+    ? checkOutput(options.output, { what: 'write trace', regularOnly: 'a malloc trace is a file per process, read back after the run' })
+    : (checkOutputDir(process.cwd(), 'write a trace in'), undefined);
   const output = resolve(options.output ?? defaultLogName('malloc', process.pid, 'bin'));
-  try { closeSync(openSync(output, 'w')); unlinkSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
+  // An existing file is emptied in place (what a symlink points to, same inode): the interposer appends.
+  if (target?.kind === 'file') {
+    try { truncateSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
+  }
 
   const runId = randomBytes(6).readUIntBE(0, 6);
   const flags = (options.stacks ? FLAGS.stacks : 0) | (options.countOnly ? FLAGS.countOnly : 0)
@@ -159,10 +167,15 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   let analysis: MallocAnalysis | undefined;
   let report: Report | undefined;
   if (existsSync(output)) {
-    analysis = readMallocLog(output, { saveSymbols: true });
-    for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
-    report = buildReport(toLogContents(analysis), { top: options.top ?? 10 });
-    report.warnings = [...analysis.warnings];
+    try {
+      analysis = readMallocLog(output, { saveSymbols: true });
+      for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
+      report = buildReport(toLogContents(analysis), { top: options.top ?? 10 });
+      report.warnings = [...analysis.warnings];
+    } catch (err) {
+      // The program has run: its exit code stands, the failure is one line.
+      warnings.push(`${output}: ${(err as Error).message}`);
+    }
   } else {
     warnings.push(`the interposer was not loaded into ${command[0]} (setuid, or it clears LD_PRELOAD): nothing was traced`);
   }

@@ -117,16 +117,17 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
 
   const siteRow = (s: Site) => [siteLabel(s.frames, depth), s.calls, s.bytes, s.liveBytes, s.liveCount];
   const siteCols = ['call site', 'calls', 'bytes', 'live bytes at exit', 'live blocks at exit'];
+  const byteColumns = ['bytes', 'live bytes at exit'];
   const sections: Section[] = [];
   if (!counting && live.length) {
     sections.push({ kind: 'chart', chart: { title: 'Live heap bytes (malloc − free)', unit: 'bytes', t: live.map((r) => r.t), series: [{ label: 'live bytes', values: live.map((r) => r.bytes) }], marks: [{ t: n('peakMs'), label: `peak ${formatBytes(n('peakBytes'))}` }] } });
   }
-  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]) } });
+  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]), byteColumns } });
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
-    sections.push({ kind: 'table', table: { title: 'Unfreed at exit, by call site', columns: siteCols, rows: unfreed.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by bytes', columns: siteCols, rows: byBytes.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by count', columns: siteCols, rows: byCount.map(siteRow) } });
+    sections.push({ kind: 'table', table: { title: 'Unfreed at exit, by call site', columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: 'Top call sites by bytes', columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: 'Top call sites by count', columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
   }
   const table: Table = stacks
     ? { columns: siteCols, rows: [...sites].sort((a, b) => b.bytes - a.bytes).map(siteRow) }

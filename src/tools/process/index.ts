@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { assertWritable } from '../../core/fsutil.js';
+import { checkOutput } from '../../core/output.js';
 import { makeHeader, readLog } from '../../core/log.js';
 import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { readCmdline } from '../../core/memory.js';
@@ -59,7 +59,8 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   const self = pid === process.pid;
   let tmp: string | undefined;
   let output = options.output;
-  if (output) assertWritable(output, 'write log');
+  const keep = output ? !checkOutput(output).regular : false;
+  if (output) { /* checked */ }
   else {
     tmp = mkdtempSync(join(tmpdir(), 'memtrace-'));
     output = join(tmp, 'process.jsonl');
@@ -74,7 +75,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(options.children), detail: Boolean(options.detail),
-      v8: self, staleMs: publishMs * 2 + 50, t0, header,
+      v8: self, staleMs: publishMs * 2 + 50, t0, header, keep,
     });
   } catch (err) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -104,7 +105,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
       process.off('exit', onExit);
       if (timer) { publish(); clearInterval(timer); }
       const result = await thread.stop();
-      const log = await readLog(out);
+      const log = result.contents ?? await readLog(out);
       const report = buildReport(log);
       if (result.error) report.warnings.push(result.error);
       if (tmp) rmSync(tmp, { recursive: true, force: true });
