@@ -152,6 +152,10 @@ test('process: bad input gets one clear line and exit 2', () => {
     [['process', '--pid', 'abc'], /--pid: 'abc' is not a process id/],
     [['process', '--interval', 'abc', '--', 'true'], /--interval: 'abc' is not a duration/],
     [['process', '--interval', '0', '--', 'true'], /--interval: '0' must be greater than zero/],
+    // 600 h overflows the probe's timer (2³¹ ms): a TimeoutOverflowWarning on the program's stderr.
+    [['process', '--interval', '600h', '--', process.execPath, '-e', 'console.log(1)'], /^memtrace: --interval: '600h' is too long \(allowed: 1ms to 24d\)\n$/],
+    [['process', '--interval', '0.0001ms', '--', process.execPath, '-e', 'console.log(1)'], /^memtrace: --interval: '0.0001ms' is too short \(allowed: 1ms to 24d\)\n$/],
+    [['process', '--interval', '1e3', '--', 'true'], /^memtrace: --interval: '1e3' is not a duration/],
     [['process', '--interval', '-5ms', '--', 'true'], /error: unknown option '-5ms'|is not a duration/],
     [['process'], /no command given/],
     [['process', '--bogus', '--', 'true'], /unknown option '--bogus'/],
@@ -160,8 +164,9 @@ test('process: bad input gets one clear line and exit 2', () => {
     [['process', '--pid', '1', '--', 'true'], /either --pid or a command/],
   ];
   for (const [args, re] of cases) {
-    const r = memtrace(args);
+    const r = memtrace(args, { timeout: 20_000 });
     assert.equal(r.status, 2, `${args.join(' ')}: status ${r.status} ${r.stderr}`);
+    assert.equal(r.stdout, '', `${args.join(' ')}: the program did not run`);
     assert.match(r.stderr, re, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace for ${args.join(' ')}`);
   }
