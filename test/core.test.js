@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBytes, parseDuration, formatBytes, formatDuration } from '../dist/index.js';
 import { checkInterval, parseCount, parseInterval } from '../dist/core/units.js';
-import { linearFit, summarizeSeries } from '../dist/core/stats.js';
+import { linearFit, summarizeSeries, trendSentence } from '../dist/core/stats.js';
 
 test('sizes parse as people write them', () => {
   assert.equal(parseBytes('4096'), 4096);
@@ -75,6 +75,12 @@ test('least squares and the trend word', () => {
   assert.equal(summarizeSeries(ts, ts.map((_, i) => 100 * MB + Math.min(i, 10) * 10 * MB)).trend, 'grew-then-levelled');
   assert.equal(summarizeSeries(ts, ts.map((_, i) => 100 * MB + (i % 2) * MB / 4)).trend, 'flat');
   assert.equal(summarizeSeries(ts, ts.map((_, i) => 300 * MB - i * 5 * MB)).trend, 'shrinking');
+  // Too few samples: no verdict (2 points always fit a line, R² 1: it said "stayed flat").
+  const short = summarizeSeries([0, 100], [21 * MB, 109 * MB]);
+  assert.equal(short.trend, 'too-few-samples');
+  assert.match(trendSentence(short.trend, short), /^2 samples over 100\.0 ms: too few for a verdict on the trend \(6 needed\)$/);
+  assert.equal(summarizeSeries([0, 100, 200, 300, 400], [1, 2, 3, 4, 5].map((i) => i * 30 * MB)).trend, 'too-few-samples');
+  assert.equal(summarizeSeries([0, 100, 200, 300, 400, 500], [1, 2, 3, 4, 5, 6].map((i) => i * 30 * MB)).trend, 'growing');
   const s = summarizeSeries([0, 100, 200], [5, 9, 7]);
   assert.deepEqual([s.start, s.min, s.peak, s.peakT, s.end], [5, 5, 9, 100, 7]);
 });

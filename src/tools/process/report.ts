@@ -85,7 +85,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     lastT: p.last,
   }));
 
-  const verdict = rss ? trendSentence(rss.trend) : 'no samples';
+  const verdict = rss ? trendSentence(rss.trend, rss) : 'no samples';
   const summary: ProcessSummary = {
     tool: 'process',
     command: header.command,
@@ -107,7 +107,9 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   out.push(`  ${formatDuration(durationMs)}, ${samples.length} samples every ${formatDuration(summary.intervalMs)}`);
   if (rss) {
     out.push('  ' + line('RSS', rss));
-    out.push(`  slope    ${formatBytes(rss.slopePerSec, true)}/s (R² ${rss.r2.toFixed(2)}): ${verdict}`);
+    // Through 2 points a line always fits: no slope, no verdict, on too short a run.
+    if (rss.trend === 'too-few-samples') out.push(`  trend    ${verdict}; a shorter --interval gives more`);
+    else out.push(`  slope    ${formatBytes(rss.slopePerSec, true)}/s (R² ${rss.r2.toFixed(2)}): ${verdict}`);
   } else {
     out.push('  no samples: the program ended before the first sample');
   }
