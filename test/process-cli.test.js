@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
+import { cli, memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -183,4 +183,35 @@ test('process: a run too short for a trend says so instead of a verdict', () => 
   assert.doesNotMatch(r.stderr, /stayed flat|kept growing|levelled off|shrank|slope/);
   const json = JSON.parse(memtrace(['report', log, '--format', 'json']).stdout);
   assert.equal(json.rss.trend, 'too-few-samples');
+});
+
+test('process --detail on another user\'s process: says smaps_rollup cannot be read and why, exit 2', async (t) => {
+  // As root, watch a root process as user nobody; as another user, watch PID 1 if it is not ours.
+  const asRoot = process.getuid() === 0;
+  const setpriv = spawnSync('setpriv', ['--version']).status === 0;
+  if (asRoot && !setpriv) return t.skip('needs setpriv (util-linux) to run memtrace as user nobody');
+  if (!asRoot && statSync('/proc/1').uid === process.getuid()) return t.skip('PID 1 is ours: no process of another user to watch');
+  if (asRoot && spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(cli)})`]).status !== 0) {
+    return t.skip(`user nobody cannot read ${cli} (a checkout in a private folder)`);
+  }
+  const dir = tmp();
+  chmodSync(dir, 0o777);
+  const target = asRoot ? spawn('sleep', ['30'], { stdio: 'ignore' }) : undefined;
+  try {
+    const pid = target ? target.pid : 1;
+    const argv = [process.execPath, cli, 'process', '--detail', '--pid', String(pid), '-o', join(dir, 'x.jsonl')];
+    const run = (args) => (asRoot
+      ? spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...args], { encoding: 'utf8', cwd: dir, timeout: 20_000 })
+      : spawnSync(args[0], args.slice(1), { encoding: 'utf8', cwd: dir, timeout: 20_000 }));
+    const r = run(argv);
+    // It said "no samples: the program ended", exit 0, though the process lives.
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `memtrace: cannot read /proc/${pid}/smaps_rollup for --detail: permission denied (the PSS and USS of another user's process need root or CAP_SYS_PTRACE); without --detail memtrace can sample its RSS\n`);
+    assert.deepEqual(readdirSync(dir), [], 'no log left behind');
+    // The kernel agrees: the process is there, its smaps_rollup is what is refused.
+    const probe = run([process.execPath, '-e', `try { require('fs').readFileSync('/proc/${pid}/smaps_rollup'); console.log('read') } catch (e) { console.log(e.code) }; console.log(require('fs').existsSync('/proc/${pid}/statm'))`]);
+    assert.equal(probe.stdout, 'EACCES\ntrue\n');
+  } finally {
+    target?.kill();
+  }
 });

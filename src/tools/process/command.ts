@@ -131,21 +131,23 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   }
 
   let exitCode = 0;
+  let stopped: { error?: string };
   if (exited) {
     const e = await exited;
     thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
-    await thread.stop();
+    stopped = await thread.stop();
   } else {
     // --pid: Ctrl-C or SIGTERM ends the watch, not the watched process.
     const stop = () => { void thread.stop(); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     await thread.finished;
-    await thread.stop();
+    stopped = await thread.stop();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+  if (stopped.error && !stopped.error.startsWith('cannot write')) process.stderr.write(`memtrace: ${stopped.error}; the log ends there\n`);
   if (opts.summary) {
     const log = await readLog(output);
     const report = buildReport(log);
