@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertWritable } from '../../core/fsutil.js';
 import { makeHeader, readLog } from '../../core/log.js';
-import { epochNow, pushMarkSink } from '../../core/marks.js';
+import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { readCmdline } from '../../core/memory.js';
 import { checkInterval } from '../../core/units.js';
 import type { Report } from '../../report/types.js';
