@@ -215,3 +215,37 @@ test('process --detail on another user\'s process: says smaps_rollup cannot be r
     target?.kill();
   }
 });
+
+test('process: V8 figures are left out, not repeated, while the main thread is busy; the summary says so', async () => {
+  const log = join(tmp(), 'busy.jsonl');
+  const r = memtrace(['process', '--interval', '50ms', '-o', log, '--', process.execPath, 'test/fixtures/process/busy-heap.js']);
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const samples = records.filter((x) => typeof x.rss === 'number');
+  const start = records.find((x) => x.mark === 'busy start').t;
+  const end = records.find((x) => x.mark === 'busy end').t;
+  // The probe published last before `busy start`: a figure is current for at most 1.5 periods
+  // (75 ms) plus timer slack; after that, samples of the busy part have RSS and no V8 figures.
+  const busy = samples.filter((s) => s.t > start + 120 && s.t < end);
+  assert.ok(busy.length >= 10, `${busy.length} samples while busy`);
+  const stale = busy.filter((s) => s.heapUsed !== undefined);
+  assert.deepEqual(stale.map((s) => [s.t, s.heapUsed]), [], 'stale V8 figures presented as current');
+  // The heap grew by >100 MB while busy, and figures are back once the loop turns again.
+  const after = samples.filter((s) => s.t > end + 120 && s.heapUsed !== undefined);
+  const before = samples.filter((s) => s.t < start && s.heapUsed !== undefined).at(-1);
+  assert.ok(after.length > 0 && after[0].heapUsed - before.heapUsed > 100 * MB, 'fresh figures after the busy part');
+  // The summary says when V8 figures were unavailable.
+  assert.match(r.stderr, /V8 figures missing in \d+ of \d+ samples \(\d+%\), from .* to .*: the main thread was busy/);
+  // Charts: the busy samples are a gap in the V8 split, never "other native".
+  const { buildReport } = await import('../dist/tools/process/report.js');
+  const { readLog } = await import('../dist/core/log.js');
+  const report = buildReport(await readLog(log));
+  const chart = report.sections.find((s) => s.kind === 'chart' && /stacked/.test(s.chart.title)).chart;
+  const series = (label) => chart.series.find((s) => s.label === label).values;
+  for (const s of busy) {
+    const i = chart.t.indexOf(s.t);
+    assert.equal(series('other native')[i], null, `other native at ${s.t}`);
+    assert.equal(series('JS heap')[i], null, `JS heap at ${s.t}`);
+    assert.equal(series('anonymous, not split (no V8 figures)')[i], s.anon);
+  }
+});

@@ -8,7 +8,7 @@ import { readCmdline } from '../../core/memory.js';
 import { checkInterval } from '../../core/units.js';
 import type { Report } from '../../report/types.js';
 import { buildReport, type ProcessSummary } from './report.js';
-import { SamplingThread } from './shared.js';
+import { SamplingThread, staleAfterMs } from './shared.js';
 
 export type { ProcessSummary } from './report.js';
 export type { SampleRecord, V8Figures } from './sampler.js';
@@ -73,7 +73,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(options.children), detail: Boolean(options.detail),
-      v8: self, staleMs: publishMs * 2 + 50, t0, header,
+      v8: self, staleMs: staleAfterMs(publishMs), t0, header,
     });
   } catch (err) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
