@@ -249,3 +249,23 @@ test('process: V8 figures are left out, not repeated, while the main thread is b
     assert.equal(series('anonymous, not split (no V8 figures)')[i], s.anon);
   }
 });
+
+test('process --children --pid <an ancestor of memtrace>: memtrace does not count itself', async () => {
+  const log = join(tmp(), 'anc.jsonl');
+  // This test's process is memtrace's parent: watch its tree, with a child of its own in it.
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const { child, done } = memtraceAsync(['process', '--children', '--pid', String(process.pid), '-i', '20ms', '--no-summary', '-o', log]);
+  try {
+    await waitForLines(log, 15);
+  } finally {
+    child.kill('SIGINT');
+  }
+  const r = await done;
+  other.kill();
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const pids = new Set(records.filter((x) => x.procs).flatMap((x) => x.procs.map(([p]) => p)));
+  assert.ok(pids.has(other.pid), 'the tree is followed');
+  assert.ok(!pids.has(child.pid), `memtrace (${child.pid}) counted itself in ${[...pids]}`);
+  assert.ok(!records.some((x) => x.proc === child.pid));
+});

@@ -187,13 +187,14 @@ export function readChildren(pid: number): number[] {
   return out;
 }
 
-/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent. */
-export function readDescendants(pid: number): Array<{ pid: number; ppid: number }> {
+/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent; `exclude`d ones and theirs left out. */
+export function readDescendants(pid: number, exclude: readonly number[] = []): Array<{ pid: number; ppid: number }> {
   const out: Array<{ pid: number; ppid: number }> = [];
   const queue = [pid];
   while (queue.length) {
     const p = queue.shift()!;
     for (const c of readChildren(p)) {
+      if (exclude.includes(c)) continue;
       out.push({ pid: c, ppid: p });
       queue.push(c);
     }

@@ -55,6 +55,8 @@ export interface SamplerOptions {
   rescanMs?: number;
   /** Re-read page faults, CPU time, swap and shared memory at most this often (ms); RSS is read every sample. */
   refreshMs?: number;
+  /** Processes left out of the tree with their descendants (memtrace itself, watching an ancestor). */
+  exclude?: number[];
 }
 
 /**
@@ -92,7 +94,7 @@ export class TreeSampler {
     const events: Array<ProcRecord | GoneRecord> = [];
     if (this.opts.children && t - this.lastScan >= this.rescanMs) {
       this.lastScan = t;
-      for (const { pid, ppid } of readDescendants(this.rootPid)) {
+      for (const { pid, ppid } of readDescendants(this.rootPid, this.opts.exclude)) {
         const known = this.tracked.get(pid);
         const cmd = readCmdline(pid);
         if (known) {

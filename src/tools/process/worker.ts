@@ -30,7 +30,7 @@ function run(): void {
   let sampler: TreeSampler;
   let writer: LogWriter;
   try {
-    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail });
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
     writer = new LogWriter(init.output, init.header, 0);
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
