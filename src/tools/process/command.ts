@@ -12,7 +12,7 @@ import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
-import { SamplingThread } from './shared.js';
+import { SamplingThread, staleAfterMs } from './shared.js';
 import { helpExamples } from '../../core/help.js';
 
 interface ProcessOptions {
@@ -94,7 +94,7 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
-      v8: Boolean(channel), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited), keep,
+      v8: Boolean(channel), staleMs: staleAfterMs(probeMs), t0, header, waitForStop: Boolean(exited), keep,
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
@@ -113,25 +113,35 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     process.stderr.write(`memtrace: warning: ${message}; the program goes on\n`);
   };
 
-  // V8 figures and marks from the probe in Node programs, by PID: the sum of the fresh ones is
-  // published to the sampling thread.
+  // V8 figures and marks from the probe in Node programs, by PID. The sum over the tree is
+  // published with the time of its oldest figure: while one process's main thread is busy (its
+  // probe silent), the sum goes stale and the samples leave the V8 figures out, rather than
+  // present a sum missing that process, or its old figure, as current.
   if (channel) {
     const latest = new Map<number, { t: number; v: V8Figures }>();
+    const forgetMs = Math.max(1000, 10 * probeMs); // silent that long: gone (killed) or stuck
+    const publishSum = (now: number) => {
+      const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+      let oldest = now;
+      for (const [p, f] of latest) {
+        if (now - f.t > forgetMs) { latest.delete(p); continue; }
+        oldest = Math.min(oldest, f.t);
+        sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
+      }
+      if (latest.size) thread.publishV8(sum, oldest);
+    };
     channel.onMessage((message) => {
       try {
         const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
-          const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
-          for (const [p, f] of latest) {
-            if (m.t - f.t > probeMs * 2 + 50) { latest.delete(p); continue; }
-            sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
-          }
-          thread.publishV8(sum, m.t);
+          publishSum(m.t);
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
         } else if (m.x) {
           thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
+          // Its last figures were sent just before: the others' sum goes on without it.
+          if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }
       } catch { /* a malformed message: not the probe's */ }
     });

@@ -18,6 +18,15 @@ export const SLOT = {
   BYTES: 16 + 5 * 8,
 } as const;
 
+/**
+ * How old (ms) a V8 figure published every `periodMs` may be and still stand for a sample: one
+ * period, half a period of timer lateness, 10 ms of scheduling. Older means the publishing
+ * thread's event loop has not turned (busy in synchronous code): the sample leaves it out.
+ */
+export function staleAfterMs(periodMs: number): number {
+  return periodMs * 1.5 + 10;
+}
+
 /** What the sampling thread is started with. */
 export interface WorkerInit {
   pid: number;
