@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
 import { parseBytes, formatBytes } from '../../core/units.js';
-import { shownPath, traceMalloc } from './index.js';
+import { UsageError } from '../../core/errors.js';
+import { MAX_MIN_SIZE, shownPath, traceMalloc } from './index.js';
 import { helpExamples } from '../../core/help.js';
+
+/** A --top value: a whole number from 1 to 100 000. */
+function parseTop(text: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 100_000)) throw new UsageError(`--top: '${text}' must be a whole number from 1 to 100000`);
+  return n;
+}
 
 /** Adds `memtrace malloc [options] -- command…` to the CLI. */
 export function register(program: Command): void {
@@ -26,9 +34,11 @@ export function register(program: Command): void {
     .passThroughOptions()
     .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string }) => {
       const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size') : undefined;
+      if (minSize !== undefined && minSize > MAX_MIN_SIZE) throw new UsageError(`--min-size: '${opts.minSize}' is more than 1 PiB, larger than any block`);
+      const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
         stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
-        output: opts.output, top: Math.max(1, Number(opts.top) || 10),
+        output: opts.output, top,
       });
       const err = process.stderr;
       if (result.report) {

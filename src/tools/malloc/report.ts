@@ -90,7 +90,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   lines.push(`  allocations ${num(n('allocations'))} (${formatBytes(n('bytesAllocated'))}), frees ${num(n('frees'))}` + (n('freeNull') ? ` + ${num(n('freeNull'))} free(NULL)` : ''));
   if (!counting) {
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
-    lines.push(`  live at exit ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
+    lines.push(`  live at ${h.endedBy === 'exit' ? 'exit' : `${formatDuration(n('stoppedAtMs'))} (the trace stops)`} ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
   }
   lines.push('');
   lines.push('  function          calls          bytes');
@@ -134,7 +134,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     : { columns: ['t_ms', 'live_bytes'], rows: live.map((r) => [r.t, r.bytes]) };
 
   const summary = {
-    command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
+    tool: 'malloc', command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
     allocations: n('allocations'), frees: n('frees'), freeNull: n('freeNull'), bytesAllocated: n('bytesAllocated'),
     peakBytes: n('peakBytes'), peakMs: n('peakMs'), liveAtExitBytes: n('liveAtExitBytes'), liveAtExitCount: n('liveAtExitCount'),
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),
