@@ -318,18 +318,22 @@ export class HeapGraph {
     const first = this.firstRetainerArr!, re = this.retainerEdgeArr!;
     // DevTools' rules: weak edges never count; shortcut edges only from the root; an edge
     // into a user-owned node counts only from the root or another user-owned node.
-    const counts = (from: number, e: number): boolean => {
-      const t = edges[e * EF + eType];
-      if (t === tWeak) return false;
-      if (from === 0) return true;
-      if (t === tShortcut) return false;
-      return !owned[edges[e * EF + eTo]!] || owned[from] === 1;
-    };
+    const counts = new Uint8Array(this.edgeCount);
+    const firstEdge = this.firstEdge;
+    for (let from = 0; from < N; from++) {
+      const fromOwned = from === 0 || owned[from] === 1;
+      for (let e = firstEdge[from]!, end = firstEdge[from + 1]!; e < end; e++) {
+        const t = edges[e * EF + eType];
+        if (t === tWeak || (t === tShortcut && from !== 0)) continue;
+        if (!fromOwned && owned[edges[e * EF + eTo]!] === 1) continue;
+        counts[e] = 1;
+      }
+    }
     // Nodes held only by weak or shortcut edges are treated as children of the root, as
     // DevTools does, so their subgraphs get dominators too.
-    const extraStarts = function* (visited: Uint8Array) {
+    const extraStarts = function* (visited: { has(node: number): boolean }) {
       for (let v = 0; v < N; v++) {
-        if (visited[v]) continue;
+        if (visited.has(v)) continue;
         let onlyWeak = true;
         for (let r = first[v]!, end = first[v + 1]!; r < end; r++) {
           const t = edges[re[r]! * EF + eType];
