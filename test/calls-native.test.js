@@ -109,3 +109,13 @@ test('instrumented modules come from the cache on a second run (nothing parsed),
   assert.equal(spawnSync(process.execPath, [cli, 'calls', '--native', '--output', join(tmp, 'cached2.jsonl'), '--', 'node', 'grow.js'], { cwd: fixtures, encoding: 'utf8', env }).stdout, 'kept 50 100\n');
   assert.equal(readdirSync(cache).filter((f) => f.endsWith('.js')).length, 2);
 });
+
+test('node --import with the entry named by its absolute path (not its URL) runs the program', () => {
+  const out = join(tmp, 'abs.jsonl');
+  const r = spawnSync(process.execPath, ['--import', join(root, 'dist', 'runtime', 'calls-register.js'), 'grow.js'], {
+    cwd: fixtures, encoding: 'utf8', env: { ...process.env, MEMTRACE_CALLS: JSON.stringify({ output: out, quiet: true }) },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 50 100\n');
+  assert.ok(records(out).some((e) => e.fn === 'grow' && e.ev === 'return'));
+});

@@ -72,7 +72,8 @@ async function importLaterLoaders(): Promise<void> {
     const spec = a === '--import' ? argv[++i] : a.startsWith('--import=') ? a.slice('--import='.length) : undefined;
     if (!spec || spec === import.meta.url) continue;
     const url = spec.startsWith('file:') ? spec : spec.startsWith('/') ? pathToFileURL(spec).href : undefined;
-    if (url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
+    // This entry named by its path: importing it here would wait on itself.
+    if (url && url !== import.meta.url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
   }
 }
 
