@@ -187,18 +187,25 @@ function settlePending(sink: CallsSink, kind: CallEvent['ev'], depth: number): v
   else write(sink, 'throw', p.T, p.k, shownDepth(p.depth) + 1, currentRss(), true);
 }
 
+/** Resident pages now, or -1 when they did not move past the trigger since the last event (the flag is cleared then). */
+function movedPages(sink: CallsSink): number {
+  const pages = readPages();
+  if (sink.trigger > 0) {
+    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+    const drss = pages * PAGE_SIZE - sink.lastRss;
+    if (drss < sink.trigger && drss > -sink.trigger) return -1;
+  }
+  return pages;
+}
+
 /** A site's probe before the call, with memory moved (or trigger 0). */
 function nativeCall(T: () => Table, k: number): void {
   const sink = stack[stack.length - 1];
   if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
   if (pending) settlePending(sink, 'line', pending.depth);
-  const pages = readPages();
+  const pages = movedPages(sink);
+  if (pages < 0) return;
   const rss = pages * PAGE_SIZE;
-  const drss = rss - sink.lastRss;
-  if (sink.trigger > 0) {
-    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
-    if (drss < sink.trigger && drss > -sink.trigger) return;
-  }
   const depth = stackDepth();
   pruneSites(sink, depth + 1, rss);
   if (sink.trigger === 0) unwind(sink, depth + 1, true, rss);
@@ -271,13 +278,9 @@ function event(kind: CallEvent['ev'], T: () => Table, k: number, plain: number):
   if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
   let depth = -1;
   if (pending) { depth = stackDepth(); settlePending(sink, kind, depth); }
-  const pages = readPages();
+  const pages = movedPages(sink);
+  if (pages < 0) return;
   const rss = pages * PAGE_SIZE;
-  const drss = rss - sink.lastRss;
-  if (sink.trigger > 0) {
-    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
-    if (drss < sink.trigger && drss > -sink.trigger) return;
-  }
   F[RSS_SLOT.REFERENCE] = pages;
   if (depth < 0) depth = stackDepth();
   if (nativeOpen.length > 0 || directSites.length > 0) pruneSites(sink, kind === 'call' ? depth : depth + 1, rss);
