@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InstrumentOptions, InstrumentResult } from '../tools/calls/instrument.js';
@@ -44,7 +43,7 @@ function ownDir(path: string): string | undefined {
 /**
  * The cache directory: MEMTRACE_CACHE_DIR, else `node_modules/.cache/memtrace/calls` of the
  * nearest package above the working directory (where babel, eslint and terser keep theirs), else
- * a directory of this user's in the system's temporary directory. null: no cache.
+ * the user's cache directory ($XDG_CACHE_HOME or ~/.cache)/memtrace/calls. null: no cache.
  */
 export function cacheDir(): string | null {
   if (dir !== undefined) return dir;
@@ -58,7 +57,8 @@ export function cacheDir(): string | null {
     }
     if (dirname(d) === d) break;
   }
-  return (dir = ownDir(join(tmpdir(), `memtrace-calls-cache-${process.getuid?.() ?? 'user'}`)) ?? null);
+  const home = process.env.XDG_CACHE_HOME || (process.env.HOME ? join(process.env.HOME, '.cache') : undefined);
+  return (dir = (home && ownDir(join(resolve(home), 'memtrace', 'calls'))) || null);
 }
 
 /** What changes the output besides the source: the instrumenter's build, and the runtime's its probes call. */
