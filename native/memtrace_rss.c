@@ -1,6 +1,6 @@
 /*
  * The RSS publisher of `memtrace calls` as a plain thread (no V8 isolate: a Worker costs the
- * traced program 11-20 MiB of RSS). A Node-API addon exporting `start(intervalMs)`: it returns an
+ * traced program 11-20 MiB of RSS). A Node-API addon exporting `start(intervalMs)` and `wake()`: it returns an
  * ArrayBuffer over memory that is never freed (so the thread may outlive the isolate at exit)
  * and starts a detached thread that reads /proc/self/statm every interval while slot ACTIVE is
  * 1, writes the resident pages, and raises slot MOVED when they moved THRESHOLD pages from
@@ -33,6 +33,21 @@ enum { MOVED = 0, PAGES = 1, REFERENCE = 2, THRESHOLD = 3, ACTIVE = 4, READY = 5
 
 struct publisher { int32_t *v; long interval_ns; };
 
+/* While no trace is on the thread waits on this condition (10 ms at most); wake() ends the wait
+   at once, so a trace's first reading comes within an interval of its start. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t woken = PTHREAD_COND_INITIALIZER;
+
+static void park(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += 10 * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+  pthread_mutex_lock(&lock);
+  pthread_cond_timedwait(&woken, &lock, &ts);
+  pthread_mutex_unlock(&lock);
+}
+
 static void sleep_ns(long ns) {
   struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
   while (nanosleep(&ts, &ts) != 0) { }
@@ -45,7 +60,7 @@ static void *loop(void *arg) {
   char b[128];
   __atomic_store_n(&v[READY], 1, __ATOMIC_SEQ_CST);
   while (fd >= 0 && __atomic_load_n(&v[STOP], __ATOMIC_SEQ_CST) != 1) {
-    if (__atomic_load_n(&v[ACTIVE], __ATOMIC_SEQ_CST) != 1) { sleep_ns(10 * 1000000L); continue; }
+    if (__atomic_load_n(&v[ACTIVE], __ATOMIC_SEQ_CST) != 1) { park(); continue; }
     ssize_t n = pread(fd, b, sizeof b, 0);
     ssize_t i = 0;
     while (i < n && b[i] != ' ') i++;
@@ -86,9 +101,20 @@ static napi_value start(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value wake(napi_env env, napi_callback_info info) {
+  napi_value result;
+  pthread_mutex_lock(&lock);
+  pthread_cond_broadcast(&woken);
+  pthread_mutex_unlock(&lock);
+  napi_get_null(env, &result);
+  return result;
+}
+
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "start", 5, start, NULL, &fn);
   napi_set_named_property(env, exports, "start", fn);
+  napi_create_function(env, "wake", 4, wake, NULL, &fn);
+  napi_set_named_property(env, exports, "wake", fn);
   return exports;
 }

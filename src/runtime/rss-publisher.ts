@@ -116,7 +116,7 @@ const addonPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '
  * outlives the isolate. Undefined when the addon is not built (no C compiler at install).
  */
 export function startNativeRssPublisher(intervalMs = 1): RssPublisher | undefined {
-  const mod = { exports: {} as { start?: (ms: number) => ArrayBuffer | null } };
+  const mod = { exports: {} as { start?: (ms: number) => ArrayBuffer | null; wake?: () => void } };
   let buffer: ArrayBuffer | null | undefined;
   // process.dlopen, not require: the program's require.cache stays its own.
   try { process.dlopen(mod, addonPath); buffer = mod.exports.start?.(intervalMs); } catch { return undefined; }
@@ -125,7 +125,7 @@ export function startNativeRssPublisher(intervalMs = 1): RssPublisher | undefine
   return {
     view,
     ready: Promise.resolve(),
-    setActive(on: boolean) { view[RSS_SLOT.ACTIVE] = on ? 1 : 0; },
-    stop() { view[RSS_SLOT.STOP] = 1; },
+    setActive(on: boolean) { view[RSS_SLOT.ACTIVE] = on ? 1 : 0; if (on) mod.exports.wake?.(); },
+    stop() { view[RSS_SLOT.STOP] = 1; mod.exports.wake?.(); },
   };
 }
