@@ -78,7 +78,7 @@ function buildRss() {
   const r = spawnSync(c.cmd, [...c.args, ...FLAGS, '-o', tmp, join(here, 'memtrace_rss.c'), '-lpthread'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
-    process.stderr.write(`memtrace: the calls publisher addon was not built (${c.cmd} failed); memtrace calls uses a Worker thread instead\n`);
+    // Silent: memtrace calls works without it (the install says one line, for the interposer).
     return;
   }
   renameSync(tmp, rss);
