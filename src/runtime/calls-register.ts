@@ -1,10 +1,11 @@
 // The `--import memtrace/calls` entry: instruments the program and, unless told otherwise,
 // traces it from start to exit into a log. Options come as JSON in MEMTRACE_CALLS, e.g.
 // MEMTRACE_CALLS='{"trigger":65536,"output":"calls.jsonl","include":["**/node_modules/yaml/**"]}'.
-import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
-import { epochNow, setMarkChannel } from './marks.js';
+import { epochNow, subscribeMarks } from './marks.js';
+import { beforeSignalDeath } from './signals.js';
 import { instrumentCalls } from './calls-install.js';
 import { closeRuntime, pushSink, popSink, type CallsSink } from './calls-runtime.js';
 
@@ -17,8 +18,13 @@ export interface CallsEnvOptions {
   exclude?: string[];
   /** false: instrument only; traces are started with traceCalls(). */
   trace?: boolean;
-  /** Several processes may share the options (a tree under one command): the first to write an event owns the log. */
-  claim?: boolean;
+  /**
+   * Several processes may share the options (a tree under one command): the first to write an
+   * event owns the log. A string is the file to claim (created with O_EXCL in a folder of the
+   * memtrace command's own), where the owner also says at exit how many records the log holds
+   * and, after a failed write, where it stops.
+   */
+  claim?: boolean | string;
   /** Print nothing (the memtrace command prints the summary itself). */
   quiet?: boolean;
 }
@@ -34,8 +40,23 @@ function readOptions(): CallsEnvOptions {
   return {};
 }
 
+/**
+ * When `memtrace calls` put `--import` of this file among node's options, takes it out of
+ * process.execArgv and its options out of the environment: the program sees the execArgv and
+ * environment it has untraced, and what it forks or spawns runs untraced, as it would.
+ */
+function hideFromProgram(): void {
+  const argv = process.execArgv;
+  const i = argv.indexOf(import.meta.url);
+  if (i > 0 && argv[i - 1] === '--import') argv.splice(i - 1, 2);
+  else if (argv.includes(`--import=${import.meta.url}`)) argv.splice(argv.indexOf(`--import=${import.meta.url}`), 1);
+  else return;
+  delete process.env.MEMTRACE_CALLS;
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
+  hideFromProgram();
   const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
@@ -49,20 +70,23 @@ async function main(): Promise<void> {
     if (writer || refused) return writer;
     if (opts.claim) {
       // The first process of the tree to write owns the log; the others stay silent.
-      try { closeSync(openSync(output, 'wx')); } catch { refused = true; popSink(sink); return undefined; }
+      try { closeSync(openSync(typeof opts.claim === 'string' ? opts.claim : output, 'wx')); } catch { refused = true; popSink(sink); return undefined; }
     }
     try {
       writer = new LogWriter(output, makeHeader('calls', {
         pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines,
         include: opts.include ?? [], exclude: opts.exclude ?? [], start: new Date(start).toISOString(),
-      }));
+      }), 1000, { onError: () => tellClaim() });
     } catch (err) {
       refused = true;
       popSink(sink);
       process.stderr.write(`memtrace: ${(err as Error).message}\n`);
-      if (opts.claim) try { unlinkSync(output); } catch { /* not ours */ }
     }
     return writer;
+  };
+  const tellClaim = () => {
+    if (typeof opts.claim !== 'string' || !writer) return;
+    try { writeFileSync(opts.claim, JSON.stringify({ records: writer.stop.records, incomplete: writer.incomplete() })); } catch { /* the command says what it can */ }
   };
   const sink: CallsSink = {
     trigger,
@@ -70,17 +94,24 @@ async function main(): Promise<void> {
     lastRss: 0,
     write(record) { open()?.write(record); },
   };
-  setMarkChannel((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
+  subscribeMarks((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
   pushSink(sink);
-  process.on('exit', () => {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
     popSink(sink);
     closeRuntime();
     if (!writer && !opts.claim && !refused) open();
     if (writer) {
       writer.close();
+      tellClaim();
       if (!opts.quiet) process.stderr.write(`memtrace: calls log written to ${output} (${writer.count} records)\n`);
     }
-  });
+  };
+  process.on('exit', close);
+  // A signal that ends the program skips 'exit': the events still buffered are written first.
+  beforeSignalDeath(close);
 }
 
 if (isMainThread) await main();

@@ -1,18 +1,19 @@
-import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
-import { assertWritable, assertWritableDir } from '../../core/fsutil.js';
-import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir } from '../../core/output.js';
+import { LogWriter, defaultLogName, makeHeader, readLog, type LogContents } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
 import { epochNow } from '../../runtime/marks.js';
-import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { ChannelHost } from '../../core/channel-host.js';
+import { spawnTraced } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_FD_ENV, PROBE_MS_ENV } from '../../runtime/process-probe.js';
+import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
 import { SamplingThread, staleAfterMs } from './shared.js';
+import { helpExamples } from '../../core/help.js';
 
 interface ProcessOptions {
   interval: string;
@@ -30,6 +31,12 @@ const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..
 export function register(program: Command): void {
   program
     .command('process')
+    .addHelpText('after', helpExamples([
+      ['memtrace process -- node server.js', 'RSS and V8 heap every 100 ms'],
+      ['memtrace process -i 1s -c -o build.jsonl -- npm run build', 'a whole process tree'],
+      ['memtrace process --pid 4242 --detail', 'a running process, with PSS/USS'],
+      ['memtrace report build.jsonl --format html', 'charts'],
+    ]))
     .description('log the memory of a program (or any PID) at regular intervals')
     .usage('[options] -- <command> [args...]\n       memtrace process [options] --pid PID')
     .argument('[command...]', 'the program to run and monitor')
@@ -50,32 +57,31 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   const intervalMs = parseInterval(opts.interval);
   if (opts.pid !== undefined && command.length > 0) throw new UsageError('give either --pid or a command, not both');
   if (opts.pid === undefined && command.length === 0) {
-    throw new UsageError('no command given: memtrace process [options] -- <command> [args...], or --pid PID');
+    throw noCommandError('process', 'memtrace process -- node app.js, or memtrace process --pid PID');
   }
-  if (opts.output !== undefined) assertWritable(opts.output, 'write log');
-  else assertWritableDir(process.cwd());
+  // Checked before the program starts; a device or FIFO is written as it is and not read back.
+  const keep = opts.output !== undefined ? !checkOutput(opts.output).regular : false;
+  if (opts.output === undefined) checkOutputDir(process.cwd());
 
   let pid: number;
   let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
-  let probeStream: NodeJS.ReadableStream | null | undefined;
+  let channel: ChannelHost | undefined;
   let cmd: string[];
   if (opts.pid !== undefined) {
     if (!/^\d+$/.test(opts.pid) || Number(opts.pid) <= 0) throw new UsageError(`--pid: '${opts.pid}' is not a process id`);
     pid = Number(opts.pid);
     cmd = readCmdline(pid);
   } else {
-    let env = { ...process.env };
-    let extraPipes = 0;
+    let env = process.env;
     if (opts.v8) {
-      env = withNodeImport(env, probeUrl);
-      env[PROBE_FD_ENV] = '3';
-      env[PROBE_MS_ENV] = String(Math.max(10, intervalMs));
-      extraPipes = 1;
+      // Only the program takes the channel, unless --children asks for the whole tree.
+      const config: ProcessProbeConfig = { periodMs: Math.max(10, intervalMs) };
+      channel = await ChannelHost.open({ tree: Boolean(opts.children), config });
+      env = channel.environment(env, probeUrl);
     }
-    const child = await spawnTraced(command, { env, extraPipes });
+    const child = await spawnTraced(command, { env }).catch((err) => { channel?.close(); throw err; });
     pid = child.pid;
     exited = child.exited;
-    probeStream = child.child.stdio[3] as NodeJS.ReadableStream | null;
     cmd = command;
   }
   const t0 = epochNow();
@@ -88,27 +94,30 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
-      v8: Boolean(probeStream), staleMs: staleAfterMs(probeMs), t0, header, waitForStop: Boolean(exited),
+      v8: Boolean(channel), staleMs: staleAfterMs(probeMs), t0, header, waitForStop: Boolean(exited), keep,
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
     // The program ended before the first sample: a log that says so, and its exit passed through.
     const e = await exited;
-    const writer = new LogWriter(output, header, 0);
-    writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
-    writer.close();
-    if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
-    return e.exitCode;
+    channel?.close();
+    return afterRun(e.exitCode, () => {
+      const writer = new LogWriter(output, header, 0);
+      writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
+      writer.close();
+      if (writer.error) throw writer.error;
+      if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
+    });
   }
-  thread.onWriteError = (message, count) => {
-    process.stderr.write(`memtrace: ${message}; the log stops at record ${count}, the program goes on\n`);
+  thread.onWriteError = (message) => {
+    process.stderr.write(`memtrace: warning: ${message}; the program goes on\n`);
   };
 
   // V8 figures and marks from the probe in Node programs, by PID. The sum over the tree is
   // published with the time of its oldest figure: while one process's main thread is busy (its
   // probe silent), the sum goes stale and the samples leave the V8 figures out, rather than
   // present a sum missing that process, or its old figure, as current.
-  if (probeStream) {
+  if (channel) {
     const latest = new Map<number, { t: number; v: V8Figures }>();
     const forgetMs = Math.max(1000, 10 * probeMs); // silent that long: gone (killed) or stuck
     const publishSum = (now: number) => {
@@ -121,10 +130,9 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
       }
       if (latest.size) thread.publishV8(sum, oldest);
     };
-    const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
-    lines.on('line', (line) => {
+    channel.onMessage((message) => {
       try {
-        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string; x?: number };
+        const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
           publishSum(m.t);
@@ -135,15 +143,17 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
           // Its last figures were sent just before: the others' sum goes on without it.
           if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }
-      } catch { /* a torn line from a dying program */ }
+      } catch { /* a malformed message: not the probe's */ }
     });
-    lines.on('error', () => {});
   }
 
   let exitCode = 0;
-  let stopped: { error?: string };
+  let stopped: { error?: string; contents?: LogContents };
   if (exited) {
     const e = await exited;
+    // What the probe sent at exit is read before the exit record is written.
+    if (channel) await Promise.race([channel.drained(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    channel?.close();
     thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
     stopped = await thread.stop();
@@ -157,13 +167,15 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  if (stopped.error && !stopped.error.startsWith('cannot write')) process.stderr.write(`memtrace: ${stopped.error}; the log ends there\n`);
-  if (opts.summary) {
-    const log = await readLog(output);
+  return afterRun(exitCode, async () => {
+    if (!opts.summary) return;
+    // The summary of what was written: from memory when the log is not a file to read back.
+    const log = stopped.contents ?? await readLog(output);
     const report = buildReport(log);
+    // A write that failed is said once, with where the log stops (not also as a cut last line).
+    for (const w of [...(stopped.error ? [stopped.error] : log.warnings), ...report.warnings]) process.stderr.write(`memtrace: warning: ${w}\n`);
     process.stderr.write(`${report.text}\n  log: ${output}\n`);
-  }
-  return exitCode;
+  });
 }
 
 function round(t: number): number {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertWritable } from '../../core/fsutil.js';
+import { checkOutput } from '../../core/output.js';
 import { makeHeader, readLog } from '../../core/log.js';
 import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { readCmdline } from '../../core/memory.js';
@@ -58,7 +58,8 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   const self = pid === process.pid;
   let tmp: string | undefined;
   let output = options.output;
-  if (output) assertWritable(output, 'write log');
+  const keep = output ? !checkOutput(output).regular : false;
+  if (output) { /* checked */ }
   else {
     tmp = mkdtempSync(join(tmpdir(), 'memtrace-'));
     output = join(tmp, 'process.jsonl');
@@ -73,7 +74,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(options.children), detail: Boolean(options.detail),
-      v8: self, staleMs: staleAfterMs(publishMs), t0, header,
+      v8: self, staleMs: staleAfterMs(publishMs), t0, header, keep,
     });
   } catch (err) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -103,7 +104,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
       process.off('exit', onExit);
       if (timer) { publish(); clearInterval(timer); }
       const result = await thread.stop();
-      const log = await readLog(out);
+      const log = result.contents ?? await readLog(out);
       const report = buildReport(log);
       if (result.error) report.warnings.push(result.error);
       if (tmp) rmSync(tmp, { recursive: true, force: true });

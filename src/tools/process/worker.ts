@@ -34,7 +34,7 @@ function run(): void {
   let writer: LogWriter;
   try {
     sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
-    writer = new LogWriter(init.output, init.header, 0);
+    writer = new LogWriter(init.output, init.header, 0, { keep: init.keep });
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
     return;
@@ -87,7 +87,7 @@ function run(): void {
       ended = true;
       break;
     }
-    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.error.message, count: writer.count }); }
+    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.incomplete(), count: writer.stop.records }); }
     const now = epochNow();
     if (now - lastFlush >= 1000) { writer.flush(); lastFlush = now; }
     const period = pacer ? PACER_BATCH_MS : init.intervalMs;
@@ -108,7 +108,7 @@ function run(): void {
   writer.close();
   Atomics.store(i32, SLOT.ACK, 1);
   Atomics.notify(i32, SLOT.ACK);
-  port.postMessage({ done: true, error: failure ?? writer.error?.message, rootGone: ended });
+  port.postMessage({ done: true, error: failure ?? writer.incomplete(), rootGone: ended, contents: writer.contents() });
 }
 
 run();
