@@ -175,7 +175,7 @@ test('process: bad input gets one clear line and exit 2', () => {
 test('process: a run too short for a trend says so instead of a verdict', () => {
   const log = join(tmp(), 'short.jsonl');
   // ~90 MiB in a run of ~2 samples: a line through 2 points fits (R² 1), and it said "stayed flat".
-  const r = memtrace(['process', '--interval', '100ms', '-o', log, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(90 * 2 ** 20, 1); setTimeout(() => {}, 150)']);
+  const r = memtrace(['process', '--interval', '2s', '-o', log, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(90 * 2 ** 20, 1); setTimeout(() => {}, 150)']);
   assert.equal(r.status, 0, r.stderr);
   const samples = readJsonl(log).filter((x) => typeof x.rss === 'number').length;
   assert.ok(samples >= 1 && samples < 6, `${samples} samples`);
