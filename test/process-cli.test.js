@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
+import { cli, memtrace, memtraceAsync, readJsonl, root, sleep, tmp } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -268,4 +268,27 @@ test('process --children --pid <an ancestor of memtrace>: memtrace does not coun
   assert.ok(pids.has(other.pid), 'the tree is followed');
   assert.ok(!pids.has(child.pid), `memtrace (${child.pid}) counted itself in ${[...pids]}`);
   assert.ok(!records.some((x) => x.proc === child.pid));
+});
+
+test('process at 1 kHz: paced by the timerfd helper, samples agree with the kernel, nothing left behind', { skip: !existsSync(join(root, 'native', 'build', 'memtrace-proc-sampler')) && 'the sampler helper is not built (node native/build.js)' }, () => {
+  const dir = tmp();
+  const scratch = join(dir, 'tmp');
+  mkdirSync(scratch);
+  const log = join(dir, 'khz.jsonl');
+  const r = memtrace(['process', '-i', '1ms', '--no-summary', '-o', log, '--', process.execPath, 'test/fixtures/process/steps.js'], { env: { ...process.env, TMPDIR: scratch } });
+  assert.equal(r.status, 0, r.stderr);
+  const kernel = JSON.parse(r.stdout);
+  const samples = readJsonl(log).filter((x) => typeof x.rss === 'number');
+  const gaps = samples.slice(1).map((s, i) => s.t - samples[i].t).sort((a, b) => a - b);
+  // Readings at the helper's ticks, 1 ms apart (a late wake on a loaded machine is read when it
+  // comes, the next one on time), in time order.
+  assert.ok(samples.length > 300, `${samples.length} samples`);
+  assert.ok(Math.abs(gaps[gaps.length >> 1] - 1) < 0.2, `median gap ${gaps[gaps.length >> 1]} ms`);
+  assert.ok(gaps[0] > 0, `readings out of order (${gaps[0]} ms)`);
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  assert.ok(Math.abs(peak.rss - kernel.after) < 0.05 * kernel.after, `log ${peak.rss} vs kernel ${kernel.after}`);
+  assert.ok(peak.anon > 0 && peak.file > 0 && peak.cpu >= 0);
+  // The helper's FIFO and the helper itself are gone.
+  assert.deepEqual(readdirSync(scratch), []);
+  assert.equal(spawnSync('pgrep', ['-f', `memtrace-proc-sampler run \\d+ 1000 ${scratch}`]).status, 1, 'a helper still runs');
 });
