@@ -21,31 +21,54 @@ export interface StatmReading { t: number; resident: number; shared: number }
 
 const RECORD = 16;
 
-/** A running helper and the read end of its FIFO. */
+/** A running helper, started by the main thread (which reaps it, so its CPU is counted as memtrace's). */
+export interface PacerHelper {
+  /** The FIFO the helper writes to; the sampling thread opens it with {@link TimerPacer.open}. */
+  fifo: string;
+  /** Kills the helper and removes its FIFO. */
+  stop(): void;
+}
+
+/** Starts the helper on `pid` every `intervalMs`; null when it is not built or cannot start. */
+export function startPacerHelper(pid: number, intervalMs: number): PacerHelper | null {
+  if (!existsSync(PACER_PATH)) return null;
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'memtrace-pacer-'));
+    const fifo = join(dir, 'statm');
+    if (spawnSync(PACER_PATH, ['fifo', fifo], { stdio: 'ignore' }).status !== 0) throw new Error('no fifo');
+    // It blocks in open() until the sampling thread opens the reading end.
+    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo], { stdio: 'ignore' });
+    child.on('error', () => {});
+    child.unref();
+    const made = dir;
+    return {
+      fifo,
+      stop() {
+        try { child.kill('SIGKILL'); } catch { /* gone */ }
+        rmSync(made, { recursive: true, force: true });
+      },
+    };
+  } catch {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
+
+/** The sampling thread's reading end of the helper's FIFO. */
 export class TimerPacer {
   private buf = Buffer.alloc(64 * 1024);
   private kept = 0;
   private connected = false;
   private readonly started = Date.now();
 
-  private constructor(private readonly fd: number, private readonly dir: string, private readonly child: ChildProcess) {}
+  private constructor(private readonly fd: number) {}
 
-  /** Starts the helper on `pid` every `intervalMs`; null when it is not built or cannot start. */
-  static start(pid: number, intervalMs: number): TimerPacer | null {
-    if (!existsSync(PACER_PATH)) return null;
-    let dir: string | undefined;
+  /** Opens the FIFO without blocking; null when it cannot. */
+  static open(fifo: string): TimerPacer | null {
     try {
-      dir = mkdtempSync(join(tmpdir(), 'memtrace-pacer-'));
-      const fifo = join(dir, 'statm');
-      if (spawnSync(PACER_PATH, ['fifo', fifo], { stdio: 'ignore' }).status !== 0) throw new Error('no fifo');
-      // Opened first, non-blocking: the helper's blocking open for writing then succeeds at once.
-      const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-      const child = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo], { stdio: 'ignore' });
-      child.on('error', () => {});
-      child.unref();
-      return new TimerPacer(fd, dir, child);
+      return new TimerPacer(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
     } catch {
-      if (dir) rmSync(dir, { recursive: true, force: true });
       return null;
     }
   }
@@ -81,10 +104,8 @@ export class TimerPacer {
     return out;
   }
 
-  /** Stops the helper and removes its FIFO. */
+  /** Closes the reading end (the helper then ends at its next write). */
   close(): void {
-    try { this.child.kill('SIGKILL'); } catch { /* gone */ }
     try { closeSync(this.fd); } catch { /* closed */ }
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -10,7 +10,7 @@ import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
 import { TreeSampler, addV8 } from './sampler.js';
 import { SLOT, type WorkerInit, type WorkerMessage } from './shared.js';
-import { PACER_BATCH_MS, PACER_BELOW_MS, TimerPacer, type StatmReading } from './timer-pacer.js';
+import { PACER_BATCH_MS, TimerPacer, type StatmReading } from './timer-pacer.js';
 
 const init = workerData as WorkerInit & { header: LogHeader };
 const port = parentPort as unknown as MessagePort;
@@ -61,7 +61,7 @@ function run(): void {
     writer.write(got.record);
     return true;
   };
-  let pacer = !init.children && init.intervalMs < PACER_BELOW_MS && !process.env.MEMTRACE_NO_PACER ? TimerPacer.start(init.pid, init.intervalMs) : null;
+  let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
   /** Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the helper ended while the root lives. */
   const takeBatch = (): boolean => {
     const got = pacer!.read();
