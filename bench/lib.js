@@ -1,6 +1,7 @@
 // Shared by the benchmarks: timing commands, medians, ratios, writing results.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,14 +59,14 @@ export function compare(variants, reps = 5) {
 }
 
 /**
- * Writes bench/results/<tool>.json and prints where. `withSpread`: the rows' figures carry their
+ * Writes bench/results/<tool>.json (with the machine's 5-minute load average) and prints where. `withSpread`: the rows' figures carry their
  * min-max over rounds (the README's table says which tools' do not yet).
  */
 export function writeResults(tool, rows, figures, { withSpread = false } = {}) {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${tool}.json`);
-  writeFileSync(path, JSON.stringify({ tool, node: process.version, date: new Date().toISOString(), withSpread, rows, figures }, null, 2) + '\n');
+  writeFileSync(path, JSON.stringify({ tool, node: process.version, date: new Date().toISOString(), loadAverage: +loadavg()[1].toFixed(1), withSpread, rows, figures }, null, 2) + '\n');
   console.log(`wrote ${path}`);
 }
 
