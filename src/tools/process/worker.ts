@@ -70,6 +70,8 @@ function run(): void {
       pacer = null;
       return tick(); // the root is gone (null), or the helper is: sample on, paced here
     }
+    // The helper is slow to give its first readings: sample here meanwhile (at the batch pace).
+    if (got.length === 0 && pacer!.late) return tick();
     for (const r of got) if (!tick(r)) return false;
     return true;
   };
