@@ -9,7 +9,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { takeOffer } from './channel.js';
+import { removeAbandoned, takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
 import { beforeSignalDeath } from './signals.js';
 
@@ -52,7 +52,8 @@ function alive(pid: number): boolean {
 
 function run(): void {
   // Worker threads share the process's heap profiler: the offer is for the main thread only.
-  const config = takeOffer()?.config as PreloadConfig | undefined;
+  const offer = takeOffer();
+  const config = offer?.config as PreloadConfig | undefined;
   if (!config) return;
   const base = join(config.dir, String(process.pid));
   const t0 = performance.now();
@@ -68,6 +69,7 @@ function run(): void {
     done = true;
     if (config.reader && !alive(config.reader)) {
       try { rmSync(config.dir, { recursive: true, force: true }); } catch { /* not ours to insist */ }
+      removeAbandoned(offer!);
       return;
     }
     const durationMs = performance.now() - t0;
