@@ -2,7 +2,7 @@
 // (its own running time, and wall time), memtrace's own CPU, and the cost of one sample,
 // all against the unmonitored run in the same run.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TreeSampler } from '../dist/tools/process/sampler.js';
@@ -47,27 +47,39 @@ for (const k of Object.keys(variants)) {
   console.log(`${k.padEnd(20)} program CPU ${slowdown[k].cpuMs} ms (${x(slowdown[k].cpu)}), program time ${slowdown[k].ownMs} ms (${x(slowdown[k].own)}), wall with start-up ${slowdown[k].wallMs} ms (${x(slowdown[k].wall)})`);
 }
 
-// 2. memtrace's own CPU while monitoring a sleeping program for 3 s, start-up subtracted (the
-// median of runs on a 0 s program), interleaved rounds; the spread is over the rounds.
-function cpuOf(interval, seconds, env = {}) {
-  const r = spawnSync('bash', ['-c', `node "${cli}" process -i ${interval} --no-summary -o "${join(out, 'c.jsonl')}" -- sleep ${seconds} >/dev/null 2>&1; times`], { encoding: 'utf8', env: { ...process.env, ...env } });
-  const line = r.stdout.trim().split('\n').at(-1); // children's user and system time
-  const [u, s] = line.split(/\s+/).map((t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return Number(m[1]) * 60 + Number(m[2]); });
-  return u + s;
+// 2. memtrace's own CPU while monitoring a sleeping program: read from /proc over 3 s of steady
+// sampling, start-up excluded: memtrace's threads plus its children other than the program (the
+// timerfd helper). Interleaved rounds; the spread is over the rounds. (Subtracting a 0 s run's
+// start-up from a 3 s run's total, as before, moved by several % between rounds on a loaded machine.)
+const ticksOf = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime
+  } catch { return 0; }
+};
+const childrenOf = (pid) => { try { return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number)); } catch { return []; } };
+const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
+async function cpuOf(interval, env = {}) {
+  const m = spawn('node', [cli, 'process', '-i', interval, '--no-summary', '-o', join(out, 'c.jsonl'), '--', 'sleep', '5'], { stdio: 'ignore', env: { ...process.env, ...env } });
+  await sleepMs(1500);
+  const own = () => ticksOf(m.pid) + childrenOf(m.pid).filter((c) => !/^sleep/.test(readFileSync(`/proc/${c}/comm`, 'latin1'))).reduce((a, c) => a + ticksOf(c), 0);
+  const t0 = performance.now(), a = own();
+  await sleepMs(3000);
+  const b = own(), secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => m.once('exit', r));
+  return +((((b - a) / 100) / secs) * 100).toFixed(2); // clock ticks are 1/100 s
 }
 const CPU_REPS = Number(process.env.BENCH_CPU_REPS ?? 3);
 const cpuModes = { '100ms': ['100ms', {}], '1ms': ['1ms', {}], '1ms, Atomics.wait': ['1ms', noPacer] };
-const longs = {}, shorts = {};
-for (const k of Object.keys(cpuModes)) { longs[k] = []; shorts[k] = []; }
+const per = Object.fromEntries(Object.keys(cpuModes).map((k) => [k, []]));
 for (let i = 0; i < CPU_REPS; i++) {
-  for (const [k, [interval, env]] of Object.entries(cpuModes)) { longs[k].push(cpuOf(interval, 3, env)); shorts[k].push(cpuOf(interval, 0, env)); }
+  for (const [k, [interval, env]] of Object.entries(cpuModes)) per[k].push(await cpuOf(interval, env));
 }
 const cpu = {};
 for (const k of Object.keys(cpuModes)) {
-  const start = median(shorts[k]);
-  const per = longs[k].map((v) => +(((v - start) / 3) * 100).toFixed(2));
-  cpu[k] = spread(per);
-  console.log(`memtrace's own CPU at ${k}: ${pct(cpu[k])} of one core`);
+  cpu[k] = spread(per[k]);
+  console.log(`memtrace's own CPU at ${k}: ${pct(cpu[k])} of one core (rounds: ${per[k].join(', ')})`);
 }
 
 // 3. The cost of one sample, in this process, of a sleeping child.
