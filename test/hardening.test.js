@@ -358,3 +358,25 @@ test('report: a malloc trace with bytes changed is refused as corrupt, or its fi
   assert.ok(refused > 0, 'no damaged trace was refused');
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('report: records whose fields have the wrong shape are a corrupt log in one line, never an internal error', () => {
+  const dir = tmp();
+  const prog = program(dir);
+  for (const tool of JSON_TOOLS) {
+    const log = join(dir, `${tool}.jsonl`);
+    assert.equal(memtrace(TOOLS[tool](log, prog), { cwd: dir }).status, 3);
+    const [header, ...records] = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const keys = [...new Set(records.flatMap((r) => Object.keys(r)))].filter((k) => k !== 't');
+    for (const key of keys) {
+      for (const value of [null, { a: 1 }]) {
+        const bad = join(dir, 'bad.jsonl');
+        writeFileSync(bad, [header, ...records.map((r) => (key in r ? { ...r, [key]: value } : r))].map((r) => JSON.stringify(r)).join('\n') + '\n');
+        const r = memtrace(['report', bad]);
+        const what = `${tool}: ${key}=${JSON.stringify(value)}`;
+        assert.ok(r.status === 0 || r.status === 2, `${what}: exit ${r.status}\n${r.stderr}`);
+        if (r.status === 2) assertOneLine(r.stderr, /corrupt log .*bad\.jsonl/);
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
