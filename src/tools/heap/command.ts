@@ -7,17 +7,18 @@ import { Command, Option } from 'commander';
 import { UsageError, afterRun, fileError, isUsageError, noCommandError } from '../../core/errors.js';
 import { checkOutput, checkOutputDir, makeTempDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader } from '../../core/log.js';
+import { ChannelHost } from '../../core/channel-host.js';
 import { spawnTraced } from '../../core/spawn.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
-import type { SamplingProfile } from './inspector.js';
-import type { PreloadConfig, PreloadMeta } from './preload.js';
+import type { SamplingProfile } from '../../runtime/heap-inspector.js';
+import type { PreloadConfig, PreloadMeta } from '../../runtime/heap-preload.js';
 import { FrameTable, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
 import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 import { helpExamples } from '../../core/help.js';
 
-const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'preload.js');
+const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/heap-preload.js');
 
 interface HeapCommandOptions {
   interval: string;
@@ -91,19 +92,20 @@ export function register(program: Command): void {
         exact,
         reader: process.pid,
       };
-      const env = {
-        ...process.env,
-        MEMTRACE_HEAP: JSON.stringify(config),
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
-      };
+      // Every node process of the tree takes the preload (npx, npm, tsx start the program as a
+      // child); the program is found among them below.
+      const channel = await ChannelHost.open({ tree: true, config });
+      const env = channel.environment(process.env, pathToFileURL(PRELOAD).href, exact ? ['--track-heap-objects'] : []);
       let traced;
       try {
         traced = await spawnTraced(command, { env });
       } catch (err) {
+        channel.close();
         rmSync(config.dir, { recursive: true, force: true });
         throw err;
       }
       const exit = await traced.exited;
+      channel.close();
       process.exitCode = exit.exitCode;
       let kept = false;
       process.exitCode = await afterRun(exit.exitCode, async () => {

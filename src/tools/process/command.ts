@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -6,13 +5,14 @@ import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
 import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader, readLog, type LogContents } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
-import { epochNow } from '../../core/marks.js';
-import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { epochNow } from '../../runtime/marks.js';
+import { ChannelHost } from '../../core/channel-host.js';
+import { spawnTraced } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_FD_ENV, PROBE_MS_ENV } from './probe.js';
+import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
-import { SamplingThread } from './shared.js';
+import { SamplingThread, staleAfterMs } from './shared.js';
 import { helpExamples } from '../../core/help.js';
 
 interface ProcessOptions {
@@ -25,7 +25,7 @@ interface ProcessOptions {
   summary: boolean;
 }
 
-const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'probe.js')).href;
+const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../runtime/process-probe.js')).href;
 
 /** Adds `memtrace process` to the CLI. */
 export function register(program: Command): void {
@@ -65,25 +65,23 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
 
   let pid: number;
   let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
-  let probeStream: NodeJS.ReadableStream | null | undefined;
+  let channel: ChannelHost | undefined;
   let cmd: string[];
   if (opts.pid !== undefined) {
     if (!/^\d+$/.test(opts.pid) || Number(opts.pid) <= 0) throw new UsageError(`--pid: '${opts.pid}' is not a process id`);
     pid = Number(opts.pid);
     cmd = readCmdline(pid);
   } else {
-    let env = { ...process.env };
-    let extraPipes = 0;
+    let env = process.env;
     if (opts.v8) {
-      env = withNodeImport(env, probeUrl);
-      env[PROBE_FD_ENV] = '3';
-      env[PROBE_MS_ENV] = String(Math.max(10, intervalMs));
-      extraPipes = 1;
+      // Only the program takes the channel, unless --children asks for the whole tree.
+      const config: ProcessProbeConfig = { periodMs: Math.max(10, intervalMs) };
+      channel = await ChannelHost.open({ tree: Boolean(opts.children), config });
+      env = channel.environment(env, probeUrl);
     }
-    const child = await spawnTraced(command, { env, extraPipes });
+    const child = await spawnTraced(command, { env }).catch((err) => { channel?.close(); throw err; });
     pid = child.pid;
     exited = child.exited;
-    probeStream = child.child.stdio[3] as NodeJS.ReadableStream | null;
     cmd = command;
   }
   const t0 = epochNow();
@@ -96,12 +94,13 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
-      v8: Boolean(probeStream), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited), keep,
+      v8: Boolean(channel), staleMs: staleAfterMs(probeMs), t0, header, waitForStop: Boolean(exited), keep,
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
     // The program ended before the first sample: a log that says so, and its exit passed through.
     const e = await exited;
+    channel?.close();
     return afterRun(e.exitCode, () => {
       const writer = new LogWriter(output, header, 0);
       writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
@@ -116,36 +115,47 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     process.stderr.write(`memtrace: warning: ${message}; the program goes on\n`);
   };
 
-  // V8 figures and marks from the probe in Node programs, by PID: the sum of the fresh ones is
-  // published to the sampling thread.
-  if (probeStream) {
+  // V8 figures and marks from the probe in Node programs, by PID. The sum over the tree is
+  // published with the time of its oldest figure: while one process's main thread is busy (its
+  // probe silent), the sum goes stale and the samples leave the V8 figures out, rather than
+  // present a sum missing that process, or its old figure, as current.
+  if (channel) {
     const latest = new Map<number, { t: number; v: V8Figures }>();
-    const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
-    lines.on('line', (line) => {
+    const forgetMs = Math.max(1000, 10 * probeMs); // silent that long: gone (killed) or stuck
+    const publishSum = (now: number) => {
+      const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+      let oldest = now;
+      for (const [p, f] of latest) {
+        if (now - f.t > forgetMs) { latest.delete(p); continue; }
+        oldest = Math.min(oldest, f.t);
+        sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
+      }
+      if (latest.size) thread.publishV8(sum, oldest);
+    };
+    channel.onMessage((message) => {
       try {
-        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string; x?: number };
+        const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
-          const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
-          for (const [p, f] of latest) {
-            if (m.t - f.t > probeMs * 2 + 50) { latest.delete(p); continue; }
-            sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
-          }
-          thread.publishV8(sum, m.t);
+          publishSum(m.t);
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
         } else if (m.x) {
           thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
+          // Its last figures were sent just before: the others' sum goes on without it.
+          if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }
-      } catch { /* a torn line from a dying program */ }
+      } catch { /* a malformed message: not the probe's */ }
     });
-    lines.on('error', () => {});
   }
 
   let exitCode = 0;
   let stopped: { error?: string; contents?: LogContents };
   if (exited) {
     const e = await exited;
+    // What the probe sent at exit is read before the exit record is written.
+    if (channel) await Promise.race([channel.drained(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    channel?.close();
     thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
     stopped = await thread.stop();

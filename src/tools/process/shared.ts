@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LogContents, LogHeader } from '../../core/log.js';
 import { UsageError } from '../../core/errors.js';
-import { epochNow } from '../../core/marks.js';
+import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 
 /** Layout of the memory shared between the main thread and the sampling thread. */
@@ -17,6 +17,15 @@ export const SLOT = {
   /** Total bytes. */
   BYTES: 16 + 5 * 8,
 } as const;
+
+/**
+ * How old (ms) a V8 figure published every `periodMs` may be and still stand for a sample: one
+ * period, half a period of timer lateness, 10 ms of scheduling. Older means the publishing
+ * thread's event loop has not turned (busy in synchronous code): the sample leaves it out.
+ */
+export function staleAfterMs(periodMs: number): number {
+  return periodMs * 1.5 + 10;
+}
 
 /** What the sampling thread is started with. */
 export interface WorkerInit {

@@ -1,12 +1,13 @@
-// What instrumented code calls. Loaded into the traced program: imports only node: and core/.
+// What instrumented code calls. Loaded into the traced program: imports only node: and runtime/ (and core/memory's page size).
 // The fast path lives in the probes themselves (`$mtF[0]&&…`); everything here runs only
 // when the RSS publisher said memory moved (or on every probe with trigger 0).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { PAGE_SIZE } from '../../core/memory.js';
-import { RSS_SLOT, startRssPublisher, type RssPublisher } from '../../core/rss-publisher.js';
-import { epochNow } from '../../core/marks.js';
+import { runInThisContext } from 'node:vm';
+import { PAGE_SIZE } from '../core/memory.js';
+import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
+import { epochNow } from './marks.js';
 
 /** The shared array the probes read (RSS_SLOT layout). */
 export const F = new Int32Array(new SharedArrayBuffer(16 * 4));
@@ -185,10 +186,14 @@ export const R = {
   m(file: string): void { files.add(file); },
 };
 
-for (const [name, value] of [['$mtF', F], ['$mtR', R]] as const) {
-  if (!Object.prototype.hasOwnProperty.call(globalThis, name)) {
-    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true });
-  }
+// The probes' two names are script-scope constants (what a top-level `const` of a classic script
+// declares): every script and module of the realm resolves them, TurboFan folds them, and they
+// are not properties of globalThis, so the program's globals are its own. The values cross in a
+// global deleted at once.
+if (runInThisContext('typeof $mtF') === 'undefined') {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.$mt$init = [F, R];
+  try { runInThisContext('const $mtF = $mt$init[0], $mtR = $mt$init[1];'); } finally { delete g.$mt$init; }
 }
 
 /** Current resident set size in bytes (a pread of /proc/self/statm). */

@@ -3,10 +3,11 @@
 // MEMTRACE_CALLS='{"trigger":65536,"output":"calls.jsonl","include":["**/node_modules/yaml/**"]}'.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { LogWriter, defaultLogName, makeHeader } from '../../core/log.js';
-import { epochNow, setMarkChannel } from '../../core/marks.js';
-import { instrumentCalls } from './install.js';
-import { closeRuntime, pushSink, popSink, type CallsSink } from './runtime.js';
+import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
+import { epochNow, subscribeMarks } from './marks.js';
+import { beforeSignalDeath } from './signals.js';
+import { instrumentCalls } from './calls-install.js';
+import { closeRuntime, pushSink, popSink, type CallsSink } from './calls-runtime.js';
 
 /** Options read from the MEMTRACE_CALLS environment variable. */
 export interface CallsEnvOptions {
@@ -39,8 +40,23 @@ function readOptions(): CallsEnvOptions {
   return {};
 }
 
+/**
+ * When `memtrace calls` put `--import` of this file among node's options, takes it out of
+ * process.execArgv and its options out of the environment: the program sees the execArgv and
+ * environment it has untraced, and what it forks or spawns runs untraced, as it would.
+ */
+function hideFromProgram(): void {
+  const argv = process.execArgv;
+  const i = argv.indexOf(import.meta.url);
+  if (i > 0 && argv[i - 1] === '--import') argv.splice(i - 1, 2);
+  else if (argv.includes(`--import=${import.meta.url}`)) argv.splice(argv.indexOf(`--import=${import.meta.url}`), 1);
+  else return;
+  delete process.env.MEMTRACE_CALLS;
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
+  hideFromProgram();
   const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
@@ -78,9 +94,12 @@ async function main(): Promise<void> {
     lastRss: 0,
     write(record) { open()?.write(record); },
   };
-  setMarkChannel((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
+  subscribeMarks((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
   pushSink(sink);
-  process.on('exit', () => {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
     popSink(sink);
     closeRuntime();
     if (!writer && !opts.claim && !refused) open();
@@ -89,7 +108,10 @@ async function main(): Promise<void> {
       tellClaim();
       if (!opts.quiet) process.stderr.write(`memtrace: calls log written to ${output} (${writer.count} records)\n`);
     }
-  });
+  };
+  process.on('exit', close);
+  // A signal that ends the program skips 'exit': the events still buffered are written first.
+  beforeSignalDeath(close);
 }
 
 if (isMainThread) await main();

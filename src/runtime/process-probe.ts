@@ -1,0 +1,34 @@
+// Loaded into a Node program run under `memtrace process -- node …` (NODE_OPTIONS --import).
+// It sends the program's V8 figures and its marks to memtrace over the verified channel, from
+// an unref'd timer, and does nothing else: no output, no exceptions, no change to exit, and the
+// program sees the environment it would have had untraced (see channel.ts).
+import { openChannel } from './channel.js';
+import { epochNow, subscribeMarks } from './marks.js';
+
+/** What `memtrace process` gives its probe (the channel's config). */
+export interface ProcessProbeConfig {
+  /** The probe's period in ms. */
+  periodMs: number;
+}
+
+async function start(): Promise<void> {
+  const channel = await openChannel();
+  if (!channel) return;
+  const config = (channel.config ?? {}) as Partial<ProcessProbeConfig>;
+  const period = Math.max(1, Number(config.periodMs) || 100);
+  const publish = () => {
+    const m = process.memoryUsage();
+    channel.send({ p: process.pid, t: epochNow(), v: [m.heapUsed, m.heapTotal, m.external, m.arrayBuffers] });
+  };
+  publish();
+  const timer = setInterval(publish, period);
+  timer.unref();
+  // The program is exiting: what follows is teardown (V8 frees its heap), not the program's use.
+  process.on('exit', () => {
+    publish();
+    channel.send({ p: process.pid, t: epochNow(), x: 1 });
+  });
+  subscribeMarks((label, t) => { channel.send({ p: process.pid, t, m: label }); });
+}
+
+try { await start(); } catch { /* never disturb the program */ }
