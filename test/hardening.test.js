@@ -165,11 +165,11 @@ for (const tool of JSON_TOOLS) {
   });
 }
 
-/** Runs `tool` with its log on a 64 KiB file system that fills during the run. */
+/** Runs `tool` with its log on a 16 KiB file system that fills during the run. */
 function runOnSmallDisk(t, tool, extra, ms) {
   const dir = tmp();
   const small = join(dir, 'small');
-  if (!mountTmpfs(small, '64k')) { t.skip('mount -t tmpfs is not permitted here'); return undefined; }
+  if (!mountTmpfs(small, '16k')) { t.skip('mount -t tmpfs is not permitted here'); return undefined; }
   try {
     const tmpDir = join(dir, 'tmp');
     mkdirSync(tmpDir);
