@@ -245,12 +245,19 @@ test('report: a header without its fields is a corrupt log, one line naming the 
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('report: records without a time are a corrupt log, one line naming the line', () => {
-  const dir = tmp();
+/** Each JSON-lines tool's real log of the test program, in `dir`: { tool, log } */
+function realLogs(dir) {
   const prog = program(dir);
-  for (const tool of JSON_TOOLS) {
+  return JSON_TOOLS.map((tool) => {
     const log = join(dir, `${tool}.jsonl`);
     assert.equal(memtrace(TOOLS[tool](log, prog), { cwd: dir }).status, 3);
+    return { tool, log };
+  });
+}
+
+test('report: records without a time are a corrupt log, one line naming the line', () => {
+  const dir = tmp();
+  for (const { tool, log } of realLogs(dir)) {
     const [header] = readFileSync(log, 'utf8').split('\n');
     writeFileSync(log, `${header}\n{"rss":"lots"}\n{"x":1}\n`);
     const r = memtrace(['report', log]);
@@ -364,10 +371,7 @@ test('report: a malloc trace with bytes changed is refused as corrupt, or its fi
 
 test('report: records whose fields have the wrong shape are a corrupt log in one line, never an internal error', () => {
   const dir = tmp();
-  const prog = program(dir);
-  for (const tool of JSON_TOOLS) {
-    const log = join(dir, `${tool}.jsonl`);
-    assert.equal(memtrace(TOOLS[tool](log, prog), { cwd: dir }).status, 3);
+  for (const { tool, log } of realLogs(dir)) {
     const [header, ...records] = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
     const keys = [...new Set(records.flatMap((r) => Object.keys(r)))].filter((k) => k !== 't');
     for (const key of keys) {
