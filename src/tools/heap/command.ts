@@ -1,12 +1,11 @@
 // `memtrace heap [options] -- node app.js`: runs the program with the heap profiler preloaded,
 // then turns what it wrote at exit into the log, a .heapprofile, and the top sites.
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { UsageError, afterRun, fileError, noCommandError } from '../../core/errors.js';
-import { checkOutput, checkOutputDir } from '../../core/output.js';
+import { UsageError, afterRun, fileError, isUsageError, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir, makeTempDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader } from '../../core/log.js';
 import { ChannelHost } from '../../core/channel-host.js';
 import { spawnTraced } from '../../core/spawn.js';
@@ -88,7 +87,7 @@ export function register(program: Command): void {
       const stem = stemOf(logPath);
       const exact = !!opts.exact;
       const config: PreloadConfig = {
-        dir: mkdtempSync(join(tmpdir(), 'memtrace-heap-')),
+        dir: makeTempDir('memtrace-heap-'),
         intervalBytes,
         all: !!opts.all && !exact,
         exact,
@@ -190,9 +189,12 @@ export function register(program: Command): void {
           }
           process.stderr.write(`memtrace: log ${logPath}\n`);
           if (profilePath) process.stderr.write(`memtrace: ${exact ? 'heap snapshot' : 'profile'} ${profilePath} (open in Chrome DevTools, Memory tab)\n`);
+        } catch (err) {
+          // Nothing of the run is lost: the message says where its profiles are.
+          if (kept && isUsageError(err)) throw new UsageError(`${err.message}; the profiles of this run are kept in ${config.dir}`);
+          throw err;
         } finally {
-          if (kept) process.stderr.write(`memtrace: the profiles of this run are kept in ${config.dir}\n`);
-          else rmSync(config.dir, { recursive: true, force: true });
+          if (!kept) rmSync(config.dir, { recursive: true, force: true });
         }
       });
     });

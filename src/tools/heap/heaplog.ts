@@ -1,5 +1,5 @@
 // The heap log: frames and stacks as JSON Lines records, and back.
-import type { LogContents, LogRecord } from '../../core/log.js';
+import { CorruptLogError, type LogContents, type LogRecord } from '../../core/log.js';
 import type { Frame, HeapData } from './profile.js';
 
 /** How the traced program ended, as the `end` record of a heap log holds it. */
@@ -34,14 +34,17 @@ export function heapDataFromLog(log: LogContents): { data: HeapData; end: EndRec
   const frames: Frame[] = [];
   const data: HeapData = { frames, stacks: [], hasLive: false, hasAlloc: false, notes: [] };
   let end: EndRecord | undefined;
-  for (const r of log.records) {
+  const isId = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 24;
+  log.records.forEach((r, i) => {
     switch (r.ev) {
       case 'frame': {
         const { t: _t, ev: _ev, id, ...f } = r as LogRecord & Frame & { id: number };
+        if (!isId(id)) throw new CorruptLogError(`record ${i + 1} (a frame) has no id`);
         frames[id] = f as Frame;
         break;
       }
       case 'stack':
+        if (!Array.isArray(r.frames) || !r.frames.every(isId)) throw new CorruptLogError(`record ${i + 1} (a stack) has no list of frame ids`);
         data.stacks.push({
           frames: r.frames as number[], live: Number(r.live) || 0, liveCount: Number(r.liveCount) || 0,
           alloc: Number(r.alloc) || 0, allocCount: Number(r.allocCount) || 0,
@@ -56,7 +59,9 @@ export function heapDataFromLog(log: LogContents): { data: HeapData; end: EndRec
         data.hasAlloc = !!end.hasAlloc;
         break;
     }
-  }
+  });
+  const missing = data.stacks.findIndex((st) => st.frames.some((id) => !frames[id]));
+  if (missing >= 0) throw new CorruptLogError(`stack ${missing + 1} names a frame the log does not hold`);
   if (!end) {
     data.hasLive = data.stacks.some((s) => s.live > 0);
     data.hasAlloc = data.stacks.some((s) => s.alloc > 0);
