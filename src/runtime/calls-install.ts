@@ -6,7 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { instrumentSource, makeScope, originalSource } from '../tools/calls/instrument.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
-import { ensurePublisher } from './calls-runtime.js';
+import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -48,18 +49,22 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   if (typeof registerHooks === 'function') {
     registerHooks({
       load(url: string, context: unknown, nextLoad: (url: string, context?: unknown) => LoadResult) {
-        return instrumentLoaded(url, nextLoad(url, context), data, inScope);
+        return instrumentLoaded(url, nextLoad(url, context), data, inScope, noteUninstrumented);
       },
     });
   } else {
-    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data });
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: { file: string; reason: string }) => noteUninstrumented(m.file, m.reason));
+    port1.unref();
+    hooksPort = port1;
+    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data: { ...data, port: port2 }, transferList: [port2] });
   }
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
       const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
-      if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+      if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }
     return compile.call(this, content, filename, ...rest);
@@ -85,6 +90,17 @@ function hideProbesFromToString(): void {
   }.toString;
   const d = Object.getOwnPropertyDescriptor(Function.prototype, 'toString')!;
   Object.defineProperty(Function.prototype, 'toString', { ...d, value: replacement });
+}
+
+let hooksPort: MessagePort | undefined;
+
+/** Takes in what the off-thread hooks reported and has not been delivered yet (at exit). */
+export function drainHookReports(): void {
+  if (!hooksPort) return;
+  for (let m = receiveMessageOnPort(hooksPort); m; m = receiveMessageOnPort(hooksPort)) {
+    const r = m.message as { file: string; reason: string };
+    noteUninstrumented(r.file, r.reason);
+  }
 }
 
 /** The scope installed by {@link instrumentCalls}, or undefined. */

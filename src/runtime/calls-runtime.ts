@@ -257,6 +257,19 @@ function round(ms: number): number {
 }
 
 /** Closes the kept-open statm fd (at exit). */
+/** Files in scope that could not be instrumented (they ran without probes), with the reason. */
+export const uninstrumented: Array<{ file: string; reason: string }> = [];
+
+/** Notes a file in scope left as it is (the instrumenter's warning says why). */
+export function noteUninstrumented(file: string, reason: string): void {
+  uninstrumented.push({ file, reason });
+}
+
+/** How many instrumented files have run (their first statement named them). */
+export function instrumentedFileCount(): number {
+  return files.size;
+}
+
 export function closeRuntime(): void {
   if (statmFd >= 0) { try { closeSync(statmFd); } catch { /* gone */ } statmFd = -1; }
   publisher?.stop();
