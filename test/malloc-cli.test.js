@@ -197,6 +197,14 @@ test('--since/--until MARK: allocated in the window and still live at its end', 
   assert.equal(bad.code, 0, 'the program ran: its exit status stands');
 });
 
+test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {
+  const { jsFrameName } = await import('../dist/tools/malloc/symbols.js');
+  assert.equal(jsFrameName('JS:~makeBuffers /app/src/a.js:6:21', '/app'), 'makeBuffers (src/a.js:6)');
+  assert.equal(jsFrameName('JS:*parse file:///app/src/p.js:10:3', '/app'), 'parse (src/p.js:10)');
+  assert.equal(jsFrameName('py::make_blocks:/app/job.py', '/app'), 'make_blocks (job.py)');
+  assert.equal(jsFrameName('py:::/app/job.py', '/app'), '(module) (job.py)');
+});
+
 test('the library API returns the analysis and the report', async () => {
   const exe = join(work, 'known');
   const result = await traceMalloc([exe], { output: join(work, 'api.bin'), env: { ...process.env } });

@@ -176,6 +176,11 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   });
   const nodeOpts = baseEnv.NODE_OPTIONS ?? '';
   const addedPerfMap = !!options.stacks && !options.countOnly && !/--perf-basic-prof|--perf-prof/.test(nodeOpts);
+  // CPython ≥ 3.12 writes the same perf map for its Python frames (older ones ignore this)
+  if (options.stacks && !options.countOnly && baseEnv.PYTHONPERFSUPPORT === undefined) {
+    env.PYTHONPERFSUPPORT = '1';
+    env.MEMTRACE_MALLOC_PERFMAP = '1';
+  }
   if (addedPerfMap) {
     // the map memtrace asks for is memtrace's: opened in the private directory (a map the user
     // asked for stays where node puts it, and is read from there). Interpreted frames get

@@ -30,8 +30,8 @@ export function toLogContents(a: MallocAnalysis): LogContents {
   return { header: a.header, records, warnings: a.warnings };
 }
 
-/** True for a frame of JavaScript code (named from node's perf map: "fn (file.js:12)"). */
-const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx))[^()]*\)$/.test(f);
+/** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
+const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
 /** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"). */
 const isNodeInternal = (f: string) => /\(node:[^()]*\)$/.test(f);
 

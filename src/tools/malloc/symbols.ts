@@ -107,6 +107,12 @@ export function readPerfMap(path: string): PerfEntry[] {
 
 /** Makes a perf-map name readable: "JS:*parseRecords file:///app/src/parse.js:10:3" → "parseRecords (src/parse.js:10)". */
 export function jsFrameName(raw: string, cwd = process.cwd()): string {
+  // CPython ≥ 3.12 with -X perf / PYTHONPERFSUPPORT=1: "py::make_blocks:/app/job.py"
+  const py = /^py::(.*?):(\/.*)$/.exec(raw);
+  if (py) {
+    const r = relative(cwd, py[2]!);
+    return `${py[1] || '(module)'} (${r.startsWith('../../') ? py[2] : r})`;
+  }
   const m = /^(\w+):([*~^+]?)(.*)$/.exec(raw);
   if (!m) return raw;
   const kind = m[1]!;
