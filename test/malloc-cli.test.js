@@ -355,7 +355,8 @@ test('node --stacks: the perf map is private, a symlink planted at /tmp/perf-PID
   const prog = join(fixtures, 'buffers.js');
   // the shell plants the link at its own pid, then execs node under that pid
   const script = `ln -s ${victim} /tmp/perf-$$.map && echo $$ > pid && exec ${process.execPath} ${prog} 5`;
-  const r = run(['malloc', '--stacks', '-o', 'n.bin', '--', 'sh', '-c', script], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' } });
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'n.bin', '--', 'sh', '-c', script], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
   const pid = readFileSync(join(dir, 'pid'), 'utf8').trim();
   const planted = `/tmp/perf-${pid}.map`;
   try {
@@ -368,14 +369,14 @@ test('node --stacks: the perf map is private, a symlink planted at /tmp/perf-PID
   assert.deepEqual(readdirSync(dir).filter((f) => !/^n\.bin(\.\d+)?$/.test(f)), ['pid'], 'no isolate-*-v8.log, no perf map: the traces (sh forks ln and echo) and the test\'s pid file');
   const s = report(join(dir, 'n.bin'));
   assert.match(s.topSitesByBytes.flatMap((x) => x.frames).join('\n'), /parseRecords \(.*buffers\.js:\d+\)/, 'JIT frames named from the private map');
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith('memtrace-malloc-') && !f.startsWith('memtrace-malloc-test-')), [], 'the private directory is removed');
+  assert.deepEqual(readdirSync(tmp), [], 'the private directory is removed');
 });
 
 test('a private directory is removed when the program is killed', () => {
-  const before = new Set(readdirSync(tmpdir()));
-  const r = run(['malloc', '--stacks', '-o', 'k.bin', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], { env: { ...process.env, NODE_OPTIONS: '' } });
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'k.bin', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], { env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
   assert.equal(r.code, 128 + 9);
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => !before.has(f) && f.startsWith('memtrace-malloc-')), []);
+  assert.deepEqual(readdirSync(tmp), []);
 });
 
 test('a trace with bytes changed is refused in one line, exit 2', () => {
