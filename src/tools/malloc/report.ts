@@ -32,8 +32,8 @@ export function toLogContents(a: MallocAnalysis): LogContents {
 
 /** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
 const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
-/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"). */
-const isNodeInternal = (f: string) => /\(node:[^()]*\)$/.test(f);
+/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's mark() in the program. */
+const isNodeInternal = (f: string) => /\((?:node:[^()]*|[^()]*\bdist\/(?:core\/marks|runtime\/malloc-marks)\.js:\d+)\)$/.test(f);
 
 /** How call sites are grouped: by the innermost JS function of the program, by the native function that allocated, or by the whole stack. */
 export type GroupBy = 'js' | 'native' | 'stack';
@@ -199,6 +199,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
     const what = siteCols[0]!;
+    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}`, columns: ['calls', 'bytes', 'live bytes at exit', 'live blocks at exit'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]] } });
     sections.push({ kind: 'table', table: { title: `Still live ${liveLabel}, by ${what}`, columns: siteCols, rows: unfreed.map(siteRow) } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by bytes`, columns: siteCols, rows: byBytes.map(siteRow) } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by count`, columns: siteCols, rows: byCount.map(siteRow) } });
