@@ -18,7 +18,8 @@ for (const r of results) {
     lines.push(`| ${cell(/^`/.test(row.tool) ? row.tool : '`' + row.tool + '`')} | ${cell(row.memoryGranularity)} | ${cell(row.executionGranularity)} | ${cell(row.memoryCost)} | ${cell(row.executionCost)} |`);
   }
 }
-lines.push('', `<sub>Measured by \`npm run bench\` (${results.map((r) => `${r.tool}: ${r.node}, ${r.date.slice(0, 10)}`).join('; ')}) on a 2-core VM; ratios are against the untraced run of the same workload in the same run. Raw figures: \`bench/results/\`.</sub>`);
+const without = results.filter((r) => !r.withSpread).map((r) => r.tool);
+lines.push('', `<sub>Measured by \`npm run bench\` (${results.map((r) => `${r.tool}: ${r.node}, ${r.date.slice(0, 10)}${r.loadAverage !== undefined ? `, load average ${r.loadAverage}` : ''}`).join('; ')}) on a 2-core VM; ratios are against the untraced run of the same workload in the same run, interleaved; each figure is the median over rounds with its min-max over rounds in brackets${without.length ? ` (${without.join(', ')}: medians only, measured before spreads were recorded)` : ''}. Raw figures: \`bench/results/\`.</sub>`);
 const readme = join(root, 'README.md');
 const text = readFileSync(readme, 'utf8');
 const start = '<!-- bench:table:start -->', end = '<!-- bench:table:end -->';

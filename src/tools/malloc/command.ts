@@ -47,8 +47,7 @@ export function register(program: Command): void {
     .option('--startup', 'keep start-up (what node allocates before the main module runs) in the top tables')
     .passThroughOptions()
     .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string; by?: GroupBy; startup?: boolean; since?: string; until?: string }) => {
-      const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size') : undefined;
-      if (minSize !== undefined && minSize > MAX_MIN_SIZE) throw new UsageError(`--min-size: '${opts.minSize}' is more than 1 PiB, larger than any block`);
+      const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size', { max: MAX_MIN_SIZE }) : undefined;
       const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
         stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
