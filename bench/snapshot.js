@@ -11,6 +11,7 @@
 //   BENCH_SNAPSHOT=file    read this snapshot instead of writing one
 //   BENCH_BIG=1            one reading of ours only (a snapshot past 512 MB: expensive to
 //                          write, run it once by hand); results go to snapshot-big.json
+// Results: snapshot.json (default size), snapshot-<MB>mb.json (BENCH_SNAPSHOT_MB given).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,5 +117,5 @@ for (const [k, s] of Object.entries(summary)) {
     `${s.dominatorsMs ? `, dominators ${(s.dominatorsMs.median / 1000).toFixed(2)} s` : ''}, parse ${s.parseMBps} MB/s, peak RSS ${s.peakRssMB} MB = ${s.memoryPerFileByte}x the file above an empty node`);
 }
 if (theirs) console.log(`  memlab / memtrace: x${figures.speedupTotal} wall, x${figures.speedupCpu} CPU; root retained sizes agree: ${figures.rootRetainedAgrees}`);
-writeResults(big ? 'snapshot-big' : 'snapshot', [], figures);
+writeResults(big ? 'snapshot-big' : process.env.BENCH_SNAPSHOT_MB ? `snapshot-${heapMB}mb` : 'snapshot', [], figures);
 rmSync(tmp, { recursive: true, force: true });

@@ -27,6 +27,7 @@ test('the parsed arrays are the ones JSON.parse reads, whatever the chunk size',
     assert.equal(g.nodeCount, json.nodes.length / F);
     assert.equal(g.edgeCount, json.edges.length / EF);
     assert.deepEqual(g.strings, json.strings);
+    assert.deepEqual([...g.raw.locations], json.locations);
     for (let n = 0; n < g.nodeCount; n++) {
       if (g.id(n) !== json.nodes[n * F + 2] || g.selfSize(n) !== json.nodes[n * F + 3]) assert.fail(`node ${n} differs (chunk ${chunkSize})`);
     }

@@ -25,11 +25,11 @@ export interface RawHeapSnapshot {
   /** `edge_fields.length` integers per edge. */
   edges: Uint32Array;
   strings: string[];
-  traceFunctionInfos: Float64Array;
+  traceFunctionInfos: Uint32Array;
   /** V8's allocation trace tree (nested arrays), empty without allocation tracking. */
   traceTree: unknown[];
   samples: Float64Array;
-  locations: Float64Array;
+  locations: Uint32Array;
 }
 
 /** Progress of long work: `phase`, and `done` of `total` (bytes while parsing, else steps). */
@@ -89,7 +89,9 @@ function scanNumbers(buf: Uint8Array, i: number, end: number): boolean {
   return ok;
 }
 
-const NUMERIC_KEYS = new Set(['nodes', 'edges']);
+// Arrays of unsigned integers read by the tokenizer (V8 writes trace lines and columns +1,
+// unsigned); `samples` holds microsecond timestamps that can pass 2^32, so it is JSON.parse'd.
+const NUMERIC_KEYS = new Set(['nodes', 'edges', 'locations', 'trace_function_infos']);
 
 /**
  * A push parser: feed it the file's bytes in chunks of any size with `write`, then `end()`
@@ -197,7 +199,7 @@ export class SnapshotParser {
 
   private startNumbers(): void {
     const F = this.meta!.node_fields.length, EF = this.meta!.edge_fields.length;
-    const size = this.key === 'nodes' ? this.nodeCount * F : this.edgeCount * EF;
+    const size = this.key === 'nodes' ? this.nodeCount * F : this.key === 'edges' ? this.edgeCount * EF : 1024;
     this.num = { arr: new Uint32Array(size), len: 0, cur: 0, inNum: false };
     this.state = S.Numbers;
   }
@@ -217,7 +219,10 @@ export class SnapshotParser {
       st.arr[st.len++] = st.cur;
     }
     const arr = st.len === st.arr.length ? st.arr : st.arr.slice(0, st.len);
-    if (this.key === 'nodes') this.out.nodes = arr; else this.out.edges = arr;
+    if (this.key === 'nodes') this.out.nodes = arr;
+    else if (this.key === 'edges') this.out.edges = arr;
+    else if (this.key === 'locations') this.out.locations = arr;
+    else this.out.traceFunctionInfos = arr;
     this.num = undefined;
     this.state = S.Key;
     return stop + 1;
@@ -314,13 +319,9 @@ export class SnapshotParser {
       this.edgeCount = v.edge_count ?? 0;
     } else if (this.key === 'trace_tree') {
       this.out.traceTree = value as unknown[];
-    } else if (this.key === 'trace_function_infos' || this.key === 'samples' || this.key === 'locations') {
-      // Small arrays (a few per function or closure): JSON.parse'd whole.
+    } else if (this.key === 'samples') {
       if (!Array.isArray(value)) throw this.notSnapshot();
-      const arr = Float64Array.from(value as number[]);
-      if (this.key === 'trace_function_infos') this.out.traceFunctionInfos = arr;
-      else if (this.key === 'samples') this.out.samples = arr;
-      else this.out.locations = arr;
+      this.out.samples = Float64Array.from(value as number[]);
     }
     this.state = S.Key;
   }
@@ -341,10 +342,10 @@ export class SnapshotParser {
       nodes: o.nodes,
       edges: o.edges,
       strings: this.strings,
-      traceFunctionInfos: o.traceFunctionInfos ?? new Float64Array(0),
+      traceFunctionInfos: o.traceFunctionInfos ?? new Uint32Array(0),
       traceTree: o.traceTree ?? [],
       samples: o.samples ?? new Float64Array(0),
-      locations: o.locations ?? new Float64Array(0),
+      locations: o.locations ?? new Uint32Array(0),
     };
   }
 }
