@@ -166,6 +166,11 @@ test('retainer paths name variables, properties, closures and Map keys', () => {
   // Paths to the 40 Buffers cluster into one signature.
   const sigs = new Set(graph.findByClass('Buffer').filter((n) => graph.retainerPath(n).some((s) => s.node === map)).map((n) => graph.pathSignature(graph.retainerPath(n))));
   assert.equal(sigs.size, 1);
+  const clusters = graph.clusterPaths(graph.findByClass('Buffer'));
+  const cacheCluster = clusters.find((c) => c.nodes.includes(buf));
+  assert.equal(cacheCluster.nodes.length, truth.BUFFERS);
+  assert.equal(clusters[0], cacheCluster, 'the cache is the biggest way Buffers are held');
+  assert.ok(cacheCluster.retainedSize >= truth.BUFFERS * truth.BUFFER_BYTES);
   assert.deepEqual(graph.retainerPath(map, { maxDepth: 2 }).map((s) => s.label), ['context', 'cache (variable)']);
 });
 

@@ -29,6 +29,16 @@ export interface PathStep {
   label: string;
 }
 
+/** Nodes held the same way: one signature, an example path, the nodes and their retained bytes. */
+export interface PathCluster {
+  signature: string;
+  /** The retainer path of the first node. */
+  path: PathStep[];
+  nodes: number[];
+  /** Sum of the nodes' retained sizes. */
+  retainedSize: number;
+}
+
 /** Per class: how many objects, their own bytes, what they retain, native bytes they own. */
 export interface ClassAggregate {
   className: string;
@@ -635,6 +645,23 @@ export class HeapGraph {
       const edge = s.label.startsWith('value of key ') ? '[value]' : s.label.replace(/\d+/g, '·');
       return `${edge}:${this.className(s.node)}`;
     }).join('/');
+  }
+
+  /**
+   * Groups nodes whose retainer paths have the same signature (see `pathSignature`): one
+   * cluster per way of being held, biggest retained size first, each with one example path.
+   */
+  clusterPaths(nodes: Iterable<number>, opts: { maxDepth?: number } = {}): PathCluster[] {
+    const byKey = new Map<string, PathCluster>();
+    for (const n of nodes) {
+      const steps = this.retainerPath(n, opts);
+      const key = this.pathSignature(steps);
+      let c = byKey.get(key);
+      if (!c) { c = { signature: key, path: steps, nodes: [], retainedSize: 0 }; byKey.set(key, c); }
+      c.nodes.push(n);
+      c.retainedSize += this.retainedSize(n);
+    }
+    return [...byKey.values()].sort((a, b) => b.retainedSize - a.retainedSize || b.nodes.length - a.nodes.length);
   }
 
   // ---- aggregates ----

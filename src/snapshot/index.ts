@@ -6,7 +6,7 @@ import { HeapGraph } from './graph.js';
 import { SnapshotParser, type Progress } from './parser.js';
 
 export { HeapGraph, bornBetween } from './graph.js';
-export type { Edge, PathStep, ClassAggregate } from './graph.js';
+export type { Edge, PathStep, ClassAggregate, PathCluster } from './graph.js';
 export { SnapshotParser, SnapshotFormatError } from './parser.js';
 export type { RawHeapSnapshot, SnapshotMeta, Progress } from './parser.js';
 
