@@ -79,6 +79,10 @@ test('class names and counts match what the program holds', () => {
   assert.ok(byClass.get('system / JSArrayBufferData').selfSize >= data);
   assert.ok(byClass.get('ArrayBuffer').nativeSize >= data);
   assert.ok(byClass.get('Buffer').retainedSize >= data);
+  // GC roots: the global objects and what V8's root categories hold, no synthetic node.
+  const roots = graph.gcRoots();
+  assert.ok(roots.some((n) => graph.className(n) === 'global'));
+  assert.ok(roots.length > 10 && roots.every((n) => graph.type(n) !== 'synthetic'));
   // Every node is in exactly one class.
   const total = [...byClass.values()].reduce((s, a) => s + a.count, 0);
   assert.equal(total, graph.nodeCount);
