@@ -8,11 +8,12 @@ import { Command, Option } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced } from '../../core/spawn.js';
-import { formatBytes, parseBytes } from '../../core/units.js';
+import { formatBytes, parseBytes, parseDuration } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
 import type { SamplingProfile } from './inspector.js';
+import type { At, Moment } from './moments.js';
 import type { PreloadConfig, PreloadMeta } from './preload.js';
-import { FrameTable, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
+import { FrameTable, addExternal, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
 import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 
@@ -27,6 +28,34 @@ interface HeapCommandOptions {
   expand?: boolean;
   output?: string;
   sourceMaps: boolean;
+  at: string;
+  every?: string;
+  external: boolean;
+}
+
+/** Parses --at: exit, peak, signal or mark:NAME. */
+export function parseAt(text: string): { at: At; mark?: string } {
+  if (text === 'exit' || text === 'peak' || text === 'signal') return { at: text };
+  if (text.startsWith('mark:') && text.length > 5) return { at: 'mark', mark: text.slice(5) };
+  throw new UsageError(`--at: '${text}' is not a moment: exit, peak, signal or mark:NAME`);
+}
+
+/** The moment a process's report shows, and a note when the one asked for never came. */
+function chooseMoment(moments: Moment[], at: At, mark: string | undefined): { moment: Moment; note?: string } {
+  const exit = moments[moments.length - 1]!;
+  if (at === 'exit') return { moment: exit };
+  const kind = at;
+  const found = moments.filter((m) => m.kind === kind).pop();
+  if (found) return { moment: found };
+  const what = at === 'mark' ? `no mark('${mark}') was placed` : at === 'signal' ? 'no SIGUSR2, SIGINT, SIGTERM or SIGHUP arrived' : 'no peak was read';
+  return { moment: exit, note: `--at ${at === 'mark' ? `mark:${mark}` : at}: ${what}; this is the profile at the end` };
+}
+
+/** A profile of one moment read into `table` (source maps, scripts), with its external bytes. */
+function readMoment(m: Moment, all: boolean, table: FrameTable): HeapData {
+  const data = readSamplingProfile(JSON.parse(readFileSync(m.profile, 'utf8')) as SamplingProfile, all, table);
+  if (m.external) addExternal(data, m.external, table);
+  return data;
 }
 
 /** Parses --interval: a size of at least 1 byte. */
@@ -61,6 +90,9 @@ export function register(program: Command): void {
     .option('-t, --top <n>', 'rows in the top table', '20')
     .addOption(new Option('-b, --by <what>', 'group by the allocating line, by function (inclusive), or by whole stack').choices(['line', 'function', 'stack']).default('line'))
     .option('--expand', 'show functions inside node_modules and node internals one by one (default: one row per package)')
+    .option('--at <moment>', 'which profile to show: exit (live at the end), peak (when the JS heap plus external memory was highest, garbage included), mark:NAME (live at mark(\'NAME\')), signal (live at SIGUSR2, or at the SIGINT/SIGTERM that stops a server)', 'exit')
+    .option('--every <duration>', 'also read a profile every so often (10s, 500ms): a series of what grows')
+    .option('--no-external', 'do not sample the bytes and stacks of Buffers (external memory)')
     .option('--no-source-maps', 'report positions in the generated .js files')
     .option('-o, --output <file>', 'the log (default memtrace-heap-DATE-PID.jsonl here); the profile goes beside it')
     .passThroughOptions()
@@ -73,11 +105,17 @@ export function register(program: Command): void {
       try { writeFileSync(logPath, ''); } catch (err) { throw fileError(err, 'write log', logPath); }
       const stem = stemOf(logPath);
       const exact = !!opts.exact;
+      const { at, mark } = parseAt(opts.at);
+      const everyMs = opts.every === undefined ? undefined : parseDuration(opts.every, '--every');
+      if (everyMs !== undefined && !(everyMs >= 1)) throw new UsageError(`--every: '${opts.every}' must be at least 1 ms`);
+      if (exact && (at !== 'exit' || everyMs !== undefined)) throw new UsageError('--at and --every read the sampling profiler during the run; --exact reads one snapshot at exit');
       const config: PreloadConfig = {
         dir: mkdtempSync(join(tmpdir(), 'memtrace-heap-')),
         intervalBytes,
         all: !!opts.all && !exact,
         exact,
+        at, mark, everyMs,
+        external: opts.external && !exact,
       };
       const env = {
         ...process.env,
@@ -112,6 +150,9 @@ export function register(program: Command): void {
         if (meta.error) throw new UsageError(`the heap profiler failed in process ${meta.pid} at exit: ${meta.error}`);
         const table = new FrameTable({ sourceMaps: opts.sourceMaps, inlineMaps: meta.inlineMaps });
         let data: HeapData;
+        let moment: Moment | undefined;
+        let momentNote: string | undefined;
+        const series: Array<{ moment: Moment; data: HeapData }> = [];
         let objects: Array<[string, number, number]> | undefined;
         if (exact) {
           const size = statSync(meta.profile).size;
@@ -122,37 +163,45 @@ export function register(program: Command): void {
           data = readTrackedSnapshot(snap, table);
           objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
         } else {
-          data = readSamplingProfile(JSON.parse(readFileSync(meta.profile, 'utf8')) as SamplingProfile, config.all, table);
+          const moments = meta.moments ?? [];
+          ({ moment, note: momentNote } = chooseMoment(moments, at, mark));
+          data = readMoment(moment, config.all, table);
+          for (const m of moments) if (m.kind === 'every') series.push({ moment: m, data: readMoment(m, config.all, table) });
+          data.frames = table.frames;
         }
         let own = 0;
         for (const row of data.stacks) {
           const c = chargedFrame(data.frames, row.frames);
           if (!c.tool && c.index >= 0 && data.frames[row.frames[c.index]!]!.kind === 'user') own += row.live + row.alloc;
         }
-        return { meta, data, objects, own };
+        return { meta, data, objects, own, moment, momentNote, series };
       });
       read.sort((a, b) => b.own - a.own || Number(b.meta.pid === traced.pid) - Number(a.meta.pid === traced.pid));
-      const { meta, data, objects } = read[0]!;
+      const { meta, data, objects, moment, momentNote, series } = read[0]!;
       const ext = exact ? 'heapsnapshot' : 'heapprofile';
       const profilePath = `${stem}.${ext}`;
-      renameOrCopy(meta.profile, profilePath);
+      renameOrCopy(moment?.profile ?? meta.profile, profilePath);
       const others: Array<{ pid: number; argv: string[]; profile: string }> = [];
       for (const o of read.slice(1)) {
         const p = `${stem}.${o.meta.pid}.${ext}`;
-        renameOrCopy(o.meta.profile, p);
+        renameOrCopy(o.moment?.profile ?? o.meta.profile, p);
         others.push({ pid: o.meta.pid, argv: o.meta.argv, profile: p });
       }
       rmSync(config.dir, { recursive: true, force: true });
       const header = makeHeader('heap', {
         pid: meta.pid, command, interval_bytes: intervalBytes, mode: exact ? 'exact' : 'sampled',
         all: config.all, by: opts.by, expand: !!opts.expand, top, cwd: meta.cwd, argv: meta.argv,
+        at: exact ? 'exit' : opts.at, ...(everyMs ? { every_ms: everyMs } : {}),
         ...(others.length ? { other_processes: others } : {}),
       });
       const writer = new LogWriter(logPath, header, 0);
       for (const r of heapRecords(data, {
         t: meta.durationMs, reason: meta.reason, exitCode: meta.exitCode, durationMs: meta.durationMs,
         writeMs: meta.writeMs, memoryUsage: meta.memoryUsage, profile: profilePath,
-      })) writer.write(r);
+        ...(meta.memory ? { memory: meta.memory } : {}),
+        ...(moment ? { moment: { kind: moment.kind, label: moment.label, t: moment.t, gc: moment.gc, memory: moment.memory } } : {}),
+        ...(momentNote ? { momentNote } : {}),
+      }, series.map((s) => ({ t: s.moment.t, memory: s.moment.memory, data: s.data })))) writer.write(r);
       if (objects) writer.write({ t: meta.durationMs, ev: 'objects', counts: objects });
       writer.close();
       if (writer.error) throw writer.error;

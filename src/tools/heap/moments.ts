@@ -1,0 +1,130 @@
+// The moments the heap tool reads a profile at, inside the traced program: the end (exit or a
+// fatal signal), the high-water mark of the JS heap plus external memory (--at peak), a mark
+// (--at mark:NAME), a SIGUSR2 or a stopping signal (--at signal), or every N ms (--every).
+// Each moment's profile goes to its own file at once (kept in memory it would be counted, and
+// it would push the peak up). Imports only node: modules, core/ and this tool's in-program files.
+import { writeFileSync } from 'node:fs';
+import { setMarkChannel } from '../../core/marks.js';
+import { ExternalSampler, type ExternalSite } from './external.js';
+import type { HeapInspector, ProfileNode, SamplingProfile } from './inspector.js';
+
+/** When to read the profile that the report shows. */
+export type At = 'exit' | 'peak' | 'signal' | 'mark';
+
+/** Memory of the process at one moment (bytes; t in ms since the profiler started). */
+export interface MemoryPoint {
+  t: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+}
+
+/** One profile read in the program, written to `profile`. */
+export interface Moment {
+  kind: 'exit' | 'peak' | 'signal' | 'mark' | 'every';
+  /** The mark's label or the signal's name. */
+  label?: string;
+  t: number;
+  memory: MemoryPoint;
+  /** A full GC ran first: the profile is what was live (else: what the heap held, garbage included). */
+  gc: boolean;
+  profile: string;
+  /** External bytes (Buffers) by stack at this moment. */
+  external?: ExternalSite[];
+}
+
+/** What the recorder is asked for. */
+export interface MomentOptions {
+  base: string;
+  all: boolean;
+  at: At;
+  mark?: string;
+  everyMs?: number;
+  /** Sample Buffers' bytes and their stacks (bytes between samples). */
+  externalInterval?: number;
+}
+
+const POLL_MS = 100;
+/** A new peak profile is read only when the heap is this much above the last one read. */
+const PEAK_STEP = 1.05;
+/** True when a profile names a TypeScript file (its inline source map must then be asked for). */
+export function namesTypeScript(profile: SamplingProfile): boolean {
+  const walk = (n: ProfileNode): boolean => /\.[cm]?tsx?$/.test(n.callFrame.url) || n.children.some(walk);
+  return walk(profile.head);
+}
+
+/** Reads profiles at the moments asked for, and memory at start, peak and end. */
+export class MomentRecorder {
+  readonly moments: Moment[] = [];
+  readonly start: MemoryPoint;
+  peak: MemoryPoint;
+  private peakRead = 0;
+  private seq = 0;
+  private timers: NodeJS.Timeout[] = [];
+  readonly external?: ExternalSampler;
+  /** A profile read names TypeScript files. */
+  typescript = false;
+
+  constructor(private inspector: HeapInspector, private opts: MomentOptions, private t0: number) {
+    this.start = this.memory();
+    this.peak = this.start;
+    if (opts.externalInterval) {
+      this.external = new ExternalSampler(opts.externalInterval);
+      this.external.install();
+    }
+    const poll = setInterval(() => this.checkpoint(), POLL_MS);
+    poll.unref();
+    this.timers.push(poll);
+    if (opts.everyMs) {
+      const every = setInterval(() => this.take('every', undefined, !opts.all), opts.everyMs);
+      every.unref();
+      this.timers.push(every);
+    }
+    if (opts.at === 'mark') {
+      setMarkChannel((label) => { if (label === opts.mark) this.take('mark', label, !opts.all); });
+    }
+  }
+
+  /** Memory now. */
+  memory(): MemoryPoint {
+    const m = process.memoryUsage();
+    return { t: performance.now() - this.t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
+  }
+
+  /** Notes the memory now; with --at peak, reads the profile when the heap is at a new high. */
+  checkpoint(): MemoryPoint {
+    const m = this.memory();
+    const total = m.heapUsed + m.external;
+    if (total > this.peak.heapUsed + this.peak.external) this.peak = m;
+    if (this.opts.at === 'peak' && total > this.peakRead * PEAK_STEP) {
+      this.peakRead = total;
+      this.take('peak', undefined, false, m, `${this.opts.base}.peak.heapprofile`);
+    }
+    return m;
+  }
+
+  /** Reads the profile now (after a full GC when `gc`) and writes it to its own file. */
+  take(kind: Moment['kind'], label: string | undefined, gc: boolean, memory?: MemoryPoint, path?: string): Moment {
+    if (gc) this.inspector.collectGarbage();
+    const m = memory ?? this.memory();
+    const profile: SamplingProfile = kind === 'exit' ? this.inspector.stopSampling() : this.inspector.samplingProfile();
+    if (!this.typescript) this.typescript = namesTypeScript(profile);
+    const file = path ?? `${this.opts.base}.${kind}.${++this.seq}.heapprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    const moment: Moment = { kind, label, t: m.t, memory: m, gc, profile: file, external: this.external?.read() };
+    if (kind === 'peak') {
+      const i = this.moments.findIndex((x) => x.kind === 'peak');
+      if (i >= 0) this.moments.splice(i, 1);
+    }
+    this.moments.push(moment);
+    return moment;
+  }
+
+  /** Stops the timers and the mark channel. */
+  stop(): void {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    if (this.opts.at === 'mark') setMarkChannel(undefined);
+    this.external?.uninstall();
+  }
+}
