@@ -1,6 +1,6 @@
 // The heap log: frames and stacks as JSON Lines records, and back.
 import type { LogContents, LogRecord } from '../../core/log.js';
-import type { MemoryPoint } from './moments.js';
+import type { MemoryPoint } from '../../runtime/heap-moments.js';
 import type { Frame, HeapData } from './profile.js';
 
 /** The memory of the program at the start, the highest JS heap plus external, and the end. */

@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
-import { HeapInspector } from './inspector.js';
-import { MomentRecorder, type At, type MemoryPoint, type Moment } from './moments.js';
+import { HeapInspector } from './heap-inspector.js';
+import { MomentRecorder, type At, type MemoryPoint, type Moment } from './heap-moments.js';
 
 /** What the memtrace process asks of the preload, passed as JSON in MEMTRACE_HEAP. */
 export interface PreloadConfig {

@@ -2,11 +2,11 @@
 // fatal signal), the high-water mark of the JS heap plus external memory (--at peak), a mark
 // (--at mark:NAME), a SIGUSR2 or a stopping signal (--at signal), or every N ms (--every).
 // Each moment's profile goes to its own file at once (kept in memory it would be counted, and
-// it would push the peak up). Imports only node: modules, core/ and this tool's in-program files.
+// it would push the peak up). Imports only node: modules and runtime/.
 import { writeFileSync } from 'node:fs';
-import { setMarkChannel } from '../../core/marks.js';
-import { ExternalSampler, type ExternalSite } from './external.js';
-import type { HeapInspector, ProfileNode, SamplingProfile } from './inspector.js';
+import { setMarkChannel } from './marks.js';
+import { ExternalSampler, type ExternalSite } from './heap-external.js';
+import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
 
 /** When to read the profile that the report shows. */
 export type At = 'exit' | 'peak' | 'signal' | 'mark';

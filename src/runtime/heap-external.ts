@@ -44,6 +44,8 @@ export class ExternalSampler {
   private sites: Array<{ frames: ExternalFrame[]; alloc: number; allocCount: number }> = [];
   private siteIds = new Map<string, number>();
   private restore: Array<() => void> = [];
+  /** Inside a factory: Buffer.concat calls Buffer.allocUnsafe, and node's internals call the factories too. */
+  private depth = 0;
   /** Sampled bytes, all allocations (estimated). */
   allocated = 0;
 
@@ -60,9 +62,13 @@ export class ExternalSampler {
       const sampler = this;
       const handler: ProxyHandler<(...args: unknown[]) => unknown> = {
         apply(target, thisArg, args) {
-          const out = Reflect.apply(target, thisArg, args);
-          const n = (out as { byteLength?: unknown } | null)?.byteLength;
-          if (typeof n === 'number' && n > 0) sampler.onAllocation(out as object, n, handler.apply!);
+          sampler.depth++;
+          let out: unknown;
+          try { out = Reflect.apply(target, thisArg, args); } finally { sampler.depth--; }
+          if (sampler.depth === 0) {
+            const n = (out as { byteLength?: unknown } | null)?.byteLength;
+            if (typeof n === 'number' && n > 0) sampler.onAllocation(out as object, n, handler.apply!);
+          }
           return out;
         },
       };
@@ -92,16 +98,18 @@ export class ExternalSampler {
   private siteOf(below: (...args: never[]) => unknown): number {
     const prepare = Error.prepareStackTrace;
     const limit = Error.stackTraceLimit;
-    const holder: { stack?: CallSiteLike[] } = {};
+    const holder: { stack?: unknown } = {};
+    let calls: CallSiteLike[] = [];
     try {
       Error.stackTraceLimit = 64;
       Error.prepareStackTrace = (_e, cs) => cs;
       Error.captureStackTrace(holder, below);
+      // Read now: the stack is formatted on first access, with the prepareStackTrace of that time.
+      if (Array.isArray(holder.stack)) calls = holder.stack as CallSiteLike[];
     } finally {
       Error.prepareStackTrace = prepare;
       Error.stackTraceLimit = limit;
     }
-    const calls = Array.isArray(holder.stack) ? holder.stack : [];
     const frames: ExternalFrame[] = [];
     for (let i = calls.length - 1; i >= 0; i--) {
       const c = calls[i]!;
