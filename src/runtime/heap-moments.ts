@@ -60,6 +60,7 @@ export class MomentRecorder {
   readonly start: MemoryPoint;
   peak: MemoryPoint;
   private peakRead = 0;
+  private trigger = 0;
   private seq = 0;
   private timers: NodeJS.Timeout[] = [];
   readonly external?: ExternalSampler;
@@ -92,14 +93,24 @@ export class MomentRecorder {
     return { t: performance.now() - this.t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
   }
 
-  /** Notes the memory now; with --at peak, reads the profile when the heap is at a new high. */
+  /**
+   * Notes the memory now. With --at peak, reads the profile when the heap (garbage included)
+   * is 5% above every level seen at a read: the read's full GC then says what is live, and the
+   * profile is kept when that live heap is the highest so far. In a program whose live heap is
+   * steady the trigger climbs to the top of its garbage cycle and reads stop.
+   */
   checkpoint(): MemoryPoint {
     const m = this.memory();
     const total = m.heapUsed + m.external;
     if (total > this.peak.heapUsed + this.peak.external) this.peak = m;
-    if (this.opts.at === 'peak' && total > this.peakRead * PEAK_STEP) {
-      this.peakRead = total;
-      this.take('peak', undefined, false, m, `${this.opts.base}.peak.heapprofile`);
+    if (this.opts.at === 'peak' && total > this.trigger) {
+      this.trigger = total * PEAK_STEP;
+      const profile = this.inspector.samplingProfile();
+      const live = this.memory();
+      if (live.heapUsed + live.external > this.peakRead) {
+        this.peakRead = live.heapUsed + live.external;
+        this.keep('peak', undefined, true, live, profile, `${this.opts.base}.peak.heapprofile`);
+      }
     }
     return m;
   }
@@ -109,6 +120,10 @@ export class MomentRecorder {
     if (gc) this.inspector.collectGarbage();
     const m = memory ?? this.memory();
     const profile: SamplingProfile = kind === 'exit' ? this.inspector.stopSampling() : this.inspector.samplingProfile();
+    return this.keep(kind, label, gc, m, profile, path);
+  }
+
+  private keep(kind: Moment['kind'], label: string | undefined, gc: boolean, m: MemoryPoint, profile: SamplingProfile, path?: string): Moment {
     if (!this.typescript) this.typescript = namesTypeScript(profile);
     const file = path ?? `${this.opts.base}.${kind}.${++this.seq}.heapprofile`;
     writeFileSync(file, JSON.stringify(profile));

@@ -126,7 +126,7 @@ function liveWord(end: EndRecord | undefined): string {
   const m = end?.moment;
   if (!m || m.kind === 'exit') return 'live at the end';
   const at = formatDuration(m.t);
-  if (m.kind === 'peak') return `held at the peak (${at})`;
+  if (m.kind === 'peak') return `live at the peak (${at})`;
   if (m.kind === 'mark') return `live at mark '${m.label}' (${at})`;
   if (m.kind === 'signal') return `live at ${m.label} (${at})`;
   return `live at ${at}`;
@@ -188,9 +188,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const how = mode === 'exact'
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
     : `sampled: one sample per ${formatBytes(Number(h.interval_bytes))} allocated on average${h.all ? ', collected objects kept (everything allocated)' : ', live objects only'}`;
-  const moment = end?.moment && end.moment.kind !== 'exit'
-    ? `; the profile of ${liveWord(end)}${end.moment.gc ? ', after a full GC' : ', garbage not yet collected included'}`
-    : '';
+  const moment = end?.moment && end.moment.kind !== 'exit' ? `; the profile read ${liveWord(end).replace(/^(held|live) /, '')}, after a full GC` : '';
   const ended = end ? `; ran ${formatDuration(end.durationMs)}, ended by ${end.reason === 'exit' ? `exit code ${end.exitCode}` : end.reason}; writing the profile took ${formatDuration(end.writeMs)}` : '';
   const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number]> | undefined;
   const objectLines = objects?.length
@@ -202,10 +200,12 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const frameNotes = unknown.length
     ? [`note: ${unknown.length} frame${unknown.length > 1 ? 's' : ''} whose script V8 had collected: ${unknown.slice(0, 3).map((f) => `${f.fn} (${f.file || 'unknown script'}: ${f.why})`).join('; ')}${unknown.length > 3 ? '; …' : ''}`]
     : [];
-  // A CommonJS script's module scope is gone once it has run: nothing of the user's is live at exit.
-  const userLive = sites.some((s) => s.live + s.extLive > 0 && !s.where.startsWith('['));
-  const emptyNote = data.hasLive && (!end?.moment || end.moment.kind === 'exit') && !userLive
-    ? ['memtrace: nothing the program\'s own code allocated is live at exit (a CommonJS script\'s module scope is collected once it has run); --at peak, --at mark:NAME, --at signal or --every 10s show it while the program runs, --all shows everything allocated']
+  // A CommonJS script's module scope is gone once it has run: at exit its own code holds little
+  // of what the heap grew by during the run.
+  const own = sites.filter((s) => !s.where.startsWith('[')).reduce((a, s) => a + s.live + s.extLive, 0);
+  const grew = end?.memory ? end.memory.peak.heapUsed + end.memory.peak.external - end.memory.start.heapUsed - end.memory.start.external : 0;
+  const emptyNote = data.hasLive && (!end?.moment || end.moment.kind === 'exit') && grew > 1024 * 1024 && own < 0.1 * grew
+    ? [`memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (a CommonJS script's module scope is collected once it has run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`]
     : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,

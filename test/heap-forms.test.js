@@ -1,0 +1,92 @@
+// memtrace heap names the right file:line in every module form a Node program comes in:
+// CommonJS, ESM, tsc output with source maps, node --import tsx (CJS and ESM style), the tsx
+// CLI and npx tsx, Node 24's native type stripping; in --all and in live mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'cli.js');
+const forms = join(root, 'test', 'fixtures', 'heap', 'forms');
+const dir = mkdtempSync(join(tmpdir(), 'memtrace-heap-forms-'));
+const MiB = 1024 * 1024;
+const tsxBin = join(root, 'node_modules', '.bin', 'tsx');
+const [major, minor] = process.versions.node.split('.').map(Number);
+const stripsTypes = major > 23 || (major === 23 && minor >= 6);
+
+function lineOf(file, text) {
+  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(text));
+  assert.ok(i >= 0, `${text} not in ${file}`);
+  return i + 1;
+}
+
+let n = 0;
+/** Runs memtrace heap with `args` on `command`; the summary's top site and the stderr. */
+function top(args, command) {
+  const log = join(dir, `f${++n}.jsonl`);
+  const r = spawnSync(process.execPath, [cli, 'heap', ...args, '-o', log, '--', ...command], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = spawnSync(process.execPath, [cli, 'report', log, '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(rep.status, 0, rep.stderr);
+  return { top: JSON.parse(rep.stdout).top[0], stderr: r.stderr };
+}
+
+/** The top site is keepForty's line in `src` and holds about 40 MiB (live or allocated). */
+function assertForty(result, src, which) {
+  const line = lineOf(src, 'function keepForty');
+  const rel = src.slice(root.length + 1);
+  assert.equal(result.top?.where, `${rel}:${line}`, result.stderr);
+  const bytes = result.top[which];
+  assert.ok(Math.abs(bytes - 40 * MiB) < 4 * MiB, `${which} ${bytes} on ${result.top.where}`);
+  assert.doesNotMatch(result.stderr, /unknown script/);
+}
+
+const cases = [
+  ['CommonJS', [process.execPath, join(forms, 'cjs', 'app.js')], join(forms, 'cjs', 'app.js')],
+  ['ESM', [process.execPath, join(forms, 'esm', 'app.mjs')], join(forms, 'esm', 'app.mjs')],
+  ['tsc output with a source map (CommonJS)', [process.execPath, join(forms, 'tsc', 'app.js')], join(forms, 'tsc', 'app.ts')],
+  ['node --import tsx, CommonJS-style TypeScript', [process.execPath, '--import', 'tsx', join(forms, 'cjs', 'app.ts')], join(forms, 'cjs', 'app.ts')],
+  ['node --import tsx, ESM TypeScript', [process.execPath, '--import', 'tsx', join(forms, 'esm', 'app.ts')], join(forms, 'esm', 'app.ts')],
+  ['the tsx CLI (the program runs as its child)', [tsxBin, join(forms, 'cjs', 'app.ts')], join(forms, 'cjs', 'app.ts')],
+  ['npx tsx', ['npx', '--no-install', 'tsx', join(forms, 'esm', 'app.ts')], join(forms, 'esm', 'app.ts')],
+];
+
+for (const [name, command, src] of cases) {
+  test(`${name}: keepForty's 40 MiB on its line, --all and --at peak`, () => {
+    assertForty(top(['--all'], command), src, 'alloc');
+    assertForty(top(['--at', 'peak'], command), src, 'live');
+  });
+}
+
+test('Node\'s own type stripping (.ts run by node itself)', { skip: stripsTypes ? false : `node ${process.version} does not strip types (Node >= 23.6 does; CI runs this under Node 24)` }, () => {
+  const src = join(forms, 'esm', 'app.ts');
+  assertForty(top(['--all'], [process.execPath, src]), src, 'alloc');
+  assertForty(top(['--at', 'peak'], [process.execPath, src]), src, 'live');
+});
+
+test('a CommonJS script: live at exit holds nothing of its own, and one line says which options show it', () => {
+  const r = top([], [process.execPath, join(forms, 'cjs', 'app.js')]);
+  assert.match(r.stderr, /^memtrace: .*--at peak, --at mark:NAME, --at signal or --every/m);
+});
+
+test('a CommonJS server stopped by SIGINT: what it holds is live at the signal', async () => {
+  const log = join(dir, 'server.jsonl');
+  const src = join(forms, 'cjs', 'server.js');
+  const child = spawn(process.execPath, [cli, 'heap', '--at', 'signal', '-o', log, '--', process.execPath, src], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  await new Promise((resolve) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); }));
+  child.kill('SIGINT');
+  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)));
+  assert.equal(code, 130, err);
+  const rep = spawnSync(process.execPath, [cli, 'report', log, '--format', 'json'], { encoding: 'utf8' });
+  const sum = JSON.parse(rep.stdout);
+  assert.equal(sum.at.kind, 'signal');
+  assertForty({ top: sum.top[0], stderr: err }, src, 'live');
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
