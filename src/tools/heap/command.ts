@@ -167,6 +167,8 @@ export function register(program: Command): void {
           ({ moment, note: momentNote } = chooseMoment(moments, at, mark));
           data = readMoment(moment, config.all, table);
           for (const m of moments) if (m.kind === 'every') series.push({ moment: m, data: readMoment(m, config.all, table) });
+          // The series ends with the moment shown, so its last point is the table.
+          if (series.length) series.push({ moment, data });
           data.frames = table.frames;
         }
         let own = 0;

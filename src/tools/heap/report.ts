@@ -145,7 +145,7 @@ function memoryLines(end: EndRecord | undefined, placed: number, hasExternal: bo
   return lines;
 }
 
-/** Charts of a series (--every): memory, and the biggest sites over time. */
+/** Charts of a series (--every): memory, and the table's biggest sites over time. */
 function seriesCharts(data: HeapData, points: SeriesPoint[], by: GroupBy, expand: boolean, cwd: string | undefined, marks: Array<{ t: number; label: string }>): Chart[] {
   if (points.length === 0) return [];
   const t = points.map((p) => p.t);
@@ -162,12 +162,11 @@ function seriesCharts(data: HeapData, points: SeriesPoint[], by: GroupBy, expand
     const stacks = p.values.map(([sid, b, x]) => ({ ...data.stacks[sid]!, live: b, alloc: b, extLive: x, extAlloc: x }));
     return new Map(groupSites({ ...data, stacks, hasLive: true }, { by: by === 'stack' ? 'line' : by, expand, cwd }).map((s) => [s.where, s.live + s.extLive]));
   });
-  const last = perPoint[perPoint.length - 1]!;
-  const first = perPoint[0]!;
-  const grew = [...last].map(([w, v]) => [w, v - (first.get(w) ?? 0)] as const).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  // The table's biggest sites (its order), over time: the last point is the table.
+  const shown = groupSites(data, { by: by === 'stack' ? 'line' : by, expand, cwd }).slice(0, 8);
   const sites: Chart = {
-    title: 'The sites that grew most over the series (JS heap plus external)', unit: 'bytes', t, marks,
-    series: grew.map(([w]) => ({ label: w, values: perPoint.map((m) => m.get(w) ?? 0) })),
+    title: 'The biggest sites over the series (JS heap plus external)', unit: 'bytes', t, marks,
+    series: shown.map((s) => ({ label: s.where, values: perPoint.map((m) => m.get(s.where) ?? 0) })),
   };
   return [memory, sites];
 }
