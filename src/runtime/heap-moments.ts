@@ -115,12 +115,11 @@ export class MomentRecorder {
     return m;
   }
 
-  /** Reads the profile now (after a full GC when `gc`) and writes it to its own file. */
+  /** Reads the profile now (V8 collects garbage first; `gc` says the moment means "live") and writes it to its own file. */
   take(kind: Moment['kind'], label: string | undefined, gc: boolean, memory?: MemoryPoint, path?: string): Moment {
-    if (gc) this.inspector.collectGarbage();
-    const m = memory ?? this.memory();
+    // The inspector runs a full GC before it builds a profile: the read is "live" by itself.
     const profile: SamplingProfile = kind === 'exit' ? this.inspector.stopSampling() : this.inspector.samplingProfile();
-    return this.keep(kind, label, gc, m, profile, path);
+    return this.keep(kind, label, gc, memory ?? this.memory(), profile, path);
   }
 
   private keep(kind: Moment['kind'], label: string | undefined, gc: boolean, m: MemoryPoint, profile: SamplingProfile, path?: string): Moment {

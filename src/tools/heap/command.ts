@@ -9,13 +9,21 @@ import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced } from '../../core/spawn.js';
 import { formatBytes, parseBytes, parseDuration } from '../../core/units.js';
-import { heapRecords } from './heaplog.js';
 import type { SamplingProfile } from '../../runtime/heap-inspector.js';
 import type { At, Moment } from '../../runtime/heap-moments.js';
 import type { PreloadConfig, PreloadMeta } from '../../runtime/heap-preload.js';
-import { FrameTable, addExternal, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
-import { buildReport } from './report.js';
-import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
+import type { FrameTable, GroupBy, HeapData } from './profile.js';
+import type { RawSnapshot } from './snapshot.js';
+
+/**
+ * What reads the program's profiles, loaded while the program runs: source maps, the report
+ * (tens of ms to load) need not delay its start.
+ */
+function loadReaders() {
+  return Promise.all([import('./profile.js'), import('./report.js'), import('./snapshot.js'), import('./heaplog.js')])
+    .then(([profile, report, snapshot, heaplog]) => ({ ...profile, ...report, ...snapshot, ...heaplog }));
+}
+type Readers = Awaited<ReturnType<typeof loadReaders>>;
 
 const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/heap-preload.js');
 
@@ -52,9 +60,9 @@ function chooseMoment(moments: Moment[], at: At, mark: string | undefined): { mo
 }
 
 /** A profile of one moment read into `table` (source maps, scripts), with its external bytes. */
-function readMoment(m: Moment, all: boolean, table: FrameTable): HeapData {
-  const data = readSamplingProfile(JSON.parse(readFileSync(m.profile, 'utf8')) as SamplingProfile, all, table);
-  if (m.external) addExternal(data, m.external, table);
+function readMoment(r: Readers, m: Moment, all: boolean, table: FrameTable): HeapData {
+  const data = r.readSamplingProfile(JSON.parse(readFileSync(m.profile, 'utf8')) as SamplingProfile, all, table);
+  if (m.external) r.addExternal(data, m.external, table);
   return data;
 }
 
@@ -130,7 +138,10 @@ export function register(program: Command): void {
         rmSync(logPath, { force: true });
         throw err;
       }
+      const readers = loadReaders();
       const exit = await traced.exited;
+      const r = await readers;
+      const { FrameTable, chargedFrame, readTrackedSnapshot, countObjects, heapRecords, buildReport } = r;
       process.exitCode = exit.exitCode;
 
       const metas = readdirSync(config.dir).filter((f) => f.endsWith('.json'))
@@ -165,8 +176,8 @@ export function register(program: Command): void {
         } else {
           const moments = meta.moments ?? [];
           ({ moment, note: momentNote } = chooseMoment(moments, at, mark));
-          data = readMoment(moment, config.all, table);
-          for (const m of moments) if (m.kind === 'every') series.push({ moment: m, data: readMoment(m, config.all, table) });
+          data = readMoment(r, moment, config.all, table);
+          for (const m of moments) if (m.kind === 'every') series.push({ moment: m, data: readMoment(r, m, config.all, table) });
           // The series ends with the moment shown, so its last point is the table.
           if (series.length) series.push({ moment, data });
           data.frames = table.frames;
@@ -207,7 +218,7 @@ export function register(program: Command): void {
       if (objects) writer.write({ t: meta.durationMs, ev: 'objects', counts: objects });
       writer.close();
       if (writer.error) throw writer.error;
-      const report = buildReport(await readLog(logPath), { top, by: opts.by, expand: !!opts.expand });
+      const report = buildReport(await readLog(logPath), { top, by: opts.by, expand: !!opts.expand, textOnly: true });
       process.stderr.write(`${report.text}\n`);
       if (others.length) {
         process.stderr.write(`memtrace: ${read.length} node processes ran; this is PID ${meta.pid} (${meta.argv.slice(1).join(' ')}); the others' profiles: ${others.map((o) => o.profile).join(', ')}\n`);

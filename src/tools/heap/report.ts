@@ -228,9 +228,11 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), ...(xl ? [Math.round(s.extLive)] : []), s.liveCount] : []),
     ...(data.hasAlloc ? [Math.round(s.alloc), ...(xa ? [Math.round(s.extAlloc)] : []), s.allocCount] : [])];
   const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
+  // The CLI's summary at exit needs only the text: the flame graph inlines ~15 files of d3.
+  const textOnly = options.textOnly === true;
   const sections: Section[] = [
     ...seriesCharts(data, points, by, expand, cwd, marks).map((chart): Section => ({ kind: 'chart', chart })),
-    { kind: 'html', title: 'Flame graph of allocations by stack', html: flameSection(graphs) },
+    ...(textOnly ? [] : [{ kind: 'html' as const, title: 'Flame graph of allocations by stack', html: flameSection(graphs) }]),
     { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
   ];
   if (objects?.length) {
@@ -250,6 +252,6 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     sections,
     table: { columns, rows: sites.map(rowOf) },
     warnings: [],
-    speedscope: speedscopeFile(data, `memtrace heap: ${h.command.join(' ')}`, expand, cwd),
+    ...(textOnly ? {} : { speedscope: speedscopeFile(data, `memtrace heap: ${h.command.join(' ')}`, expand, cwd) }),
   };
 }
