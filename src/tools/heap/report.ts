@@ -181,8 +181,9 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const top = options.top ?? Number(h.top ?? 20);
   const cwd = typeof h.cwd === 'string' ? h.cwd : undefined;
   const mode = h.mode === 'exact' ? 'exact' : 'sampled';
-  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode, hasExternal: !!data.hasExternal, liveWord: liveWord(end) };
   const t = totals(data);
+  // The external column only when Buffers were placed: the memory line says the rest.
+  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode, hasExternal: !!data.hasExternal && t.extLive + t.extAlloc > 0, liveWord: liveWord(end) };
   const sites = groupSites(data, { by, expand, cwd });
   const how = mode === 'exact'
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
@@ -211,6 +212,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     `${how}${moment}${ended}`,
     ...(end?.momentNote ? [`note: ${end.momentNote}`] : []),
     ...memoryLines(end, placed, !!data.hasExternal),
+    ...(points.length ? [`series: ${points.length} profiles${h.every_ms ? ` every ${formatDuration(Number(h.every_ms))}` : ''}, the last one the table below (charts in --format html or gnuplot)`] : []),
     ...formatTotals(t, ctx),
     formatSites(sites, t, ctx, top),
     ...emptyNote,
