@@ -37,14 +37,19 @@ function onLeakyLines(sum) {
   return sum.top.filter((s) => s.where.startsWith('examples/leaky-server.js:')).reduce((a, s) => a + s.live + s.extLive, 0);
 }
 
-test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers included) on leaky-server.js lines', () => {
-  const log = join(dir, 'leaky.jsonl');
-  const r = memtrace(['heap', '--at', 'peak', '-o', log, '--', process.execPath, leaky, '3000']);
+/** The demo run under memtrace heap --at `at`: its stderr, the cache's real size, the summary, the bytes on its lines. */
+function leakyAt(name, at) {
+  const log = join(dir, `${name}.jsonl`);
+  const r = memtrace(['heap', '--at', at, '-o', log, '--', process.execPath, leaky, '3000']);
   assert.equal(r.status, 0, r.stderr);
-  const real = cacheBytes(r.stdout);
   const sum = JSON.parse(report(log, 'json', ['--top', '100']).stdout);
+  return { stderr: r.stderr, real: cacheBytes(r.stdout), sum, placed: onLeakyLines(sum) };
+}
+
+test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers included) on leaky-server.js lines', () => {
+  const { stderr, real, sum, placed } = leakyAt('leaky', 'peak');
+  const r = { stderr };
   assert.equal(sum.at.kind, 'peak');
-  const placed = onLeakyLines(sum);
   assert.ok(placed >= 0.8 * (real.pages + real.keys), `${placed} of ${real.pages + real.keys} bytes on leaky-server.js lines: ${JSON.stringify(sum.top.slice(0, 3))}`);
   // The Buffers are on the line that made them (the call of Buffer.from, inside the handler).
   const line = readFileSync(leaky, 'utf8').split('\n').findIndex((l) => l.includes('Buffer.from(')) + 1;
@@ -58,14 +63,9 @@ test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers includ
 });
 
 test('--at mark:NAME: the profile at that mark (a third of the requests: a third of the cache)', () => {
-  const log = join(dir, 'mark.jsonl');
-  const r = memtrace(['heap', '--at', 'mark:1000 requests', '-o', log, '--', process.execPath, leaky, '3000']);
-  assert.equal(r.status, 0, r.stderr);
-  const real = cacheBytes(r.stdout);
-  const sum = JSON.parse(report(log, 'json', ['--top', '100']).stdout);
+  const { real, sum, placed } = leakyAt('mark', 'mark:1000 requests');
   assert.equal(sum.at.kind, 'mark');
   assert.equal(sum.at.label, '1000 requests');
-  const placed = onLeakyLines(sum);
   // 1000 or 1020 of 3000 pages (requests go in batches of 20), within sampling error
   assert.ok(placed > 0.25 * real.pages && placed < 0.45 * real.pages, `${placed} of ${real.pages}`);
 });

@@ -101,7 +101,7 @@ export class ExternalSampler {
     const holder: { stack?: unknown } = {};
     let calls: CallSiteLike[] = [];
     try {
-      Error.stackTraceLimit = 64;
+      Error.stackTraceLimit = 32;
       Error.prepareStackTrace = (_e, cs) => cs;
       Error.captureStackTrace(holder, below);
       // Read now: the stack is formatted on first access, with the prepareStackTrace of that time.
@@ -111,14 +111,16 @@ export class ExternalSampler {
       Error.stackTraceLimit = limit;
     }
     const frames: ExternalFrame[] = [];
+    let key = '';
     for (let i = calls.length - 1; i >= 0; i--) {
       const c = calls[i]!;
       const fn = c.getFunctionName() ?? '';
+      const file = c.getFileName() ?? '';
       const callLine = c.getLineNumber() ?? 0;
       const callCol = c.getColumnNumber() ?? 0;
-      frames.push([fn, c.getFileName() ?? '', c.getEnclosingLineNumber?.() ?? callLine, c.getEnclosingColumnNumber?.() ?? callCol, callLine, callCol]);
+      key += `${fn}\u0001${file}\u0001${callLine}\u0001${callCol}\u0000`;
+      frames.push([fn, file, c.getEnclosingLineNumber?.() ?? callLine, c.getEnclosingColumnNumber?.() ?? callCol, callLine, callCol]);
     }
-    const key = frames.map((f) => f.join('\u0001')).join('\u0000');
     let id = this.siteIds.get(key);
     if (id === undefined) {
       id = this.sites.length;
