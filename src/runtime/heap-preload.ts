@@ -95,7 +95,7 @@ function run(): void {
     try {
       if (recorder) {
         recorder.stop();
-        recorder.take('exit', undefined, !config.all, end, meta.profile);
+        recorder.endIsPeak(recorder.take('exit', undefined, !config.all, end, meta.profile));
         meta.moments = recorder.moments;
         meta.memory = { start: recorder.start, peak: recorder.peak, end: end! };
         // Inline maps (tsx, loaders) only when TypeScript ran: asking costs 40 ms and more.
