@@ -4,7 +4,7 @@
 // Each moment's profile goes to its own file at once (kept in memory it would be counted, and
 // it would push the peak up). Imports only node: modules and runtime/.
 import { writeFileSync } from 'node:fs';
-import { setMarkChannel } from './marks.js';
+import { subscribeMarks } from './marks.js';
 import { ExternalSampler, type ExternalSite } from './heap-external.js';
 import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
 
@@ -63,6 +63,7 @@ export class MomentRecorder {
   private trigger = 0;
   private seq = 0;
   private timers: NodeJS.Timeout[] = [];
+  private unsubscribe?: () => void;
   readonly external?: ExternalSampler;
   /** A profile read names TypeScript files. */
   typescript = false;
@@ -83,7 +84,8 @@ export class MomentRecorder {
       this.timers.push(every);
     }
     if (opts.at === 'mark') {
-      setMarkChannel((label) => { if (label === opts.mark) this.take('mark', label, !opts.all); });
+      // Marks arrive synchronously (a diagnostics channel): the middle of a long computation is seen.
+      this.unsubscribe = subscribeMarks((label) => { if (label === opts.mark) this.take('mark', label, !opts.all); });
     }
   }
 
@@ -151,7 +153,7 @@ export class MomentRecorder {
   /** Stops the timers and the mark channel. */
   stop(): void {
     for (const t of this.timers.splice(0)) clearInterval(t);
-    if (this.opts.at === 'mark') setMarkChannel(undefined);
+    this.unsubscribe?.();
     this.external?.uninstall();
   }
 }

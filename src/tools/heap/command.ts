@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { ChannelHost } from '../../core/channel-host.js';
 import { spawnTraced } from '../../core/spawn.js';
 import { formatBytes, parseBytes, parseDuration } from '../../core/units.js';
 import type { SamplingProfile } from '../../runtime/heap-inspector.js';
@@ -125,21 +126,22 @@ export function register(program: Command): void {
         at, mark, everyMs,
         external: opts.external && !exact,
       };
-      const env = {
-        ...process.env,
-        MEMTRACE_HEAP: JSON.stringify(config),
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
-      };
+      // Every node process of the tree takes the preload (npx, npm, tsx start the program as a
+      // child); the program is found among them below.
+      const channel = await ChannelHost.open({ tree: true, config });
+      const env = channel.environment(process.env, pathToFileURL(PRELOAD).href, exact ? ['--track-heap-objects'] : []);
       let traced;
       try {
         traced = await spawnTraced(command, { env });
       } catch (err) {
+        channel.close();
         rmSync(config.dir, { recursive: true, force: true });
         rmSync(logPath, { force: true });
         throw err;
       }
       const readers = loadReaders();
       const exit = await traced.exited;
+      channel.close();
       const r = await readers;
       const { FrameTable, chargedFrame, readTrackedSnapshot, countObjects, heapRecords, buildReport } = r;
       process.exitCode = exit.exitCode;
