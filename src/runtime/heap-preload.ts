@@ -71,11 +71,12 @@ function run(): void {
   // are dead once it has run, and V8 then cannot name its file or lines: keep scripts alive.
   if (!config.exact) inspector.keepScripts();
   if (!config.exact) inspector.startSampling({ intervalBytes: config.intervalBytes, all: config.all });
-  const recorder = config.exact ? undefined : new MomentRecorder(inspector, {
-    base, all: config.all, at: config.at, mark: config.mark, everyMs: config.everyMs,
+  // With --exact it only notes memory (start, peak, end): the snapshot at exit is the profile.
+  const recorder = new MomentRecorder(inspector, {
+    base, all: config.all, at: config.exact ? 'exit' : config.at, mark: config.mark, everyMs: config.exact ? undefined : config.everyMs,
     // A Buffer sample takes a JS stack (tens of µs): twice the interval halves that cost and
     // keeps a 16 MiB cache of Buffers at ~270 samples (6% sampling error).
-    externalInterval: config.external ? 2 * config.intervalBytes : undefined,
+    externalInterval: config.external && !config.exact ? 2 * config.intervalBytes : undefined,
   }, t0);
 
   let done = false;
@@ -84,7 +85,7 @@ function run(): void {
     done = true;
     const durationMs = performance.now() - t0;
     const w0 = performance.now();
-    const end = recorder?.checkpoint();
+    const end = recorder.checkpoint();
     const meta: PreloadMeta = {
       pid: process.pid, reason, exitCode, durationMs, writeMs: 0,
       memoryUsage: process.memoryUsage(), heapUsed: getHeapStatistics().used_heap_size, cwd: process.cwd(),
@@ -92,11 +93,11 @@ function run(): void {
       profile: config.exact ? `${base}.heapsnapshot` : `${base}.heapprofile`,
     };
     try {
-      if (recorder) {
-        recorder.stop();
+      recorder.stop();
+      meta.memory = { start: recorder.start, peak: recorder.peak, end };
+      if (!config.exact) {
         recorder.endIsPeak(recorder.take('exit', undefined, !config.all, end, meta.profile));
         meta.moments = recorder.moments;
-        meta.memory = { start: recorder.start, peak: recorder.peak, end: end! };
         // Inline maps (tsx, loaders) only when TypeScript ran: asking costs 40 ms and more.
         if (recorder.typescript) meta.inlineMaps = inspector.inlineSourceMaps();
       } else {
@@ -114,11 +115,11 @@ function run(): void {
 
   process.on('exit', (code) => finish('exit', code));
   // --at signal: the profile at the signal, before the program's own handler (or the end) runs.
-  const atSignal = (sig: string) => { if (config.at === 'signal' && !done) recorder?.take('signal', sig, !config.all); };
+  const atSignal = (sig: string) => { if (config.at === 'signal' && !config.exact && !done) recorder.take('signal', sig, !config.all); };
   // A program that handles the signal itself decides; its 'exit' still writes the profile.
   beforeSignalDeath((sig) => { atSignal(sig); finish(sig, null); }, atSignal);
   // SIGUSR2 would end the program: it is caught only when asked for, and the program goes on.
-  if (config.at === 'signal' && recorder) process.on('SIGUSR2', () => atSignal('SIGUSR2'));
+  if (config.at === 'signal' && !config.exact) process.on('SIGUSR2', () => atSignal('SIGUSR2'));
 }
 
 run();
