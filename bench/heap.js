@@ -4,7 +4,7 @@
 import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -144,6 +144,7 @@ const momentFigures = {
   note: 'time inside the program (work) or of the whole command (wall), ms; ratio = median / median untraced, ratioMin/Max = min/max run / median untraced',
   accuracyWork: moments, buffersWork: external, shortProgramWall: wall,
   wallOverHeapProfMs: wall.memtrace.median - wall.heapProf.median,
+  loadAverage: loadavg(),
 };
 
 const x = (v) => `x${v.toFixed(2)}`;
