@@ -90,3 +90,26 @@ test('a CommonJS server stopped by SIGINT: what it holds is live at the signal',
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a frame with a name and no script is an unknown script with its reason, never node internals; V8 builtins are V8\'s', async () => {
+  const { readSamplingProfile, groupSites } = await import('../dist/tools/heap/profile.js');
+  const frame = (functionName, scriptId, url = '') => ({ functionName, scriptId, url, lineNumber: -1, columnNumber: -1 });
+  // The shape of a profile read after V8 collected a CommonJS script (before scripts were kept alive).
+  const profile = {
+    head: { callFrame: frame('(root)', '0'), selfSize: 0, id: 1, children: [
+      { callFrame: frame('', '81'), selfSize: 0, id: 2, children: [
+        { callFrame: frame('big', '81'), selfSize: 0, id: 3, children: [] },
+        { callFrame: frame('RegExp', '0'), selfSize: 0, id: 4, children: [] },
+      ] },
+    ] },
+    samples: [{ size: 1000, nodeId: 3, ordinal: 1 }, { size: 10, nodeId: 4, ordinal: 2 }],
+  };
+  const data = readSamplingProfile(profile, true);
+  const big = data.frames.find((f) => f.fn === 'big');
+  assert.equal(big.kind, 'unknown');
+  assert.match(big.why, /collected its script/);
+  assert.equal(data.frames.find((f) => f.fn === 'RegExp').kind, 'v8');
+  const sites = groupSites(data);
+  assert.equal(sites[0].where, '[unknown script]');
+  assert.ok(!sites.some((s) => s.where === '[node internals]'));
+});

@@ -138,7 +138,9 @@ function memoryLines(end: EndRecord | undefined, placed: number, hasExternal: bo
   if (!mem) return [];
   const three = (k: 'heapUsed' | 'external' | 'arrayBuffers') => `${formatBytes(mem.start[k])} / ${formatBytes(mem.peak[k])} / ${formatBytes(mem.end[k])}`;
   const lines = [`memory start / peak (${formatDuration(mem.peak.t)}) / end: JS heap ${three('heapUsed')}; external ${three('external')}, of which ArrayBuffers ${three('arrayBuffers')}`];
-  if (hasExternal && end?.moment) {
+  if (!hasExternal) {
+    lines.push(`ArrayBuffers at the end: ${formatBytes(mem.end.arrayBuffers)}, not placed on JS sites (${end?.moment ? '--no-external' : '--exact'} samples no Buffers)`);
+  } else if (end?.moment) {
     const ab = end.moment.memory.arrayBuffers;
     lines.push(`ArrayBuffers at the moment shown: ${formatBytes(ab)}; placed on JS sites (Buffers, sampled): ${formatBytes(placed)}; not placed: ${formatBytes(Math.max(0, ab - placed))} (typed arrays and ArrayBuffers made directly, node's own buffers)`);
   }
