@@ -91,7 +91,7 @@ function stemOf(path: string): string {
 export function register(program: Command): void {
   program
     .command('heap')
-    .description('the JS heap by line: V8\'s sampling heap profiler over a whole run (live objects at exit; --all everything allocated; --exact every object)')
+    .description('the JS heap by line: V8\'s sampling heap profiler over a whole run (live objects at exit, or --at peak, mark:NAME, signal; --all everything allocated; --exact every object), with Buffers\' external bytes')
     .argument('<command...>', 'the program to run, after --')
     .option('-i, --interval <bytes>', 'mean bytes between samples', '32k')
     .option('--exact', 'every object with its allocation stack (allocation tracking + a heap snapshot at exit): exact, live and allocated; slower')
@@ -99,7 +99,7 @@ export function register(program: Command): void {
     .option('-t, --top <n>', 'rows in the top table', '20')
     .addOption(new Option('-b, --by <what>', 'group by the allocating line, by function (inclusive), or by whole stack').choices(['line', 'function', 'stack']).default('line'))
     .option('--expand', 'show functions inside node_modules and node internals one by one (default: one row per package)')
-    .option('--at <moment>', 'which profile to show: exit (live at the end), peak (when the JS heap plus external memory was highest, garbage included), mark:NAME (live at mark(\'NAME\')), signal (live at SIGUSR2, or at the SIGINT/SIGTERM that stops a server)', 'exit')
+    .option('--at <moment>', 'which profile to show: exit (live at the end), peak (when the live JS heap plus external memory was highest), mark:NAME (live at mark(\'NAME\')), signal (live at SIGUSR2, or at the SIGINT/SIGTERM that stops a server)', 'exit')
     .option('--every <duration>', 'also read a profile every so often (10s, 500ms): a series of what grows')
     .option('--no-external', 'do not sample the bytes and stacks of Buffers (external memory)')
     .option('--no-source-maps', 'report positions in the generated .js files')
