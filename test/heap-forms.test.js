@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,4 +112,17 @@ test('a frame with a name and no script is an unknown script with its reason, ne
   const sites = groupSites(data);
   assert.equal(sites[0].where, '[unknown script]');
   assert.ok(!sites.some((s) => s.where === '[node internals]'));
+});
+
+test('under NODE_V8_COVERAGE (c8, node --test --coverage) the program\'s coverage keeps its counts, and lines are still right', () => {
+  const cov = join(dir, 'coverage');
+  const src = join(forms, 'cjs', 'app.js');
+  const log = join(dir, 'cov.jsonl');
+  const r = spawnSync(process.execPath, [cli, 'heap', '--all', '-o', log, '--', process.execPath, src], { encoding: 'utf8', cwd: root, env: { ...process.env, NODE_V8_COVERAGE: cov } });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = spawnSync(process.execPath, [cli, 'report', log, '--format', 'json'], { encoding: 'utf8' });
+  assertForty({ top: JSON.parse(rep.stdout).top[0], stderr: r.stderr }, src, 'alloc');
+  const counts = readdirSync(cov).map((f) => JSON.parse(readFileSync(join(cov, f), 'utf8')).result.find((s) => s.url.endsWith('/cjs/app.js'))).find(Boolean);
+  assert.ok(counts, 'the program wrote its coverage');
+  assert.equal(counts.functions.find((f) => f.functionName === 'keepForty')?.ranges[0].count, 1);
 });

@@ -32,6 +32,7 @@ export interface SamplingOptions {
 export class HeapInspector {
   private session: Session;
   private connected = false;
+  private coverage = false;
 
   /** Connects a same-thread inspector session and enables the HeapProfiler domain. */
   constructor() {
@@ -74,8 +75,12 @@ export class HeapInspector {
    * 40 ms and more. Nothing is counted and the coverage is never read.
    */
   keepScripts(): void {
+    // The coverage mode is the isolate's: under NODE_V8_COVERAGE (c8, node --test --coverage)
+    // node already counts precisely, which keeps scripts too, and must not be switched.
+    if (process.env.NODE_V8_COVERAGE) return;
     this.post('Profiler.enable');
     this.post('Profiler.startPreciseCoverage', { callCount: false, detailed: false });
+    this.coverage = true;
   }
 
   /**
@@ -143,7 +148,7 @@ export class HeapInspector {
     if (!this.connected) return;
     this.connected = false;
     try { this.post('HeapProfiler.disable'); } catch { /* already gone */ }
-    try { this.post('Profiler.disable'); } catch { /* not enabled */ }
+    if (this.coverage) { try { this.post('Profiler.disable'); } catch { /* already gone */ } }
     try { this.session.disconnect(); } catch { /* already gone */ }
   }
 }
