@@ -52,6 +52,20 @@ export function processError(err: unknown, pid: number): UsageError {
 }
 
 /**
+ * Reads /proc/PID/smaps_rollup: its text, or the error code when it may not be read (the kernel
+ * lets only the owner, root or CAP_SYS_PTRACE read it: statm and status are world-readable).
+ */
+export function readSmapsRollup(pid: number): string | { denied: string } {
+  try {
+    return readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'EACCES' || code === 'EPERM') return { denied: code };
+    throw err;
+  }
+}
+
+/**
  * Reads one process's memory through kept-open /proc files (a pread each, ~2 µs), so that
  * sampling at 1 kHz stays cheap. Throws ProcessGone once the process has exited.
  */
@@ -85,7 +99,7 @@ export class ProcReader {
    * come from statm at every call (~2 µs). Swap, shared memory, page faults and CPU time come
    * from status and stat, re-read only when `refresh` is set (the caller does so at most every
    * few ms, since these are rates or change slowly). `detail` adds PSS/USS from smaps_rollup
-   * (costlier: the kernel walks the page tables).
+   * (costlier: the kernel walks the page tables); they are left out when the kernel denies them.
    */
   sample(detail = false, refresh = true): ProcSample | null {
     try {
@@ -125,9 +139,11 @@ export class ProcReader {
         cpuMs: c.cpuMs,
       };
       if (detail) {
-        const roll = readFileSync(`/proc/${this.pid}/smaps_rollup`, 'latin1');
-        s.pss = kbField(roll, 'Pss');
-        s.uss = kbField(roll, 'Private_Clean') + kbField(roll, 'Private_Dirty');
+        const roll = readSmapsRollup(this.pid);
+        if (typeof roll === 'string') {
+          s.pss = kbField(roll, 'Pss');
+          s.uss = kbField(roll, 'Private_Clean') + kbField(roll, 'Private_Dirty');
+        }
       }
       return s;
     } catch (err) {
@@ -171,13 +187,14 @@ export function readChildren(pid: number): number[] {
   return out;
 }
 
-/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent. */
-export function readDescendants(pid: number): Array<{ pid: number; ppid: number }> {
+/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent; `exclude`d ones and theirs left out. */
+export function readDescendants(pid: number, exclude: readonly number[] = []): Array<{ pid: number; ppid: number }> {
   const out: Array<{ pid: number; ppid: number }> = [];
   const queue = [pid];
   while (queue.length) {
     const p = queue.shift()!;
     for (const c of readChildren(p)) {
+      if (exclude.includes(c)) continue;
       out.push({ pid: c, ppid: p });
       queue.push(c);
     }

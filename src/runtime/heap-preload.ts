@@ -6,10 +6,10 @@
 // node process of the tree when the command is a wrapper (npx, tsx and npm start the real
 // program as a child), each writing its own PID-named files; the memtrace process picks the
 // program. Small on purpose: imports only node: modules and runtime files.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { takeOffer } from './channel.js';
+import { removeAbandoned, takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
 import { MomentRecorder, type At, type MemoryPoint, type Moment } from './heap-moments.js';
 import { beforeSignalDeath } from './signals.js';
@@ -29,6 +29,8 @@ export interface PreloadConfig {
   everyMs?: number;
   /** Sample Buffers' bytes with their stacks. */
   external: boolean;
+  /** PID of the memtrace process that reads the files: when it is gone, nothing is left behind. */
+  reader?: number;
 }
 
 /** What the preload reports back besides the profile. */
@@ -57,9 +59,14 @@ export interface PreloadMeta {
   error?: string;
 }
 
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 function run(): void {
   // Worker threads share the process's heap profiler: the offer is for the main thread only.
-  const config = takeOffer()?.config as PreloadConfig | undefined;
+  const offer = takeOffer();
+  const config = offer?.config as PreloadConfig | undefined;
   if (!config) return;
   const base = join(config.dir, String(process.pid));
   const t0 = performance.now();
@@ -83,6 +90,11 @@ function run(): void {
   const finish = (reason: string, exitCode: number | null) => {
     if (done) return;
     done = true;
+    if (config.reader && !alive(config.reader)) {
+      try { rmSync(config.dir, { recursive: true, force: true }); } catch { /* not ours to insist */ }
+      removeAbandoned(offer!);
+      return;
+    }
     const durationMs = performance.now() - t0;
     const w0 = performance.now();
     const end = recorder.checkpoint();

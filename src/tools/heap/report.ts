@@ -192,10 +192,17 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     : `sampled: one sample per ${formatBytes(Number(h.interval_bytes))} allocated on average${h.all ? ', collected objects kept (everything allocated)' : ', live objects only'}`;
   const moment = end?.moment && end.moment.kind !== 'exit' ? `; the profile read ${liveWord(end).replace(/^(held|live) /, '')}, after a full GC` : '';
   const ended = end ? `; ran ${formatDuration(end.durationMs)}, ended by ${end.reason === 'exit' ? `exit code ${end.exitCode}` : end.reason}; writing the profile took ${formatDuration(end.writeMs)}` : '';
-  const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number]> | undefined;
+  // [class, count, shallow, retained, native]: logs before retained sizes hold the first three.
+  const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number, number?, number?]> | undefined;
+  const hasRetained = !!objects?.length && objects[0]![3] !== undefined;
   const objectLines = objects?.length
-    ? ['live objects at the end by constructor (most first):',
-      ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
+    ? hasRetained
+      ? ['live objects at the end by constructor, biggest retained size first (strings, arrays, closures, native stores included):',
+        `  ${'count'.padStart(8)}  ${'shallow'.padStart(10)}  ${'retained'.padStart(10)}  ${'native'.padStart(10)}  constructor`,
+        ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes, retained, native]) =>
+          `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${formatBytes(retained ?? 0).padStart(10)}  ${(native ? formatBytes(native) : '').padStart(10)}  ${name}`)]
+      : ['live objects at the end by constructor (most first):',
+        ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
     : [];
   const placed = data.hasLive ? t.extLive : t.extAlloc;
   const unknown = data.frames.filter((f) => f.why && (f.kind === 'unknown' || f.kind === 'user'));
@@ -226,9 +233,12 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const lw = liveWord(end);
   if (data.hasLive) graphs.push({ id: 'flame-live', title: `${lw[0]!.toUpperCase()}${lw.slice(1)}, by stack${data.hasExternal ? ' (JS heap plus Buffers\' external bytes)' : ''}`, tree: flameTree(data, 'live', expand, cwd) });
   if (data.hasAlloc) graphs.push({ id: 'flame-alloc', title: 'Allocated (collected objects included), by stack', tree: flameTree(data, 'alloc', expand, cwd) });
-  const xl = data.hasExternal && data.hasLive, xa = data.hasExternal && !data.hasLive;
-  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', ...(xl ? ['external_bytes'] : []), 'live_count'] : []),
-    ...(data.hasAlloc ? ['allocated_bytes', ...(xa ? ['external_bytes'] : []), 'allocated_count'] : [])];
+  // The counts are V8's samples in sampled mode, objects in exact mode: the columns say which.
+  const counted = mode === 'exact' ? 'objects' : 'samples';
+  const xl = ctx.hasExternal && data.hasLive, xa = ctx.hasExternal && !data.hasLive;
+  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', ...(xl ? ['external_bytes'] : []), `live_${counted}`] : []),
+    ...(data.hasAlloc ? ['allocated_bytes', ...(xa ? ['external_bytes'] : []), `allocated_${counted}`] : [])];
+  const byteColumns = ['live_bytes', 'allocated_bytes', 'external_bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
   const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), ...(xl ? [Math.round(s.extLive)] : []), s.liveCount] : []),
     ...(data.hasAlloc ? [Math.round(s.alloc), ...(xa ? [Math.round(s.extAlloc)] : []), s.allocCount] : [])];
   const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
@@ -237,10 +247,15 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const sections: Section[] = [
     ...seriesCharts(data, points, by, expand, cwd, marks).map((chart): Section => ({ kind: 'chart', chart })),
     ...(textOnly ? [] : [{ kind: 'html' as const, title: 'Flame graph of allocations by stack', html: flameSection(graphs) }]),
-    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
+    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf), byteColumns } },
   ];
   if (objects?.length) {
-    sections.push({ kind: 'table', table: { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) } });
+    sections.push({
+      kind: 'table',
+      table: hasRetained
+        ? { title: 'Live objects at the end by constructor, by retained size', columns: ['constructor', 'count', 'shallow bytes', 'retained bytes', 'native bytes'], rows: objects.slice(0, top).map(([n, c, b, r, nat]) => [n, c, b, r ?? 0, nat ?? 0]), byteColumns }
+        : { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]), byteColumns },
+    });
   }
   return {
     title: `memtrace heap: ${h.command.join(' ')}`,
@@ -250,7 +265,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
       at: end?.moment ?? null, memory: end?.memory ?? null, external: data.hasExternal ? { placed, notPlaced: end?.moment ? Math.max(0, end.moment.memory.arrayBuffers - placed) : null } : null,
       series: points.length,
       top: sites.slice(0, top), notes: data.notes,
-      objects: objects?.map(([name, count, bytes]) => ({ name, count, bytes })) ?? null,
+      objects: objects?.map(([name, count, bytes, retained, native]) => ({ name, count, bytes, ...(retained !== undefined ? { retained, native: native ?? 0 } : {}) })) ?? null,
     },
     text,
     sections,

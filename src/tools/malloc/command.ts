@@ -1,27 +1,44 @@
 import type { Command } from 'commander';
 import { parseBytes, formatBytes } from '../../core/units.js';
-import { shownPath, traceMalloc } from './index.js';
+import { UsageError } from '../../core/errors.js';
+import { MAX_MIN_SIZE, shownPath, traceMalloc } from './index.js';
+import { helpExamples } from '../../core/help.js';
+
+/** A --top value: a whole number from 1 to 100 000. */
+function parseTop(text: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 100_000)) throw new UsageError(`--top: '${text}' must be a whole number from 1 to 100000`);
+  return n;
+}
 
 /** Adds `memtrace malloc [options] -- command…` to the CLI. */
 export function register(program: Command): void {
   program
     .command('malloc')
+    .addHelpText('after', helpExamples([
+      ['memtrace malloc -- ./server', 'every malloc/free of any program'],
+      ['memtrace malloc --stacks -o m.bin -- node app.js', 'with stacks naming JS functions'],
+      ['memtrace malloc --count-only -- make', 'totals only, a whole build'],
+      ['memtrace report m.bin --format html', 'live heap chart and call sites'],
+    ]))
     .description('every malloc/free of any program (LD_PRELOAD interposer), optionally with stacks naming JS functions')
     .usage('[options] -- <command...>')
-    .argument('<command...>', 'the program to run, after --')
+    .argument('[command...]', 'the program to run, after --')
     .option('--stacks', 'record a stack per event (node: JIT frames named through --perf-basic-prof)')
     .option('--min-size <size>', 'drop events of smaller blocks, e.g. 4k (totals still count every call)')
     .option('--count-only', 'keep per-function totals and the size histogram only (cheapest)')
     .option('--no-follow', 'do not trace programs the command forks or execs')
     .option('--mmap', 'also record anonymous mmap/munmap')
-    .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-PID.bin; other processes write FILE.PID)')
+    .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-TIME-PID.bin here; other processes write FILE.PID)')
     .option('--top <n>', 'rows in top-N tables', '10')
     .passThroughOptions()
     .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string }) => {
       const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size') : undefined;
+      if (minSize !== undefined && minSize > MAX_MIN_SIZE) throw new UsageError(`--min-size: '${opts.minSize}' is more than 1 PiB, larger than any block`);
+      const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
         stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
-        output: opts.output, top: Math.max(1, Number(opts.top) || 10),
+        output: opts.output, top,
       });
       const err = process.stderr;
       if (result.report) {

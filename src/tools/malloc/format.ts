@@ -3,7 +3,7 @@
 // File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}:
 //   1 INFO     pid ppid flags 0 u32; run startTicks startMono startReal minSize u64; cmdline; hostname
 //              (one per process image: an exec'd image of the same pid appends a new INFO)
-//   2 EVENTS   tid nevents u32; baseTicks flushTicks flushMono 0 u64; then events, each
+//   2 EVENTS   tid nevents u32; baseTicks flushTicks flushMono checksum u64; then events, each
 //              op u8, varint Δticks, varint size (not for free), varint zigzag Δaddr,
 //              varint old address (realloc), varint stack id (with stacks). Op 15 defines a
 //              stack: varint id, varint n, n × varint zigzag Δip.
@@ -11,7 +11,7 @@
 //   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
@@ -69,22 +69,46 @@ interface Scan {
 
 const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
 
+/** Chunk lengths the interposer always writes (COUNTS, END, STOPPED); INFO and EVENTS have a minimum. */
+const FIXED_LEN: Record<number, number> = { 4: (2 * NOPS + NHIST) * 8, 5: 16, 7: 24 };
+const MIN_LEN: Record<number, number> = { 1: 64, 2: 40 };
+/** Bounds a sane trace keeps: block sizes and addresses of a 64-bit process, stack ids of the table. */
+const MAX_SIZE = 2 ** 48, MAX_ADDR = 2 ** 57, MAX_STACK_ID = 2 ** 21, MAX_FRAMES = 64;
+
+/** The interposer's checksum of an EVENTS chunk's events (events_sum in memtrace_malloc.c). */
+function eventsSum(b: Buffer, from: number): bigint {
+  let a = 1, s = 0, i = from;
+  for (; i + 4 <= b.length; i += 4) { a = (a + b.readUInt32LE(i)) >>> 0; s = (s + a) >>> 0; }
+  let w = 0;
+  for (let k = 0; i + k < b.length; k++) w += b[i + k]! * 2 ** (8 * k);
+  a = (a + w) >>> 0; s = (s + a) >>> 0;
+  return (BigInt(s) << 32n) | BigInt(a) | (1n << 63n);
+}
+
+function corrupt(path: string, what: string, at: number): UsageError {
+  return new UsageError(`${path} is corrupt: ${what} (chunk at byte ${at}); it was not written this way by memtrace malloc`);
+}
+
 function scan(fd: number, path: string): Scan {
   const size = fstatSync(fd).size;
   const head = readAt(fd, 0, 16);
   if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
+  if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
   const s: Scan = { images: [], pairs: [], events: [], endTicks: 0, ended: false, hasSymbols: false, size };
   let pos = 16;
   while (pos < size) {
     const h = readAt(fd, pos, 8);
     if (h.length < 8) { s.cutAt = pos; break; }
     const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
-    if (pos + 8 + len > size || type === 0 || type > 7) { s.cutAt = pos; break; }
+    if (type === 0 || type > 7) throw corrupt(path, `unknown chunk type ${type}`, pos);
+    if (pos + 8 + len > size) { s.cutAt = pos; break; }
+    if ((FIXED_LEN[type] !== undefined && len !== FIXED_LEN[type]) || len < (MIN_LEN[type] ?? 0)) throw corrupt(path, `a chunk of type ${type} has ${len} bytes`, pos);
     const body = pos + 8;
     const img = s.images.length - 1;
     if (type === 1) {
       const b = readAt(fd, body, len);
       const cmdLen = b.readUInt32LE(56);
+      if (60 + cmdLen + 4 > len || 64 + cmdLen + b.readUInt32LE(60 + cmdLen) > len) throw corrupt(path, 'the process header overruns its chunk', pos);
       const command = b.toString('utf8', 60, 60 + cmdLen).split('\0').filter((x, i, a) => x !== '' || i < a.length - 1);
       const hostLen = b.readUInt32LE(60 + cmdLen);
       const image = {
@@ -92,10 +116,11 @@ function scan(fd: number, path: string): Scan {
         startTicks: u64(b, 24), startMono: u64(b, 32), startReal: u64(b, 40) / 1e6, minSize: u64(b, 48),
         command, hostname: b.toString('utf8', 64 + cmdLen, 64 + cmdLen + hostLen),
       };
+      if (image.flags > 15) throw corrupt(path, `unknown flags ${image.flags}`, pos);
       s.images.push(image);
       s.pairs.push([image.startTicks, image.startMono]);
     } else if (img < 0) {
-      s.cutAt = pos; break;
+      throw corrupt(path, 'events before the process header', pos);
     } else if (type === 2) {
       const b = readAt(fd, body, 40);
       s.pairs.push([u64(b, 16), u64(b, 24)]);
@@ -111,7 +136,8 @@ function scan(fd: number, path: string): Scan {
       s.endTicks = Math.max(s.endTicks, u64(b, 0));
       s.ended = true;
     } else if (type === 6) {
-      const all = JSON.parse(readAt(fd, body, len).toString('utf8')) as Record<string, Array<[number, string]>>;
+      let all: Record<string, Array<[number, string]>>;
+      try { all = JSON.parse(readAt(fd, body, len).toString('utf8')); } catch { throw corrupt(path, 'the frame names are not JSON', pos); }
       for (const [i, list] of Object.entries(all)) if (s.images[Number(i)]) s.images[Number(i)]!.symbols = list;
       s.hasSymbols = true;
     } else if (type === 7) {
@@ -128,7 +154,7 @@ function scan(fd: number, path: string): Scan {
 export interface ReadOptions {
   /** Append the resolved frame names to the file (so a later report needs no perf map). */
   saveSymbols?: boolean;
-  /** Directory of node's perf maps (default /tmp). */
+  /** Directory of the perf maps memtrace had node write (a map not found there is read from /tmp). */
   perfDir?: string;
 }
 
@@ -155,6 +181,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
   // ticks → ms since the first image started
   const pairs = s.pairs.slice().sort((a, b) => a[0] - b[0]);
+  // the (ticks, monotonic ns) pairs come from two clocks that both only go forward
+  for (let i = 1; i < pairs.length; i++) if (pairs[i]![1] < pairs[i - 1]![1]) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
   const [t0, m0] = pairs[0]!;
   const [t1, m1] = pairs[pairs.length - 1]!;
   const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
@@ -222,12 +250,22 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     const withStacks = (image.flags & FLAGS.stacks) !== 0;
     const b = readAt(fd, ch.offset, ch.length);
     let ticks = u64(b, 8);
+    // every event of a chunk was timed before the chunk was flushed (slack: TSCs of two cores)
+    const lastTicksOk = u64(b, 16) + 2 ** 32;
+    const expected = b.readUInt32LE(4);
+    let decoded = 0;
     let prevAddr = 0;
     let p = 40;
     const end = b.length;
+    const bad = (what: string) => corrupt(path, what, ch.offset - 8);
+    const sum = b.readBigUInt64LE(32);
+    if (sum !== 0n && sum !== eventsSum(b, 40)) throw bad('its events do not match their checksum');
     const varint = () => {
-      let v = 0, mul = 1, c: number;
-      do { c = b[p++]!; v += (c & 0x7f) * mul; mul *= 128; } while (c & 0x80 && p < end);
+      let v = 0, mul = 1, c: number, k = 0;
+      do {
+        if (p >= end || ++k > 10) throw bad('a number runs past its chunk');
+        c = b[p++]!; v += (c & 0x7f) * mul; mul *= 128;
+      } while (c & 0x80);
       return v;
     };
     const zz = (v: number) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
@@ -237,17 +275,25 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
       const op = b[p++]!;
       if (op === OP_STACKDEF) {
         const id = varint(), n = varint();
+        if (id >= MAX_STACK_ID || n > MAX_FRAMES) throw bad(`a stack of ${n} frames with id ${id}`);
         const ips: number[] = [];
         let ip = 0;
         for (let i = 0; i < n; i++) { ip += zz(varint()); ips.push(ip); }
         stackDefs.set(imgKey + id, ips);
         continue;
       }
+      if (op === 0 || op > OP_MUNMAP) throw bad(`unknown operation ${op}`);
       ticks += varint();
       const size = op === OP_FREE ? 0 : varint();
       const addr = (prevAddr += zz(varint()));
       const old = op === OP_REALLOC ? varint() : 0;
-      const site = imgKey + (withStacks ? varint() : 0);
+      const sid = withStacks ? varint() : 0;
+      if (size > MAX_SIZE) throw bad(`a block of ${size} bytes`);
+      if (addr < 0 || addr >= MAX_ADDR || old >= MAX_ADDR) throw bad(`address ${addr} out of range`);
+      if (ticks > lastTicksOk) throw bad('an event timed after its chunk was written');
+      if (sid >= MAX_STACK_ID) throw bad(`stack id ${sid}`);
+      decoded++;
+      const site = imgKey + sid;
       const ms = toMs(ticks);
       events++;
       const cop = op === OP_FREE && addr === 0 ? 12 : op;
@@ -260,6 +306,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
         if (addr) allocate(addr, size, site, ms);
       } else if (addr) allocate(addr, size, site, ms);
     }
+    if (decoded !== expected) throw bad(`${decoded} events where the chunk says ${expected}`);
     lastTicks = Math.max(lastTicks, ticks);
   }
 
@@ -312,7 +359,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     for (const [key, list] of stackDefs) if (Math.floor(key / 2 ** 21) === i) for (const ip of list) ips.add(ip);
     if (img.symbols) { names.set(i, new Map(img.symbols)); return; }
     if (ips.size === 0) return;
-    const perf = readPerfMap(`${options.perfDir ?? '/tmp'}/perf-${img.pid}.map`);
+    const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
+    const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
     const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf);
     names.set(i, resolved);
     saved[i] = [...resolved];
@@ -348,7 +396,9 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     endedBy = 'write-error';
     stoppedAtMs = toMs(s.stopped.ticks);
     const name = Object.entries(constants.errno).find(([, v]) => v === s.stopped!.errno)?.[0] ?? `errno ${s.stopped.errno}`;
-    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: writing it failed (${name}); the program kept running untraced`);
+    const why = name === 'EFBIG' ? 'the file-size limit (ulimit -f) was reached' : `writing it failed (${name})`;
+    const rest = s.images.every((img) => img.counts) ? 'the program ran on; the per-function totals cover the whole run, live bytes stop there' : 'the program kept running untraced';
+    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: ${why}; ${rest}`);
   } else if (s.cutAt !== undefined) {
     endedBy = 'cut';
     stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;

@@ -90,7 +90,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   lines.push(`  allocations ${num(n('allocations'))} (${formatBytes(n('bytesAllocated'))}), frees ${num(n('frees'))}` + (n('freeNull') ? ` + ${num(n('freeNull'))} free(NULL)` : ''));
   if (!counting) {
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
-    lines.push(`  live at exit ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
+    lines.push(`  live at ${h.endedBy === 'exit' ? 'exit' : `${formatDuration(n('stoppedAtMs'))} (the trace stops)`} ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
   }
   lines.push('');
   lines.push('  function          calls          bytes');
@@ -117,23 +117,24 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
 
   const siteRow = (s: Site) => [siteLabel(s.frames, depth), s.calls, s.bytes, s.liveBytes, s.liveCount];
   const siteCols = ['call site', 'calls', 'bytes', 'live bytes at exit', 'live blocks at exit'];
+  const byteColumns = ['bytes', 'live bytes at exit'];
   const sections: Section[] = [];
   if (!counting && live.length) {
     sections.push({ kind: 'chart', chart: { title: 'Live heap bytes (malloc − free)', unit: 'bytes', t: live.map((r) => r.t), series: [{ label: 'live bytes', values: live.map((r) => r.bytes) }], marks: [{ t: n('peakMs'), label: `peak ${formatBytes(n('peakBytes'))}` }] } });
   }
-  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]) } });
+  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]), byteColumns } });
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
-    sections.push({ kind: 'table', table: { title: 'Unfreed at exit, by call site', columns: siteCols, rows: unfreed.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by bytes', columns: siteCols, rows: byBytes.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by count', columns: siteCols, rows: byCount.map(siteRow) } });
+    sections.push({ kind: 'table', table: { title: 'Unfreed at exit, by call site', columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: 'Top call sites by bytes', columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: 'Top call sites by count', columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
   }
   const table: Table = stacks
     ? { columns: siteCols, rows: [...sites].sort((a, b) => b.bytes - a.bytes).map(siteRow) }
     : { columns: ['t_ms', 'live_bytes'], rows: live.map((r) => [r.t, r.bytes]) };
 
   const summary = {
-    command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
+    tool: 'malloc', command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
     allocations: n('allocations'), frees: n('frees'), freeNull: n('freeNull'), bytesAllocated: n('bytesAllocated'),
     peakBytes: n('peakBytes'), peakMs: n('peakMs'), liveAtExitBytes: n('liveAtExitBytes'), liveAtExitCount: n('liveAtExitCount'),
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),

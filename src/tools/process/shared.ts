@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { LogHeader } from '../../core/log.js';
+import type { LogContents, LogHeader } from '../../core/log.js';
 import { UsageError } from '../../core/errors.js';
 import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
@@ -18,6 +18,15 @@ export const SLOT = {
   BYTES: 16 + 5 * 8,
 } as const;
 
+/**
+ * How old (ms) a V8 figure published every `periodMs` may be and still stand for a sample: one
+ * period, half a period of timer lateness, 10 ms of scheduling. Older means the publishing
+ * thread's event loop has not turned (busy in synchronous code): the sample leaves it out.
+ */
+export function staleAfterMs(periodMs: number): number {
+  return periodMs * 1.5 + 10;
+}
+
 /** What the sampling thread is started with. */
 export interface WorkerInit {
   pid: number;
@@ -29,6 +38,8 @@ export interface WorkerInit {
   v8: boolean;
   /** When the watched process goes, wait for stop() rather than end (more records may come). */
   waitForStop?: boolean;
+  /** Keep the records in memory and hand them back at stop (a log that cannot be read back: a device, a FIFO). */
+  keep?: boolean;
   /** V8 figures older than this (ms) are left out. */
   staleMs: number;
   t0: number;
@@ -47,7 +58,7 @@ export interface WorkerMessage {
 export class SamplingThread {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly done: Promise<{ error?: string; rootGone?: boolean }>;
+  private readonly done: Promise<{ error?: string; rootGone?: boolean; contents?: LogContents }>;
   /** Called once if the log cannot be written any more (disk full…). */
   onWriteError: ((message: string, count: number) => void) | undefined;
 
@@ -55,7 +66,7 @@ export class SamplingThread {
     this.i32 = new Int32Array(shared);
     this.f64 = new Float64Array(shared, SLOT.F64_OFFSET);
     this.done = new Promise((resolve) => {
-      worker.on('message', (m: { done?: boolean; error?: string; rootGone?: boolean; writeError?: string; count?: number }) => {
+      worker.on('message', (m: { done?: boolean; error?: string; rootGone?: boolean; writeError?: string; count?: number; contents?: LogContents }) => {
         if (m.writeError) this.onWriteError?.(m.writeError, m.count ?? 0);
         if (m.done) resolve(m);
       });
@@ -98,12 +109,12 @@ export class SamplingThread {
   }
 
   /** Resolves when the thread has ended by itself (the watched process is gone) or was stopped. */
-  get finished(): Promise<{ error?: string; rootGone?: boolean }> {
+  get finished(): Promise<{ error?: string; rootGone?: boolean; contents?: LogContents }> {
     return this.done;
   }
 
   /** Stops sampling; resolves once the log is complete and closed. */
-  async stop(): Promise<{ error?: string }> {
+  async stop(): Promise<{ error?: string; contents?: LogContents }> {
     Atomics.store(this.i32, SLOT.STOP, 1);
     Atomics.notify(this.i32, SLOT.STOP);
     const r = await this.done;

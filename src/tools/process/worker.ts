@@ -30,8 +30,8 @@ function run(): void {
   let sampler: TreeSampler;
   let writer: LogWriter;
   try {
-    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail });
-    writer = new LogWriter(init.output, init.header, 0);
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
+    writer = new LogWriter(init.output, init.header, 0, { keep: init.keep });
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
     return;
@@ -60,10 +60,18 @@ function run(): void {
   let next = epochNow();
   let lastFlush = next;
   let reported = false;
+  let failure: string | undefined;
   while (!ended) {
     drain();
-    if (!tick()) { ended = true; break; }
-    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.error.message, count: writer.count }); }
+    try {
+      if (!tick()) { ended = true; break; }
+    } catch (err) {
+      // /proc refused a read it allowed at start: end the log there and say why.
+      failure = `sampling stopped: ${(err as Error).message}`;
+      ended = true;
+      break;
+    }
+    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.incomplete(), count: writer.stop.records }); }
     const now = epochNow();
     if (now - lastFlush >= 1000) { writer.flush(); lastFlush = now; }
     next += init.intervalMs;
@@ -71,7 +79,7 @@ function run(): void {
     // Sleep until the next tick, or until the main thread asks to stop.
     if (Atomics.load(i32, SLOT.STOP) !== 0) break;
     Atomics.wait(i32, SLOT.STOP, 0, Math.max(0, next - epochNow()));
-    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); tick(); break; }
+    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); try { tick(); } catch { /* the last sample */ } break; }
   }
   // The watched program has gone: with waitForStop, records may still come (its exit status).
   if (ended && init.waitForStop) {
@@ -82,7 +90,7 @@ function run(): void {
   writer.close();
   Atomics.store(i32, SLOT.ACK, 1);
   Atomics.notify(i32, SLOT.ACK);
-  port.postMessage({ done: true, error: writer.error?.message, rootGone: ended });
+  port.postMessage({ done: true, error: failure ?? writer.incomplete(), rootGone: ended, contents: writer.contents() });
 }
 
 run();
