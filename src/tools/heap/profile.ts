@@ -4,7 +4,7 @@
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfileNode, SamplingProfile } from './inspector.js';
-import { SourceMaps, urlToPath } from './sourcemap.js';
+import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 
 /** Who a frame belongs to. `tool` is memtrace itself; its allocations are never charged to user code. */
 export type FrameKind = 'user' | 'package' | 'node' | 'v8' | 'tool';
