@@ -64,7 +64,7 @@ function rssOf(env) {
   const r = spawnSync('node', ['-e', 'setTimeout(() => console.log(process.memoryUsage().rss), 300)'], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore', 'ignore'] });
   return Number(r.stdout.trim());
 }
-const probeEnv = { NODE_OPTIONS: `--import ${new URL('../dist/tools/process/probe.js', import.meta.url).href}`, MEMTRACE_PROBE_FD: '3' };
+const probeEnv = { NODE_OPTIONS: `--import ${new URL('../dist/runtime/process-probe.js', import.meta.url).href}`, MEMTRACE_PROBE_FD: '3' };
 const probeKiB = Math.round(median([0, 1, 2, 3, 4].map(() => rssOf(probeEnv) - rssOf({}))) / 1024);
 console.log(`the probe adds ${probeKiB} KiB of RSS to a Node program`);
 

@@ -1,5 +1,5 @@
 // The public library API: one line per tool, re-exported from the tools' own index.ts.
-export { mark } from './core/marks.js';
+export { mark } from './runtime/marks.js';
 export { parseBytes, parseDuration, formatBytes, formatDuration } from './core/units.js';
 export { UsageError } from './core/errors.js';
 export type { LogHeader, LogRecord, LogContents } from './core/log.js';

@@ -7,9 +7,9 @@ import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.j
 import { spawnTraced, withNodeImport } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
 import { formatCallsSummary, summarizeCalls } from './summary.js';
-import type { CallsEnvOptions } from './register.js';
+import type { CallsEnvOptions } from '../../runtime/calls-register.js';
 
-const registerUrl = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), 'register.js')).href;
+const registerUrl = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), '../../runtime/calls-register.js')).href;
 
 // Node options that take the next argument as their value.
 const VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions',

@@ -1,12 +1,12 @@
 // The library API of `memtrace calls`: traceCalls(fn) runs fn with the call probes writing.
 import { LogWriter, makeHeader } from '../../core/log.js';
-import { epochNow, pushMarkSink } from '../../core/marks.js';
+import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { UsageError } from '../../core/errors.js';
-import { popSink, pushSink, type CallEvent, type CallsSink } from './runtime.js';
+import { popSink, pushSink, type CallEvent, type CallsSink } from '../../runtime/calls-runtime.js';
 import { formatCallsSummary, summarizeCalls, type CallsSummary } from './summary.js';
 
-export { instrumentCalls, type InstrumentScope } from './install.js';
-export type { CallEvent } from './runtime.js';
+export { instrumentCalls, type InstrumentScope } from '../../runtime/calls-install.js';
+export type { CallEvent } from '../../runtime/calls-runtime.js';
 export type { CallsSummary, FunctionMemory } from './summary.js';
 
 /** Options of {@link traceCalls}. */

@@ -10,13 +10,13 @@ import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.j
 import { spawnTraced } from '../../core/spawn.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
-import type { SamplingProfile } from './inspector.js';
-import type { PreloadConfig, PreloadMeta } from './preload.js';
+import type { SamplingProfile } from '../../runtime/heap-inspector.js';
+import type { PreloadConfig, PreloadMeta } from '../../runtime/heap-preload.js';
 import { FrameTable, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
 import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
 
-const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'preload.js');
+const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/heap-preload.js');
 
 interface HeapCommandOptions {
   interval: string;

@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseBytes } from '../../core/units.js';
 import { formatBytes } from '../../core/units.js';
 import { formatSites, formatTotals } from './format.js';
-import { HeapInspector, type ProfileNode, type SamplingProfile } from './inspector.js';
+import { HeapInspector, type ProfileNode, type SamplingProfile } from '../../runtime/heap-inspector.js';
 import {
   FrameTable, chargedFrame, groupSites, readSamplingProfile, stackLabels, totals,
   type GroupOptions, type HeapData, type HeapTotals, type SampledData, type Site,

@@ -3,7 +3,7 @@
 // (by line, by function, by stack). Shared by the library, the CLI and the report.
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ProfileNode, SamplingProfile } from './inspector.js';
+import type { ProfileNode, SamplingProfile } from '../../runtime/heap-inspector.js';
 import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 
 /** Who a frame belongs to. `tool` is memtrace itself; its allocations are never charged to user code. */

@@ -1,6 +1,6 @@
 // One snapshot turned into the figures detection compares: objects born since tracking began,
 // grouped by class and allocation site; every object counted by class; collections by entries.
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeapGraph, TraceFrame } from './graph.js';
 

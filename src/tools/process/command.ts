@@ -6,11 +6,11 @@ import { UsageError } from '../../core/errors.js';
 import { assertWritable, assertWritableDir } from '../../core/fsutil.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
-import { epochNow } from '../../core/marks.js';
+import { epochNow } from '../../runtime/marks.js';
 import { spawnTraced, withNodeImport } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_FD_ENV, PROBE_MS_ENV } from './probe.js';
+import { PROBE_FD_ENV, PROBE_MS_ENV } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
 import { SamplingThread } from './shared.js';
 
@@ -24,7 +24,7 @@ interface ProcessOptions {
   summary: boolean;
 }
 
-const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'probe.js')).href;
+const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../runtime/process-probe.js')).href;
 
 /** Adds `memtrace process` to the CLI. */
 export function register(program: Command): void {

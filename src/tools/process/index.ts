@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { assertWritable } from '../../core/fsutil.js';
 import { makeHeader, readLog } from '../../core/log.js';
-import { epochNow, pushMarkSink } from '../../core/marks.js';
+import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { readCmdline } from '../../core/memory.js';
 import type { Report } from '../../report/types.js';
 import { buildReport, type ProcessSummary } from './report.js';

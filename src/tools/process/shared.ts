@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LogHeader } from '../../core/log.js';
 import { UsageError } from '../../core/errors.js';
-import { epochNow } from '../../core/marks.js';
+import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 
 /** Layout of the memory shared between the main thread and the sampling thread. */

@@ -5,7 +5,7 @@
 // written only while fresh. Marks and other records arrive as messages, taken in every tick.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
-import { epochNow } from '../../core/marks.js';
+import { epochNow } from '../../runtime/marks.js';
 import { TreeSampler, addV8 } from './sampler.js';
 import { SLOT, type WorkerInit, type WorkerMessage } from './shared.js';
 

@@ -12,9 +12,9 @@ import { spawnTraced, withNodeImport } from '../../core/spawn.js';
 import { assertWritable } from '../../core/fsutil.js';
 import { parseBytes, parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_ENV, type ProbeOptions } from './probe.js';
+import { PROBE_ENV, type ProbeOptions } from '../../runtime/spaces-probe.js';
 
-const probePath = join(dirname(fileURLToPath(import.meta.url)), 'probe.js');
+const probePath = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/spaces-probe.js');
 
 /** Options of `memtrace spaces`. */
 interface SpacesCommandOptions {

@@ -1,6 +1,6 @@
 // The difference between two snapshots, and its text table showing only what changed significantly.
 import { formatBytes, formatDuration, parseBytes } from '../../core/units.js';
-import type { CodeFigures, HeapFigures, ProcessFigures, SpaceFigures, SpacesSnapshot } from './snapshot.js';
+import type { CodeFigures, HeapFigures, ProcessFigures, SpaceFigures, SpacesSnapshot } from '../../runtime/spaces-snapshot.js';
 
 /** One figure before and after, and the change. */
 export interface Change {

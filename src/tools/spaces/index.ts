@@ -1,13 +1,13 @@
 // Library API of the spaces tool: V8's heap spaces either side of a block of code.
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { pushMarkSink } from '../../core/marks.js';
+import { pushMarkSink } from '../../runtime/marks.js';
 import { SpacesDiff, thresholdBytes } from './diff.js';
-import { readSnapshot, type SpacesSnapshot } from './snapshot.js';
+import { readSnapshot, type SpacesSnapshot } from '../../runtime/spaces-snapshot.js';
 
 export { SpacesDiff, DEFAULT_THRESHOLD } from './diff.js';
 export type { Change, SpaceChange, FormatOptions } from './diff.js';
-export type { SpacesSnapshot, SpaceFigures, HeapFigures, CodeFigures, ProcessFigures } from './snapshot.js';
+export type { SpacesSnapshot, SpaceFigures, HeapFigures, CodeFigures, ProcessFigures } from '../../runtime/spaces-snapshot.js';
 
 /** Options of {@link snapshotSpaces}. */
 export interface SnapshotOptions {

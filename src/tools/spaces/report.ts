@@ -4,7 +4,7 @@ import type { LogContents, LogRecord } from '../../core/log.js';
 import { formatBytes } from '../../core/units.js';
 import type { Chart, Report, ReportOptions, Section, Table } from '../../report/types.js';
 import { CODE_LABELS, HEAP_LABELS, PROCESS_LABELS, SpacesDiff, textTable } from './diff.js';
-import type { SpacesSnapshot } from './snapshot.js';
+import type { SpacesSnapshot } from '../../runtime/spaces-snapshot.js';
 
 /** A snapshot record of the log. */
 type SnapshotRecord = LogRecord & Omit<SpacesSnapshot, 'time'> & { at: string; label?: string; reason?: string };

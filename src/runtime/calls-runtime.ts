@@ -4,9 +4,9 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { PAGE_SIZE } from '../../core/memory.js';
-import { RSS_SLOT, startRssPublisher, type RssPublisher } from '../../core/rss-publisher.js';
-import { epochNow } from '../../core/marks.js';
+import { PAGE_SIZE } from '../core/memory.js';
+import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
+import { epochNow } from './marks.js';
 
 /** The shared array the probes read (RSS_SLOT layout). */
 export const F = new Int32Array(new SharedArrayBuffer(16 * 4));

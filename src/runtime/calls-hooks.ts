@@ -1,7 +1,7 @@
 // ESM load hooks of `memtrace calls` (run by node:module register() on the loaders' thread):
 // instrument every ES module in scope. CommonJS goes through the CJS compile path (install.ts).
 import { fileURLToPath } from 'node:url';
-import { instrumentSource, makeScope } from './instrument.js';
+import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
 
 /** What install.ts passes to the hooks. */
 export interface HooksData {

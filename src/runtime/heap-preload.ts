@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
-import { HeapInspector } from './inspector.js';
+import { HeapInspector } from './heap-inspector.js';
 
 /** What the memtrace process asks of the preload, passed as JSON in MEMTRACE_HEAP. */
 export interface PreloadConfig {

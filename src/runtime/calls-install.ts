@@ -3,10 +3,10 @@
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { instrumentSource, makeScope } from './instrument.js';
-import { instrumentLoaded, type HooksData, type LoadResult } from './hooks.js';
+import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
+import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
-import { ensurePublisher } from './runtime.js';
+import { ensurePublisher } from './calls-runtime.js';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -20,7 +20,7 @@ export interface InstrumentScope {
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** memtrace's own files, never instrumented. */
-const ownRoot = resolve(here, '..', '..') + '/';
+const ownRoot = resolve(here, '..') + '/';
 let installed: Required<InstrumentScope> | undefined;
 
 /**
@@ -37,7 +37,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
     exclude: installed.exclude,
     skip: [ownRoot],
     lines: installed.lines,
-    runtimeUrl: pathToFileURL(resolve(here, 'runtime.js')).href,
+    runtimeUrl: pathToFileURL(resolve(here, 'calls-runtime.js')).href,
     cwd: process.cwd(),
     probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
   };
@@ -52,7 +52,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
       },
     });
   } else {
-    register(pathToFileURL(resolve(here, 'hooks.js')).href, { data });
+    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data });
   }
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;

@@ -3,10 +3,10 @@
 // MEMTRACE_CALLS='{"trigger":65536,"output":"calls.jsonl","include":["**/node_modules/yaml/**"]}'.
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { LogWriter, defaultLogName, makeHeader } from '../../core/log.js';
-import { epochNow, setMarkChannel } from '../../core/marks.js';
-import { instrumentCalls } from './install.js';
-import { closeRuntime, pushSink, popSink, type CallsSink } from './runtime.js';
+import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
+import { epochNow, setMarkChannel } from './marks.js';
+import { instrumentCalls } from './calls-install.js';
+import { closeRuntime, pushSink, popSink, type CallsSink } from './calls-runtime.js';
 
 /** Options read from the MEMTRACE_CALLS environment variable. */
 export interface CallsEnvOptions {

@@ -2,7 +2,7 @@
 // It sends the program's V8 figures and its marks to memtrace over an inherited pipe, from an
 // unref'd timer, and does nothing else: no output, no exceptions, no change to exit.
 import { writeSync } from 'node:fs';
-import { epochNow, setMarkChannel } from '../../core/marks.js';
+import { epochNow, setMarkChannel } from './marks.js';
 
 /** Environment variable naming the pipe's file descriptor. */
 export const PROBE_FD_ENV = 'MEMTRACE_PROBE_FD';

@@ -5,8 +5,8 @@
 // ends, and gives the program back the NODE_OPTIONS it had, so child processes are not traced.
 import { writeSync } from 'node:fs';
 import { Worker, isMainThread } from 'node:worker_threads';
-import { setMarkChannel } from '../../core/marks.js';
-import { readSnapshot } from './snapshot.js';
+import { setMarkChannel } from './marks.js';
+import { readSnapshot } from './spaces-snapshot.js';
 
 /** The environment variable carrying the probe's options (JSON). */
 export const PROBE_ENV = 'MEMTRACE_SPACES';

@@ -1,0 +1,185 @@
+// memtrace's side of the channel to a traced program (the program's side is runtime/channel.ts).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHANNEL_ENV, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
+
+/** Options of {@link ChannelHost.open}. */
+export interface ChannelHostOptions {
+  /** Let every descendant of the program take the channel (e.g. `--children`); default: the program only. */
+  tree?: boolean;
+  /** The tool's options, given to the probe as `channel.config`. */
+  config?: unknown;
+}
+
+/** One process of the program that opened the channel. */
+export interface ChannelPeer {
+  readonly pid: number;
+  /**
+   * Asks the program to run command `cmd` (a handler it registered with `onCommand`) and
+   * resolves to the handler's value; rejects with its error, or when the peer goes away.
+   */
+  request(cmd: string, args?: unknown): Promise<unknown>;
+  /** Resolves when the peer has closed its end (its process ended, usually). */
+  readonly closed: Promise<void>;
+}
+
+/** A verified channel memtrace offers to the program it starts. */
+export class ChannelHost {
+  /** Processes that connected with the right token, in the order they did. */
+  readonly peers: ChannelPeer[] = [];
+  private readonly dir: string;
+  private readonly offer: ChannelOffer;
+  private messageListeners: Array<(message: ChannelMessage, peer: ChannelPeer) => void> = [];
+  private peerListeners: Array<(peer: ChannelPeer) => void> = [];
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server, dir: string, offer: ChannelOffer) {
+    this.dir = dir;
+    this.offer = offer;
+  }
+
+  /** Listens on a fresh unix socket in a private temporary directory (mode 0700). */
+  static async open(options: ChannelHostOptions = {}): Promise<ChannelHost> {
+    const dir = mkdtempSync(join(tmpdir(), 'memtrace-channel-'));
+    const path = join(dir, 's');
+    const server = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    server.unref();
+    const st = statSync(path);
+    const offer: ChannelOffer = {
+      path, dev: st.dev, ino: st.ino, token: randomBytes(24).toString('hex'), ppid: process.pid,
+      tree: Boolean(options.tree), config: options.config ?? null, restore: {},
+    };
+    const host = new ChannelHost(server, dir, offer);
+    server.on('connection', (socket) => host.accept(socket));
+    return host;
+  }
+
+  /**
+   * The environment to start the program with: `env` plus the offer, and `--import preloadUrl`
+   * appended to NODE_OPTIONS. The probe gives the program back the untraced values of both.
+   */
+  environment(env: NodeJS.ProcessEnv, preloadUrl: string): NodeJS.ProcessEnv {
+    const nodeOptions = env.NODE_OPTIONS;
+    const restore: Record<string, string | null> = { NODE_OPTIONS: nodeOptions ?? null };
+    const offer = { ...this.offer, restore };
+    return {
+      ...env,
+      NODE_OPTIONS: `${nodeOptions ? nodeOptions + ' ' : ''}--import ${quoteNodeOption(preloadUrl)}`,
+      [CHANNEL_ENV]: JSON.stringify(offer),
+    };
+  }
+
+  /** Calls `listener` with each message a peer sends (not the answers to requests). */
+  onMessage(listener: (message: ChannelMessage, peer: ChannelPeer) => void): void {
+    this.messageListeners.push(listener);
+  }
+
+  /** Calls `listener` when a process has connected and given the right token. */
+  onPeer(listener: (peer: ChannelPeer) => void): void {
+    this.peerListeners.push(listener);
+  }
+
+  /** Resolves when every connected peer has closed its end (or at once when none is connected). */
+  async drained(): Promise<void> {
+    await Promise.all(this.peers.map((p) => p.closed));
+  }
+
+  /** Stops listening, closes every connection and removes the private directory. */
+  close(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.unref();
+    socket.setEncoding('utf8');
+    let pending = '';
+    let peer: (ChannelPeer & { answer(m: ChannelMessage): void; fail(e: Error): void }) | undefined;
+    let closedResolve!: () => void;
+    const closed = new Promise<void>((r) => { closedResolve = r; });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      peer?.fail(new Error('the program closed the channel'));
+      closedResolve();
+    });
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let m: ChannelMessage;
+        try { m = JSON.parse(line) as ChannelMessage; } catch { continue; }
+        if (!peer) {
+          if (!this.tokenMatches(m.token) || typeof m.pid !== 'number') { socket.destroy(); return; }
+          peer = makePeer(socket, m.pid, closed);
+          this.peers.push(peer);
+          for (const l of this.peerListeners) l(peer);
+        } else if ('re' in m) {
+          peer.answer(m);
+        } else {
+          for (const l of this.messageListeners) l(m, peer);
+        }
+      }
+    });
+  }
+
+  private tokenMatches(token: unknown): boolean {
+    if (typeof token !== 'string') return false;
+    const a = Buffer.from(token);
+    const b = Buffer.from(this.offer.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}
+
+function makePeer(socket: Socket, pid: number, closed: Promise<void>) {
+  let next = 1;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let gone: Error | undefined;
+  return {
+    pid,
+    closed,
+    request(cmd: string, args?: unknown): Promise<unknown> {
+      if (gone) return Promise.reject(gone);
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        socket.ref(); // an answer is awaited: memtrace stays up for it
+        socket.write(`${JSON.stringify({ id, cmd, args: args ?? null })}\n`);
+      });
+    },
+    answer(m: ChannelMessage): void {
+      const w = waiting.get(m.re as number);
+      if (!w) return;
+      waiting.delete(m.re as number);
+      if (waiting.size === 0) socket.unref();
+      if (m.ok) w.resolve(m.value);
+      else w.reject(new Error(String(m.error)));
+    },
+    fail(e: Error): void {
+      gone = e;
+      for (const w of waiting.values()) w.reject(e);
+      waiting.clear();
+    },
+  };
+}
+
+/** Quotes a value for NODE_OPTIONS (which splits on spaces and honours double quotes). */
+export function quoteNodeOption(value: string): string {
+  return /[\s"\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
+}

@@ -1,0 +1,193 @@
+// The program's side of the channel between a traced program and the memtrace process.
+//
+// memtrace listens on a unix socket in a private temporary directory (mode 0700) and offers it
+// to the program in one environment variable (CHANNEL_ENV): the socket's path, its device and
+// inode, a random token, memtrace's pid, whether descendants may use it, the tool's options and
+// the environment the program would have had untraced. Before it writes a byte, a probe checks
+// that the offer is for this very process (its parent is memtrace, unless descendants were
+// asked for), that the directory is its own uid's and private, and that the path is still the
+// socket memtrace made (same dev/inode). It then connects and sends the token, which memtrace
+// checks. The offer is removed from `process.env` at once (and NODE_OPTIONS given back), so the
+// program and its children see the environment they would have had untraced.
+//
+// Imports only `node:` modules: it is loaded into the traced program.
+import { fstatSync, lstatSync, statSync, writeSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+
+/** The environment variable that carries memtrace's offer of a channel (JSON, {@link ChannelOffer}). */
+export const CHANNEL_ENV = 'MEMTRACE_CHANNEL';
+
+/** What memtrace puts in {@link CHANNEL_ENV}. */
+export interface ChannelOffer {
+  /** The unix socket memtrace listens on, inside a directory of mode 0700. */
+  path: string;
+  /** Device and inode of that socket, checked by the probe before it connects. */
+  dev: number;
+  ino: number;
+  /** Random hex token; the first line the probe sends, checked by memtrace. */
+  token: string;
+  /** memtrace's pid: without `tree`, only its direct child (the program) takes the channel. */
+  ppid: number;
+  /** Descendants of the program take the channel too (and keep the offer in their environment). */
+  tree: boolean;
+  /** The tool's options for its probe. */
+  config: unknown;
+  /** Environment variables memtrace changed, with the values the program would have had (null: unset). */
+  restore: Record<string, string | null>;
+}
+
+/** A message on the channel: one JSON object per line, in both directions. */
+export type ChannelMessage = Record<string, unknown>;
+
+/** A command handler: receives the command's arguments, returns (or resolves to) its answer. */
+export type CommandHandler = (args: unknown) => unknown;
+
+/** The program's end of a verified channel to memtrace. */
+export interface Channel {
+  /** The tool's options for its probe, as memtrace gave them. */
+  readonly config: unknown;
+  /**
+   * Sends one message, synchronously (safe in an `exit` handler: it is written before the
+   * process ends). Returns false once the channel is broken (memtrace gone); never throws.
+   */
+  send(message: ChannelMessage): boolean;
+  /**
+   * Answers memtrace's command `name` (e.g. "gc", "snapshot"). The handler's value (or the
+   * value its promise resolves to) goes back as `{re, ok: true, value}`; a throw as
+   * `{re, ok: false, error}`. Commands arrive while the program's event loop runs: the channel
+   * never keeps the loop alive by itself.
+   */
+  onCommand(name: string, handler: CommandHandler): void;
+  /** Closes the channel (memtrace sees the end). */
+  close(): void;
+}
+
+let opened: Promise<Channel | undefined> | undefined;
+
+/**
+ * Opens the channel memtrace offered this process, once per process (later calls get the same
+ * channel). Resolves to undefined when there is no offer, the offer is for another process, it
+ * does not verify, or memtrace does not answer; never throws. Call it from a preload's top
+ * level with `await`, so the program's first line runs after the channel is up.
+ */
+export function openChannel(): Promise<Channel | undefined> {
+  opened ??= open().catch(() => undefined);
+  return opened;
+}
+
+/**
+ * Reads and removes memtrace's offer from the environment: gives back the variables memtrace
+ * changed, unless the offer is for the whole tree (then children must inherit it). Returns the
+ * offer when it is meant for this process, else undefined. Synchronous, never throws.
+ */
+export function takeOffer(): ChannelOffer | undefined {
+  const raw = process.env[CHANNEL_ENV];
+  if (raw === undefined || !isMainThread) return undefined;
+  let offer: ChannelOffer;
+  try {
+    offer = JSON.parse(raw) as ChannelOffer;
+    if (!offer || typeof offer !== 'object' || typeof offer.path !== 'string' || typeof offer.token !== 'string') return undefined;
+  } catch {
+    return undefined;
+  }
+  if (!offer.tree) {
+    delete process.env[CHANNEL_ENV];
+    for (const [k, v] of Object.entries(offer.restore ?? {})) {
+      if (v === null) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  if (!offer.tree && process.ppid !== offer.ppid) return undefined;
+  return offer;
+}
+
+/** True when `offer.path` is still the socket memtrace made, in a private directory of this uid. */
+function verified(offer: ChannelOffer): boolean {
+  const uid = process.getuid?.();
+  const dir = lstatSync(dirname(offer.path));
+  if (!dir.isDirectory() || (dir.mode & 0o077) !== 0 || (uid !== undefined && dir.uid !== uid)) return false;
+  const sock = lstatSync(offer.path);
+  return sock.isSocket() && sock.dev === offer.dev && sock.ino === offer.ino && (uid === undefined || sock.uid === uid);
+}
+
+async function open(): Promise<Channel | undefined> {
+  const offer = takeOffer();
+  if (!offer || !verified(offer)) return undefined;
+  const socket = await new Promise<Socket | undefined>((resolve) => {
+    const s = connect(offer.path);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
+  if (!socket) return undefined;
+  socket.on('error', () => { broken = true; });
+  socket.unref();
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  // The fd must be the socket just connected (not one the program opened in between).
+  if (typeof fd !== 'number' || fd < 0 || !sameSocket(fd, offer)) { socket.destroy(); return undefined; }
+
+  let broken = false;
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  const write = (line: string): boolean => {
+    if (broken) return false;
+    const data = Buffer.from(line);
+    let off = 0;
+    let tries = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(fd, data, off);
+        tries = 0;
+      } catch (err) {
+        // The socket is non-blocking: when memtrace is slow to read, wait a little, up to ~2 s.
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && tries++ < 2000) { Atomics.wait(wait, 0, 0, 1); continue; }
+        broken = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!write(`${JSON.stringify({ token: offer.token, pid: process.pid })}\n`)) { socket.destroy(); return undefined; }
+
+  const handlers = new Map<string, CommandHandler>();
+  let pending = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let m: { id?: unknown; cmd?: unknown; args?: unknown };
+      try { m = JSON.parse(line) as typeof m; } catch { continue; }
+      if (typeof m.cmd !== 'string') continue;
+      void answer(m.id, m.cmd, m.args);
+    }
+  });
+  const answer = async (id: unknown, cmd: string, args: unknown) => {
+    const handler = handlers.get(cmd);
+    try {
+      if (!handler) throw new Error(`no handler for command '${cmd}'`);
+      const value = await handler(args);
+      write(`${JSON.stringify({ re: id, ok: true, value: value ?? null })}\n`);
+    } catch (err) {
+      write(`${JSON.stringify({ re: id, ok: false, error: String((err as Error)?.message ?? err) })}\n`);
+    }
+  };
+
+  return {
+    config: offer.config,
+    send: (message) => {
+      try { return write(`${JSON.stringify(message)}\n`); } catch { return false; }
+    },
+    onCommand: (name, handler) => { handlers.set(name, handler); },
+    close: () => { broken = true; socket.destroy(); },
+  };
+}
+
+/** True when `fd` is a socket and the path still names the socket memtrace made (no swap while connecting). */
+function sameSocket(fd: number, offer: ChannelOffer): boolean {
+  if (!fstatSync(fd).isSocket()) return false;
+  const again = statSync(offer.path);
+  return again.dev === offer.dev && again.ino === offer.ino;
+}
