@@ -27,6 +27,8 @@ export interface CollectionCount {
   node: number;
   cls: string;
   entries: number;
+  /** Entries whose target was born after the baseline (replaced or added during the measured iterations). */
+  fresh: number;
   bytes: number;
 }
 
@@ -83,27 +85,31 @@ export function siteOf(stack: TraceFrame[]): TraceFrame | null {
   return stack.find(isUserFrame) ?? stack.find((f) => f.url) ?? stack[0] ?? null;
 }
 
-/** Entries of a collection node: Map/Set table slots, array elements, a dictionary's properties. */
-export function entriesOf(g: HeapGraph, i: number): number {
+/** The nodes a collection holds: Map/Set table slots, array elements, a dictionary's properties. */
+export function entryTargets(g: HeapGraph, i: number): number[] {
   const name = g.name(i);
-  if (g.type(i) !== 'object') return 0;
+  if (g.type(i) !== 'object') return [];
+  const out: number[] = [];
   if (name === 'Map' || name === 'Set') {
     const table = g.edges(i).find((e) => e.type === 'internal' && e.name === 'table');
-    if (!table) return 0;
-    let slots = 0;
-    for (const e of g.edges(table.to)) if (e.name !== 'map' && g.type(e.to) !== 'hidden') slots++;
-    return name === 'Map' ? Math.floor(slots / 2) : slots;
+    if (!table) return out;
+    for (const e of g.edges(table.to)) if (e.name !== 'map' && g.type(e.to) !== 'hidden') out.push(e.to);
+    return out;
   }
-  let n = 0;
   if (name === 'Array') {
-    for (const e of g.edges(i)) if (e.type === 'element') n++;
-    return n;
+    for (const e of g.edges(i)) if (e.type === 'element') out.push(e.to);
+    return out;
   }
   if (name === 'Object') {
-    for (const e of g.edges(i)) if (e.type === 'property' && e.name !== '__proto__') n++;
-    return n;
+    for (const e of g.edges(i)) if (e.type === 'property' && e.name !== '__proto__') out.push(e.to);
   }
-  return 0;
+  return out;
+}
+
+/** Entries of a collection node (a Map's key and value count as one entry). */
+export function entriesOf(g: HeapGraph, i: number): number {
+  const n = entryTargets(g, i).length;
+  return g.name(i) === 'Map' ? Math.floor(n / 2) : n;
 }
 
 /** The largest object id in a snapshot: objects with higher ids in a later snapshot of the same process were born after it. */
@@ -132,9 +138,15 @@ export function measure(g: HeapGraph, bornAfter = Infinity): Measurement {
     const ck = `${c.kind}|${c.cls}`;
     const tot = classes.get(ck);
     if (tot) { tot.count++; tot.bytes += bytes; } else classes.set(ck, { count: 1, bytes });
-    if (c.kind === 'object' && g.edgeCount(i) >= MIN_ENTRIES) {
-      const entries = entriesOf(g, i);
-      if (entries >= MIN_ENTRIES) collections.set(g.id(i), { id: g.id(i), node: i, cls: c.cls, entries, bytes: g.retainedSize(i) });
+    if (c.kind === 'object' && (g.edgeCount(i) >= MIN_ENTRIES || c.cls === 'Map' || c.cls === 'Set')) {
+      const targets = entryTargets(g, i);
+      const entries = c.cls === 'Map' ? Math.floor(targets.length / 2) : targets.length;
+      if (entries >= MIN_ENTRIES) {
+        let fresh = 0;
+        for (const t of targets) if (g.id(t) > bornAfter || g.traceNode(t)) fresh++;
+        if (c.cls === 'Map') fresh = Math.ceil(fresh / 2);
+        collections.set(g.id(i), { id: g.id(i), node: i, cls: c.cls, entries, fresh, bytes: g.retainedSize(i) });
+      }
     }
     const trace = g.traceNode(i);
     if (!trace && !(g.id(i) > bornAfter)) continue;
