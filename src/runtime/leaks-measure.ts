@@ -50,6 +50,8 @@ export class Measurer {
   private snapshotAt = new Set<number>();
   /** Iterations seen so far, warm-up included. */
   get seen(): number { return this.count; }
+  /** True while allocation tracking is on (between the baseline and the end). */
+  get tracking(): boolean { return this.inspector !== undefined; }
   /** True once the last measured iteration has been measured (tracking is off again). */
   get finished(): boolean { return this.done; }
 

@@ -20,24 +20,22 @@ async function start(): Promise<void> {
   if (!channel) return;
   const config = channel.config as LeaksProbeConfig;
   const measurer = new Measurer(config, (text) => channel.send({ ev: 'note', text }));
-  let idle: NodeJS.Timeout | undefined;
+  // Made before tracking starts, so that it is not among the objects born while measuring.
+  const idle = setInterval(() => {
+    if (!measurer.tracking) return;
+    // Tracking keeps the loop alive; when nothing of the program's is left, let it end.
+    if (process.getActiveResourcesInfo().length === 0) {
+      measurer.stop();
+      clearInterval(idle);
+      channel.send({ ev: 'idle', seen: measurer.seen });
+    }
+  }, 200);
+  idle.unref();
   const sent = (rec: BoundaryRecord | undefined): BoundaryRecord | undefined => {
     if (!rec) return rec;
     channel.send(rec as unknown as Record<string, unknown>);
-    if (rec.phase === 'measure' && !idle && !measurer.finished) {
-      idle = setInterval(() => {
-        if (measurer.finished) { clearInterval(idle); return; }
-        // Tracking keeps the loop alive; when nothing of the program's is left, let it end.
-        if (process.getActiveResourcesInfo().length === 0) {
-          measurer.stop();
-          clearInterval(idle);
-          channel.send({ ev: 'idle', seen: measurer.seen });
-        }
-      }, 200);
-      idle.unref();
-    }
     if (measurer.finished) {
-      if (idle) clearInterval(idle);
+      clearInterval(idle);
       channel.send({ ev: 'done', inlineMaps: measurer.inlineSourceMaps() });
     }
     return rec;

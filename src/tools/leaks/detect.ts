@@ -150,6 +150,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
 
   // Cluster: groups whose members hang from the same holder are one leak.
   const clusters = new Map<number, { holder: number; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
+  growing.sort((a, b) => b.g.bytesPerIteration - a.g.bytesPerIteration);
   for (const { g, samples } of growing) {
     const sample = samples[0];
     if (sample === undefined) continue;
