@@ -12,24 +12,24 @@ export interface AnalyzeOptions {
   inlineMaps?: Record<string, string>;
   sourceMaps?: boolean;
   /** Called before each snapshot is read. */
-  progress?: (index: number, path: string, bytes: number) => void;
+  progress?: (index: number, path: string) => void;
   /** Paths in the verdict relative to this directory. */
   cwd?: string;
 }
 
 /** Reads snapshots of one process (oldest first, at least two) and finds what leaks between them. */
-export function analyzeSnapshots(paths: string[], opts: AnalyzeOptions = {}): LeakAnalysis {
+export async function analyzeSnapshots(paths: string[], opts: AnalyzeOptions = {}): Promise<LeakAnalysis> {
   const positions = opts.positions ?? paths.map((_, i) => i);
   const ms: Measurement[] = [];
   let bornAfter = Infinity;
   let last: HeapGraph | undefined;
-  paths.forEach((p, k) => {
-    const g = HeapGraph.load(p);
-    opts.progress?.(k, p, g.fileBytes);
+  for (const [k, p] of paths.entries()) {
+    opts.progress?.(k, p);
+    const g = await HeapGraph.load(p);
     if (k === 0) bornAfter = maxId(g);
     ms.push(measure(g, bornAfter));
     last = g;
-  });
+  }
   const result = detect(ms, positions, last!, { bornAfter, inlineMaps: opts.inlineMaps, sourceMaps: opts.sourceMaps });
   if (opts.cwd) {
     const rel = (s: string | null) => (s && s.startsWith('/') ? relative(opts.cwd!, s) : s);

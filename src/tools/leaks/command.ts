@@ -1,7 +1,7 @@
 // `memtrace leaks`: runs a program (or a scenario) for warm-up + measured iterations, compares
 // heap snapshots taken at their boundaries, and says what leaks, how fast, who holds it and
 // where it was allocated. `--snapshots a b c` compares snapshot files from anywhere.
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -31,6 +31,10 @@ interface LeaksCommandOptions {
   format: 'text' | 'json';
   output?: string;
   sourceMaps: boolean;
+}
+
+function sizeOf(p: string): number {
+  try { return statSync(p).size; } catch { return 0; }
 }
 
 /** Parses a whole number option with a minimum. */
@@ -75,9 +79,9 @@ export function register(program: Command): void {
       if (opts.snapshots) {
         if (opts.snapshots.length < 2) throw new UsageError('--snapshots needs at least two files of one process, oldest first (three for the three-snapshot technique)');
         const files = opts.snapshots.map((f) => resolve(f));
-        const analysis = analyzeSnapshots(files, {
+        const analysis = await analyzeSnapshots(files, {
           sourceMaps: opts.sourceMaps, cwd: process.cwd(),
-          progress: (k, p, bytes) => { if (bytes > 50 * 1048576) process.stderr.write(`memtrace: reading ${p} (${formatBytes(bytes)}), ${k + 1} of ${files.length}\n`); },
+          progress: (k, p) => { const bytes = sizeOf(p); if (bytes > 50 * 1048576) process.stderr.write(`memtrace: reading ${p} (${formatBytes(bytes)}), ${k + 1} of ${files.length}\n`); },
         });
         const writer = new LogWriter(logPath, makeHeader('leaks', { pid: process.pid, command: ['--snapshots', ...files], warmup: 0, iterations: files.length - 1, driver: 'snapshots' }), 0);
         writer.write({ t: 0, ev: 'analysis', analysis });
@@ -109,7 +113,7 @@ export function register(program: Command): void {
       try {
         if (snaps.length >= 3 || (!outcome.incomplete && snaps.length >= 2)) {
           say(`comparing ${snaps.length} heap snapshots…`);
-          analysis = analyzeSnapshots(snaps.map((b) => b.snapshot!), { positions: snaps.map((b) => b.k), inlineMaps: outcome.inlineMaps, sourceMaps: opts.sourceMaps, cwd: process.cwd() });
+          analysis = await analyzeSnapshots(snaps.map((b) => b.snapshot!), { positions: snaps.map((b) => b.k), inlineMaps: outcome.inlineMaps, sourceMaps: opts.sourceMaps, cwd: process.cwd() });
           writer.write({ t: Date.now() - t0, ev: 'analysis', analysis, ...(outcome.incomplete ? { partial: true } : {}) });
         }
       } finally {

@@ -33,6 +33,8 @@ export interface Leak {
   holder: string;
   /** Retainer path from a GC root to the growing thing, one label per step. */
   path: string[];
+  /** Its end from the variable that holds it (what a person looks for), or the last steps. */
+  shortPath: string[];
   /** Bytes the holder keeps alive at the last snapshot. */
   retainedSize: number;
   /** Entries of the holder per snapshot, when it is a growing collection. */
@@ -179,7 +181,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
       ? `${holder}: +${fmtRate(entriesPerIteration!)} entries/iteration${main ? `, holding ${main.cls}${main.site ? ` from ${shortSite(main.site)}` : ''}` : ''}`
       : `${main!.cls}${main!.site ? ` from ${shortSite(main!.site)}` : ''}: +${fmtRate(main!.perIteration)}/iteration, held by ${holder}`;
     leaks.push({
-      title, holder, path: c.path, retainedSize: c.holder >= 0 ? last.retainedSize(c.holder) : 0,
+      title, holder, path: c.path, shortPath: shortPath(c.path), retainedSize: c.holder >= 0 ? last.retainedSize(c.holder) : 0,
       entries: c.entries, entriesPerIteration, groups: c.groups, objectsPerIteration, bytesPerIteration,
       totalObjects: c.groups.reduce((s, g) => s + g.counts[g.counts.length - 1]!, 0),
       totalBytes: c.groups.reduce((s, g) => s + g.bytes[g.bytes.length - 1]!, 0),
@@ -192,6 +194,14 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     leaks, considered: considered.slice(0, 12), positions, heapBytes: ms.map((m) => m.heapBytes),
     hasSites: ms.some((m) => m.hasTraces), notes: maps.notes,
   };
+}
+
+/** The path from the last variable on it (its context first), or its last 8 steps. */
+export function shortPath(path: string[]): string[] {
+  for (let i = path.length - 1; i >= 0; i--) {
+    if (path[i]!.endsWith('(variable)')) return path.slice(i > 0 && path[i - 1] === 'context' ? i - 1 : i);
+  }
+  return path.length > 8 ? path.slice(-8) : path;
 }
 
 function fmtRate(n: number): string {

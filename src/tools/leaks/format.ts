@@ -45,7 +45,7 @@ export function formatAnalysis(a: LeakAnalysis, run: RunInfo): string {
       out.push(`   ${g.cls.padEnd(18)} +${rate(g.perIteration)}/iteration, ${formatBytes(g.bytesPerIteration, true)}/iteration, ${g.counts[g.counts.length - 1]!.toLocaleString('en-US')} alive; ${where}`);
     }
     if (l.groups.length > 6) out.push(`   … and ${l.groups.length - 6} more groups`);
-    out.push(`   path: ${l.path.join(' → ') || '(not reachable from a GC root)'}`);
+    out.push(`   path: ${l.shortPath.length < l.path.length ? '… → ' : ''}${l.shortPath.join(' → ') || '(not reachable from a GC root)'}`);
   });
   if (a.considered.length) {
     out.push('');

@@ -1,17 +1,10 @@
-// The view of one heap snapshot the leak finder needs: nodes (type, name, id, size, allocation
-// trace), their edges, retainer paths from the GC roots and the allocation stacks. It sits over
-// the snapshot engine so that detection never touches the file format itself.
+// The view of one heap snapshot the leak finder uses, over the snapshot engine (src/snapshot/):
+// nodes, edges, retained sizes, retainer paths and allocation stacks.
 import { statSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
-import { openSnapshot, type SnapshotSource } from './engine.js';
+import { AllocationTraces, SnapshotFormatError, loadSnapshot, type HeapGraph as EngineGraph, type TraceFrame } from '../../snapshot/index.js';
 
-/** One frame of an allocation stack, as V8 recorded it (1-based line and column). */
-export interface TraceFrame {
-  fn: string;
-  url: string;
-  line: number;
-  col: number;
-}
+export type { TraceFrame };
 
 /** An edge of the heap graph. */
 export interface Edge {
@@ -21,90 +14,59 @@ export interface Edge {
   to: number;
 }
 
-/** One step of a retainer path: the edge taken and the node it reaches. */
+/** One step of a retainer path: the edge taken (its label for people) and the node it reaches. */
 export interface PathStep {
-  edge: Edge | null;
+  edge: Edge;
+  label: string;
   node: number;
 }
 
 /** A heap snapshot read for leak finding. Nodes are dense indices 0…nodeCount-1. */
 export class HeapGraph {
-  private parents: Int32Array | undefined;
-  private parentEdge: Int32Array | undefined;
+  private readonly traces: AllocationTraces;
 
-  private constructor(readonly path: string, readonly src: SnapshotSource, readonly fileBytes: number) {}
+  private constructor(readonly path: string, readonly g: EngineGraph, readonly fileBytes: number) {
+    this.traces = new AllocationTraces(g);
+  }
 
   /** Reads the snapshot at `path` (a UsageError when it is missing, truncated or not a heap snapshot). */
-  static load(path: string): HeapGraph {
+  static async load(path: string): Promise<HeapGraph> {
     let bytes: number;
     try { bytes = statSync(path).size; } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(`cannot read snapshot ${path}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+      throw new UsageError(`cannot read snapshot ${path}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
     }
-    return new HeapGraph(path, openSnapshot(path), bytes);
+    try {
+      return new HeapGraph(path, await loadSnapshot(path), bytes);
+    } catch (err) {
+      if (err instanceof SnapshotFormatError) throw new UsageError(`${path} is not a complete heap snapshot: ${err.message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw new UsageError(`cannot read snapshot ${path}: is a directory`);
+      if (code) throw new UsageError(`cannot read snapshot ${path}: ${(err as Error).message}`);
+      throw new UsageError(`${path} is not a heap snapshot: ${(err as Error).message}`);
+    }
   }
 
-  get nodeCount(): number { return this.src.nodeCount; }
-  type(i: number): string { return this.src.type(i); }
-  name(i: number): string { return this.src.name(i); }
-  id(i: number): number { return this.src.id(i); }
-  selfSize(i: number): number { return this.src.selfSize(i); }
-  traceNode(i: number): number { return this.src.traceNode(i); }
-  edgeCount(i: number): number { return this.src.edgeCount(i); }
+  get nodeCount(): number { return this.g.nodeCount; }
+  type(i: number): string { return this.g.type(i); }
+  name(i: number): string { return this.g.name(i); }
+  id(i: number): number { return this.g.id(i); }
+  selfSize(i: number): number { return this.g.selfSize(i); }
+  traceNode(i: number): number { return this.g.traceNodeId(i); }
+  edgeCount(i: number): number { return this.g.edgeCountOf(i); }
   /** The edges of node `i`. */
-  edges(i: number): Edge[] { return this.src.edges(i); }
-  /** Bytes `i` keeps alive alone (its dominator subtree). */
-  retainedSize(i: number): number { return this.src.retainedSize(i); }
+  edges(i: number): Edge[] { return [...this.g.edges(i)]; }
+  /** Bytes `i` keeps alive alone (its dominator subtree, native backing stores included). */
+  retainedSize(i: number): number { return this.g.retainedSize(i); }
+  /** A node as a person reads it: `Map (6000 entries)`, `(closure handler)`. */
+  describe(i: number): string { return this.g.describe(i); }
   /** The allocation stack of a trace node, innermost frame first; empty when unknown. */
-  stack(traceNode: number): TraceFrame[] { return this.src.stack(traceNode); }
+  stack(traceNode: number): TraceFrame[] { return this.traces.stack(traceNode); }
   /** True when the snapshot was taken with allocation tracking (it carries allocation stacks). */
-  get hasTraces(): boolean { return this.src.hasTraces; }
+  get hasTraces(): boolean { return this.traces.present; }
 
-  /**
-   * A shortest path from the GC roots to node `i` over edges that keep objects alive (weak
-   * edges skipped), root first; empty when `i` is unreachable.
-   */
+  /** A shortest path from a GC root to node `i` (weak edges skipped), root side first; empty when unreachable. */
   retainerPath(i: number): PathStep[] {
-    if (!this.parents) this.bfs();
-    const out: PathStep[] = [];
-    let n = i;
-    let guard = 0;
-    while (n >= 0 && guard++ < 10_000) {
-      const e = this.parentEdge![n]!;
-      out.push({ node: n, edge: e >= 0 ? this.src.edgeAt(e) : null });
-      if (n === 0) break;
-      n = this.parents![n]!;
-    }
-    if (out[out.length - 1]?.node !== 0) return [];
-    return out.reverse();
-  }
-
-  /** Breadth-first from the root: each node's parent on one shortest path (weak edges skipped). */
-  private bfs(): void {
-    const n = this.nodeCount;
-    const parents = new Int32Array(n).fill(-1);
-    const pedge = new Int32Array(n).fill(-1);
-    const queue = new Int32Array(n);
-    let head = 0, tail = 0;
-    queue[tail++] = 0;
-    parents[0] = 0;
-    while (head < tail) {
-      const v = queue[head++]!;
-      this.src.forEachEdge(v, (edgeIndex, type, to) => {
-        if (type === 'weak' || parents[to] !== -1) return;
-        // DevTools-like: do not walk into V8's internal caches and roots lists for paths.
-        if (v !== 0 && this.src.type(v) === 'synthetic' && !this.isUserRoot(v)) return;
-        parents[to] = v;
-        pedge[to] = edgeIndex;
-        queue[tail++] = to;
-      });
-    }
-    this.parents = parents;
-    this.parentEdge = pedge;
-  }
-
-  private isUserRoot(v: number): boolean {
-    const name = this.src.name(v);
-    return name === '(GC roots)' || name.startsWith('(Global handles') || name === '(Stack roots)' || name === '(Handle scope)';
+    return this.g.retainerPath(i).map((s) => ({ node: s.node, label: s.label, edge: { type: s.edgeType, name: s.edgeName, to: s.node } }));
   }
 }

@@ -134,7 +134,7 @@ export function measure(g: HeapGraph, bornAfter = Infinity): Measurement {
     heapBytes += self;
     const c = classify(g, i);
     if (!c) continue;
-    const bytes = c.kind === 'object' ? g.retainedSize(i) : self;
+    const bytes = c.kind === 'object' ? self + nativeOwned(g, i) : self;
     const ck = `${c.kind}|${c.cls}`;
     const tot = classes.get(ck);
     if (tot) { tot.count++; tot.bytes += bytes; } else classes.set(ck, { count: 1, bytes });
@@ -168,6 +168,13 @@ export function measure(g: HeapGraph, bornAfter = Infinity): Measurement {
   }
   for (const grp of groups.values()) keepNewest(g, grp.samples);
   return { groups, classes, collections, heapBytes, hasTraces: g.hasTraces };
+}
+
+/** Bytes of the native backing stores an object points at directly (an ArrayBuffer's data). */
+function nativeOwned(g: HeapGraph, i: number): number {
+  let n = 0;
+  for (const e of g.edges(i)) if (e.type !== 'weak' && g.type(e.to) === 'native') n += g.selfSize(e.to);
+  return n;
 }
 
 function keepNewest(g: HeapGraph, samples: number[]): void {

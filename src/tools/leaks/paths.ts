@@ -12,31 +12,25 @@ function isInternal(g: HeapGraph, n: number): boolean {
 
 /** A short description of node `n`: class, closure name, entries of a collection. */
 export function describeNode(g: HeapGraph, n: number): string {
-  const t = g.type(n);
-  const name = g.name(n);
-  if (t === 'closure') return `(closure ${name || 'anonymous'})`;
-  if (name === 'system / Context') return 'context';
-  if (t === 'string' || t === 'concatenated string' || t === 'sliced string') return `"${name.length > 40 ? name.slice(0, 40) + '…' : name}"`;
-  if (t === 'synthetic') return name;
-  const entries = entriesOf(g, n);
-  if ((name === 'Map' || name === 'Set' || name === 'Array') || entries >= 8) return `${name} (${entries.toLocaleString('en-US')} entries)`;
-  return name || t;
+  if (g.name(n) === 'system / Context') return 'context';
+  const d = g.describe(n);
+  const entries = g.name(n) === 'Object' ? entriesOf(g, n) : -1;
+  return entries >= 8 ? `${d} (${entries} entries)` : d;
 }
 
-/** The readable labels of a path, root side first, internal nodes stepped over. */
+/** The readable labels of a path, root side first, V8's internal nodes stepped over. */
 export function pathLabels(g: HeapGraph, path: PathStep[]): string[] {
   const out: string[] = [];
   for (let s = 0; s < path.length; s++) {
-    const { edge, node } = path[s]!;
-    if (s === 0 || (g.type(node) === 'synthetic' && s < path.length - 1)) continue;
-    if (edge) {
-      if (edge.type === 'context') out.push(`${edge.name} (variable)`);
-      else if (edge.type === 'property' && edge.name !== '__proto__') out.push(`.${edge.name}`);
-      else if (edge.type === 'element' && !isInternal(g, path[s - 1]!.node)) out.push(`[${edge.name}]`);
-    }
-    if (!isInternal(g, node) || s === path.length - 1) out.push(describeNode(g, node));
+    const { edge, node, label } = path[s]!;
+    const last = s === path.length - 1;
+    if (g.type(node) === 'synthetic' && !last) continue;
+    const prevInternal = s > 0 && isInternal(g, path[s - 1]!.node);
+    if (edge.type === 'context' || edge.type === 'property' || label.startsWith('value of key') || (edge.type === 'element' && !prevInternal)) out.push(label);
+    if (!isInternal(g, node) || last) out.push(describeNode(g, node));
   }
-  return out;
+  // "context → cache (variable)": the context edge is named by the variable already.
+  return out.filter((x, i) => !(x === 'context' && out[i - 1] === 'context'));
 }
 
 /**
@@ -47,7 +41,7 @@ export function pathLabels(g: HeapGraph, path: PathStep[]): string[] {
 export function holderOf(g: HeapGraph, n: number, bornAfter: number): { holder: number; path: PathStep[] } {
   const path = g.retainerPath(n);
   let fallback = -1;
-  for (let s = path.length - 2; s >= 1; s--) {
+  for (let s = path.length - 2; s >= 0; s--) {
     const node = path[s]!.node;
     if (isInternal(g, node) || g.type(node) === 'synthetic') continue;
     if (fallback < 0) fallback = node;
