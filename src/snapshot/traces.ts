@@ -48,8 +48,8 @@ export class AllocationTraces {
     for (let guard = 0; t && this.info.has(t) && guard < 1000; guard++) {
       const b = this.info.get(t)! * FI;
       const fn = this.g.strings[infos[b + oName]!] ?? '';
-      // V8 writes 0-based positions; -1 when unknown.
-      if (fn !== '(root)') out.push({ fn, url: this.g.strings[infos[b + oScript]!] ?? '', line: infos[b + oLine]! + 1, col: infos[b + oCol]! + 1 });
+      // V8 writes 1-based lines and 0-based columns here (0 / -1 when unknown).
+      if (fn !== '(root)') out.push({ fn, url: this.g.strings[infos[b + oScript]!] ?? '', line: infos[b + oLine]!, col: infos[b + oCol]! + 1 });
       t = this.parent.get(t)!;
     }
     return out;
