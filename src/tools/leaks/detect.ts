@@ -116,7 +116,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     const label = `${info.cls}${info.site ? ` from ${mapFrame(info.site)}` : ''}`;
     if (grew < intervals || slope <= 0) {
       const moved = Math.max(...s.counts) - Math.min(...s.counts);
-      if (moved > 0 && s.counts[s.counts.length - 1]! > 0 && (s.bytes[s.bytes.length - 1]! > 4096 || grew > 0)) {
+      if (moved >= 5 && s.counts[s.counts.length - 1]! > 0) {
         considered.push({ what: label, counts: s.counts, why: grew === 0 ? `born during the measured iterations, then no more (built once: a lazy singleton, warm-up)` : `grew in ${grew} of ${intervals} intervals only` });
       }
       continue;
@@ -145,7 +145,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     if (grewIn(entries) === intervals && fit(positions, entries).slope > 0) growingCollections.set(id, entries);
     else if (entries[0]! >= MIN_ENTRIES && Math.max(...entries) > Math.min(...entries)) {
       considered.push({ what: `${c.cls} of ${c.entries} entries (${describeNode(last, c.node)})`, counts: entries, why: `entries moved but did not grow in every interval (${grewIn(entries)} of ${intervals}): bounded` });
-    } else if (entries.every((e) => e === entries[0]) && c.fresh > 0) {
+    } else if (entries.every((e) => e === entries[0]) && c.fresh >= MIN_ENTRIES) {
       considered.push({ what: `${describeNode(last, c.node)} at ${pathLabels(last, last.retainerPath(c.node)).slice(-3, -1).join(' → ')}`, counts: entries, why: `${c.entries} entries at every snapshot, ${c.fresh} of them new since the baseline: at capacity (old entries make room for new ones)` });
     }
   }
