@@ -5,7 +5,7 @@
 import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 import { linearFit as fit } from '../../core/stats.js';
 import type { HeapGraph, TraceFrame } from './graph.js';
-import { MIN_ENTRIES, type GroupCount, type Measurement } from './measure.js';
+import { MIN_ENTRIES, isToolFrame, type GroupCount, type Measurement } from './measure.js';
 import { describeNode, holderOf, pathLabels } from './paths.js';
 
 /** A group of objects that grows: one class from one allocation site. */
@@ -101,7 +101,8 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
   const mapFrame = (f: TraceFrame): string => {
     const path = urlToPath(f.url);
     const pos = path && opts.sourceMaps !== false ? maps.original(path, f.line, f.col) : undefined;
-    return pos ? `${pos.file}:${pos.line}:${pos.col}` : `${path ?? f.url}:${f.line}:${f.col}`;
+    if (pos) return `${pos.file}:${pos.line}:${pos.col}`;
+    return f.url ? `${path ?? f.url}:${f.line}:${f.col}` : '(native code)';
   };
   const considered: NonLeak[] = [];
   const growing: Array<{ g: GrowingGroup; samples: number[] }> = [];
@@ -113,6 +114,8 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     const info = (final.groups.get(key) ?? ms.find((m) => m.groups.has(key))!.groups.get(key)) as GroupCount;
     const grew = grewIn(s.counts);
     const slope = fit(positions, s.counts).slope;
+    // What memtrace's own code allocates (the probe, the scenario runner) is not the program's.
+    if (info.site && isToolFrame(info.site)) continue;
     const label = `${info.cls}${info.site ? ` from ${mapFrame(info.site)}` : ''}`;
     if (grew < intervals || slope <= 0) {
       const moved = Math.max(...s.counts) - Math.min(...s.counts);

@@ -71,6 +71,12 @@ export function classify(g: HeapGraph, i: number): { kind: GroupKind; cls: strin
   }
 }
 
+/** True for a frame of memtrace's own code (its probe, the scenario runner). */
+export function isToolFrame(f: TraceFrame): boolean {
+  const path = f.url.startsWith('file://') ? decodeURIComponent(f.url.slice(7)) : f.url;
+  return path.startsWith(TOOL_DIR + '/');
+}
+
 /** True for a frame of the program's own code (not node internals, a package, or memtrace). */
 export function isUserFrame(f: TraceFrame): boolean {
   const url = f.url;
@@ -115,7 +121,9 @@ export function entriesOf(g: HeapGraph, i: number): number {
 /** The largest object id in a snapshot: objects with higher ids in a later snapshot of the same process were born after it. */
 export function maxId(g: HeapGraph): number {
   let m = 0;
-  for (let i = 0; i < g.nodeCount; i++) if (g.id(i) > m) m = g.id(i);
+  // Heap objects have odd ids from one counter; even ids are V8's hashes of native and
+  // synthetic nodes, unrelated to age.
+  for (let i = 0; i < g.nodeCount; i++) { const id = g.id(i); if (id % 2 === 1 && id > m) m = id; }
   return m;
 }
 
