@@ -1,6 +1,7 @@
 // The in-program half of `memtrace leaks`: at each iteration boundary a full GC and cheap
-// figures (heap used, external, array buffers, RSS); after warm-up allocation tracking (so the
-// snapshots carry allocation stacks for what is born during the measured iterations) and a few
+// figures (heap used, external, array buffers, RSS); heap snapshots from the end of warm-up on;
+// and allocation tracking during the last measured iteration only (so the last snapshot carries
+// the allocation stack of what that iteration left behind: tracking slows allocation ~x75), and
 // heap snapshots written with v8.writeHeapSnapshot into a private directory. It analyses
 // nothing: snapshots are read by the memtrace process (or a process of its own).
 // Imports only `node:` modules and runtime/ siblings: it is loaded into the traced program.
@@ -17,6 +18,8 @@ export interface MeasureConfig {
   iterations: number;
   /** Where snapshots go (a private directory is made when absent). */
   dir?: string;
+  /** Learn allocation sites (allocation tracking during the last measured iteration); default true. */
+  sites?: boolean;
   /** Take a snapshot at every measured boundary while the heap is below this (bytes); above, three only. */
   everySnapshotBelow?: number;
 }
@@ -50,7 +53,7 @@ export class Measurer {
   private snapshotAt = new Set<number>();
   /** Iterations seen so far, warm-up included. */
   get seen(): number { return this.count; }
-  /** True while allocation tracking is on (between the baseline and the end). */
+  /** True while allocation tracking is on (during the last measured iteration). */
   get tracking(): boolean { return this.inspector !== undefined; }
   /** True once the last measured iteration has been measured (tracking is off again). */
   get finished(): boolean { return this.done; }
@@ -80,14 +83,11 @@ export class Measurer {
     fullGc();
     const gcMs = performance.now() - g0;
     if (k === 0) {
-      // The baseline: from here on V8 records the allocation stack of every new object.
-      this.inspector = new HeapInspector();
-      this.inspector.startTracking();
       const used = getHeapStatistics().used_heap_size;
       const below = this.config.everySnapshotBelow ?? 64 * 1024 * 1024;
       const mid = Math.ceil(iterations / 2);
-      for (let j = 0; j <= iterations; j++) if (used < below || j === 0 || j === mid || j === iterations) this.snapshotAt.add(j);
-      if (used >= below) this.note(`the heap holds ${Math.round(used / 1048576)} MiB: 3 snapshots instead of ${iterations + 1}; each pauses the program and needs up to about twice the heap in memory`);
+      for (let j = 0; j <= iterations; j++) if (used < below || j === 0 || j === mid || j >= iterations - 1) this.snapshotAt.add(j);
+      if (used >= below) this.note(`the heap holds ${Math.round(used / 1048576)} MiB: 4 snapshots instead of ${iterations + 1}; each pauses the program and needs up to about twice the heap in memory`);
     }
     const rec = this.figures(i, 'measure', k);
     rec.gcMs = gcMs;
@@ -97,6 +97,11 @@ export class Measurer {
       writeHeapSnapshot(path);
       rec.snapshot = path;
       rec.snapshotMs = performance.now() - t0;
+    }
+    if (k === iterations - 1 && this.config.sites !== false) {
+      // From here on V8 records the allocation stack of every new object.
+      this.inspector = new HeapInspector();
+      this.inspector.startTracking();
     }
     if (k >= iterations) this.stop();
     return rec;

@@ -157,9 +157,13 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
   const clusters = new Map<number, { holder: number; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
   growing.sort((a, b) => b.g.bytesPerIteration - a.g.bytesPerIteration);
   for (const { g, samples } of growing) {
-    const sample = samples[0];
-    if (sample === undefined) continue;
-    const h = holderOf(last, sample, opts.bornAfter ?? Infinity);
+    let h: ReturnType<typeof holderOf> | undefined;
+    let sample = -1;
+    for (const x of samples) {
+      const at = holderOf(last, x, opts.bornAfter ?? Infinity);
+      if (at.path.length) { h = at; sample = x; break; }
+    }
+    if (!h) continue;
     const key = h.holder >= 0 ? last.id(h.holder) : -last.id(sample);
     let c = clusters.get(key);
     if (!c) { c = { holder: h.holder, path: pathLabels(last, h.path), groups: [], entries: growingCollections.get(key) ?? null }; clusters.set(key, c); }

@@ -41,7 +41,7 @@ export function formatAnalysis(a: LeakAnalysis, run: RunInfo): string {
       `${l.totalObjects.toLocaleString('en-US')} objects (${formatBytes(l.totalBytes)}) born since the baseline still alive; the holder retains ${formatBytes(l.retainedSize)}`);
     if (l.entries) out.push(`   entries: ${l.entries.map((e) => e.toLocaleString('en-US')).join(' → ')} (+${rate(l.entriesPerIteration!)}/iteration)`);
     for (const g of l.groups.slice(0, 6)) {
-      const where = g.site ? `allocated in ${g.fn || '(anonymous)'} (${g.site})` : 'allocation site unknown (snapshots without allocation stacks)';
+      const where = g.site === '(native code)' ? `allocated by ${g.fn || 'native code'}` : g.site ? `allocated in ${g.fn || '(anonymous)'} (${g.site})` : 'allocation site unknown (no allocation stacks in these snapshots)';
       out.push(`   ${g.cls.padEnd(18)} +${rate(g.perIteration)}/iteration, ${formatBytes(g.bytesPerIteration, true)}/iteration, ${g.counts[g.counts.length - 1]!.toLocaleString('en-US')} alive; ${where}`);
     }
     if (l.groups.length > 6) out.push(`   … and ${l.groups.length - 6} more groups`);

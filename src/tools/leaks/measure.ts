@@ -7,14 +7,16 @@ import type { HeapGraph, TraceFrame } from './graph.js';
 /** What kind of thing a group is. */
 export type GroupKind = 'object' | 'closure' | 'string' | 'native';
 
-/** Objects of one class allocated at one site, counted in one snapshot. */
+/** Objects of one class born after the baseline and still alive, counted in one snapshot. */
 export interface GroupCount {
   kind: GroupKind;
   cls: string;
-  /** The allocation site (innermost frame of the program's own code), when the snapshot has stacks. */
+  /** The allocation site of most of the members that carry a stack (innermost frame of the program's own code). */
   site: TraceFrame | null;
-  /** The allocation stack, innermost first (up to a few frames). */
+  /** That site's allocation stack, innermost first (up to a few frames). */
   stack: TraceFrame[];
+  /** Members with an allocation stack, by site (`file:line:col`). */
+  sites: Map<string, { site: TraceFrame | null; stack: TraceFrame[]; count: number; samples: number[] }>;
   count: number;
   bytes: number;
   /** Up to a few node indices of members, newest (highest id) first. */
@@ -34,7 +36,7 @@ export interface CollectionCount {
 
 /** The figures of one snapshot. */
 export interface Measurement {
-  /** By `kind|class|site`. */
+  /** By `kind|class`. */
   groups: Map<string, GroupCount>;
   /** Every object by class (`kind|class`), whether born before tracking began or after. */
   classes: Map<string, { count: number; bytes: number }>;
@@ -157,24 +159,38 @@ export function measure(g: HeapGraph, bornAfter = Infinity): Measurement {
       }
     }
     const trace = g.traceNode(i);
-    if (!trace && !(g.id(i) > bornAfter)) continue;
-    let s = siteCache.get(trace);
-    if (!s && !trace) s = { key: '?', site: null, stack: [] };
-    else if (!s) {
-      const stack = g.stack(trace);
-      const site = siteOf(stack);
-      s = { key: site ? `${site.url}:${site.line}:${site.col}` : '?', site, stack: stack.slice(0, 8) };
-      siteCache.set(trace, s);
-    }
-    const key = `${ck}|${s.key}`;
+    // Native backing stores count with the object that owns them (nativeOwned).
+    if (c.kind === 'native') continue;
+    if (!trace && !(g.id(i) > bornAfter && g.id(i) % 2 === 1)) continue;
+    const key = ck;
     let grp = groups.get(key);
-    if (!grp) { grp = { kind: c.kind, cls: c.cls, site: s.site, stack: s.stack, count: 0, bytes: 0, samples: [] }; groups.set(key, grp); }
+    if (!grp) { grp = { kind: c.kind, cls: c.cls, site: null, stack: [], sites: new Map(), count: 0, bytes: 0, samples: [] }; groups.set(key, grp); }
+    if (trace) {
+      let s = siteCache.get(trace);
+      if (!s) {
+        const stack = g.stack(trace);
+        const site = siteOf(stack);
+        s = { key: site ? `${site.url}:${site.line}:${site.col}` : '?', site, stack: stack.slice(0, 8) };
+        siteCache.set(trace, s);
+      }
+      let at = grp.sites.get(s.key);
+      if (!at) { at = { site: s.site, stack: s.stack, count: 0, samples: [] }; grp.sites.set(s.key, at); }
+      at.count++;
+      at.samples.push(i);
+      if (at.samples.length > SAMPLES * 4) keepNewest(g, at.samples);
+    }
     grp.count++;
     grp.bytes += bytes;
     grp.samples.push(i);
     if (grp.samples.length > SAMPLES * 4) keepNewest(g, grp.samples);
   }
-  for (const grp of groups.values()) keepNewest(g, grp.samples);
+  for (const grp of groups.values()) {
+    keepNewest(g, grp.samples);
+    let best: { site: TraceFrame | null; stack: TraceFrame[]; count: number; samples: number[] } | undefined;
+    for (const v of grp.sites.values()) { keepNewest(g, v.samples); if (!best || v.count > best.count) best = v; }
+    // Members from the main site explain the group best (their path is the leak's).
+    if (best) { grp.site = best.site; grp.stack = best.stack; grp.samples = [...best.samples, ...grp.samples.filter((x) => !best!.samples.includes(x))].slice(0, SAMPLES * 2); }
+  }
   return { groups, classes, collections, heapBytes, hasTraces: g.hasTraces };
 }
 
@@ -186,6 +202,6 @@ function nativeOwned(g: HeapGraph, i: number): number {
 }
 
 function keepNewest(g: HeapGraph, samples: number[]): void {
-  samples.sort((a, b) => g.id(b) - g.id(a));
+  samples.sort((a, b) => g.id(b) - g.id(a) || 0);
   samples.length = Math.min(samples.length, SAMPLES);
 }

@@ -1,5 +1,6 @@
 // What a leaks log means: the verdict (text and JSON), per leak a chart of its growth across the
 // snapshots and its retainer path, and the program's heap and RSS over the iterations with marks.
+import { formatBytes } from '../../core/units.js';
 import { escapeHtml } from '../../report/html.js';
 import type { LogContents } from '../../core/log.js';
 import type { Chart, Report, ReportOptions, Section } from '../../report/types.js';
@@ -46,10 +47,10 @@ export function buildReport(log: LogContents, _options: ReportOptions = {}): Rep
       sections.push({ kind: 'chart', chart });
       if (l.entries) sections.push({ kind: 'chart', chart: { title: `Leak ${n + 1}: entries of ${l.holder.replace(/ \(.*$/, '')}`, unit: 'count', t, series: [{ label: 'entries', values: l.entries }], marks: snapT.length ? iterMarks : undefined } });
       const path = l.path.map((p) => `<span class="step">${escapeHtml(p)}</span>`).join(' <span class="arrow">→</span> ');
-      const rows = l.groups.map((g) => `<tr><td>${escapeHtml(g.cls)}</td><td class="num">+${Math.round(g.perIteration)}</td><td class="num">${escapeHtml(Math.round(g.bytesPerIteration))}</td><td class="num">${g.counts[g.counts.length - 1]}</td><td>${escapeHtml(g.fn ?? '')} ${escapeHtml(g.site ?? 'unknown')}</td></tr>`).join('');
+      const rows = l.groups.map((g) => `<tr><td>${escapeHtml(g.cls)}</td><td class="num">+${Math.round(g.perIteration)}</td><td class="num">${escapeHtml(formatBytes(g.bytesPerIteration))}</td><td class="num">${g.counts[g.counts.length - 1]}</td><td>${escapeHtml(g.fn ?? '')} ${escapeHtml(g.site ?? 'unknown')}</td></tr>`).join('');
       sections.push({
         kind: 'html', title: `Leak ${n + 1}: who holds it`,
-        html: `<p><b>Retainer path</b> (from a GC root): ${path}</p><p>grew in ${l.grew} of ${l.measured} intervals; the holder retains ${escapeHtml(l.retainedSize)} bytes</p>` +
+        html: `<p><b>Retainer path</b> (from a GC root): ${path}</p><p>grew in ${l.grew} of ${l.measured} intervals; the holder retains ${escapeHtml(formatBytes(l.retainedSize))}; +${escapeHtml(formatBytes(l.bytesPerIteration))} per iteration</p>` +
           `<table><thead><tr><th>class</th><th>objects/iteration</th><th>bytes/iteration</th><th>alive</th><th>allocated in</th></tr></thead><tbody>${rows}</tbody></table>`,
       });
     });
