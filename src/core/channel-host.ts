@@ -35,6 +35,7 @@ export class ChannelHost {
   private messageListeners: Array<(message: ChannelMessage, peer: ChannelPeer) => void> = [];
   private peerListeners: Array<(peer: ChannelPeer) => void> = [];
   private readonly sockets = new Set<Socket>();
+  private readonly closing = new Map<Socket, Promise<void>>();
 
   private constructor(private readonly server: Server, dir: string, offer: ChannelOffer) {
     this.dir = dir;
@@ -67,18 +68,16 @@ export class ChannelHost {
   }
 
   /**
-   * The environment to start the program with: `env` plus the offer, and `--import preloadUrl`
-   * appended to NODE_OPTIONS. The probe gives the program back the untraced values of both.
+   * The environment to start the program with: `env` plus the offer, and `nodeOptions` (node
+   * flags such as `--track-heap-objects`) and `--import preloadUrl` appended to NODE_OPTIONS.
+   * The probe gives the program back the untraced values of both.
    */
-  environment(env: NodeJS.ProcessEnv, preloadUrl: string): NodeJS.ProcessEnv {
-    const nodeOptions = env.NODE_OPTIONS;
-    const restore: Record<string, string | null> = { NODE_OPTIONS: nodeOptions ?? null };
+  environment(env: NodeJS.ProcessEnv, preloadUrl: string, nodeOptions: string[] = []): NodeJS.ProcessEnv {
+    const before = env.NODE_OPTIONS;
+    const restore: Record<string, string | null> = { NODE_OPTIONS: before ?? null };
     const offer = { ...this.offer, restore };
-    return {
-      ...env,
-      NODE_OPTIONS: `${nodeOptions ? nodeOptions + ' ' : ''}--import ${quoteNodeOption(preloadUrl)}`,
-      [CHANNEL_ENV]: JSON.stringify(offer),
-    };
+    const added = [...nodeOptions, '--import', quoteNodeOption(preloadUrl)].join(' ');
+    return { ...env, NODE_OPTIONS: before ? `${before} ${added}` : added, [CHANNEL_ENV]: JSON.stringify(offer) };
   }
 
   /** Calls `listener` with each message a peer sends (not the answers to requests). */
@@ -91,9 +90,15 @@ export class ChannelHost {
     this.peerListeners.push(listener);
   }
 
-  /** Resolves when every connected peer has closed its end (or at once when none is connected). */
+  /**
+   * Resolves when every connection has closed, the ones the kernel holds but memtrace has not
+   * accepted yet included (call it once the program has exited: its messages are all read then).
+   */
   async drained(): Promise<void> {
-    await Promise.all(this.peers.map((p) => p.closed));
+    // A connection made just before the program exited may still wait in the listen queue:
+    // the poll phase accepts it, the check phase comes after.
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    await Promise.all([...this.closing.values()]);
   }
 
   /** Stops listening, closes every connection and removes the private directory. */
@@ -111,6 +116,7 @@ export class ChannelHost {
     let peer: (ChannelPeer & { answer(m: ChannelMessage): void; fail(e: Error): void }) | undefined;
     let closedResolve!: () => void;
     const closed = new Promise<void>((r) => { closedResolve = r; });
+    this.closing.set(socket, closed);
     socket.on('error', () => {});
     socket.on('close', () => {
       this.sockets.delete(socket);

@@ -3,10 +3,11 @@
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
+import { instrumentSource, makeScope, originalSource } from '../tools/calls/instrument.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
-import { ensurePublisher } from './calls-runtime.js';
+import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -48,24 +49,58 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   if (typeof registerHooks === 'function') {
     registerHooks({
       load(url: string, context: unknown, nextLoad: (url: string, context?: unknown) => LoadResult) {
-        return instrumentLoaded(url, nextLoad(url, context), data, inScope);
+        return instrumentLoaded(url, nextLoad(url, context), data, inScope, noteUninstrumented);
       },
     });
   } else {
-    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data });
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: { file: string; reason: string }) => noteUninstrumented(m.file, m.reason));
+    port1.unref();
+    hooksPort = port1;
+    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data: { ...data, port: port2 }, transferList: [port2] });
   }
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
       const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
-      if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+      if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }
     return compile.call(this, content, filename, ...rest);
   };
+  hideProbesFromToString();
   // Started now, parked until a trace is on: its start-up memory is not charged to a traced block.
   return ensurePublisher();
+}
+
+/**
+ * Function.prototype.toString gives back each instrumented function's own source, so code that
+ * serializes functions (`new Function(String(fn))`, workers with `eval: true`, test runners,
+ * browser automation) gets what it would untraced. The replacement looks native: same name,
+ * length and property attributes, no prototype, and its own source reads `[native code]`.
+ */
+function hideProbesFromToString(): void {
+  const native = Function.prototype.toString;
+  const replacement = {
+    toString(this: unknown): string {
+      if (this === replacement) return Reflect.apply(native, native, []) as string;
+      return originalSource(Reflect.apply(native, this, []) as string);
+    },
+  }.toString;
+  const d = Object.getOwnPropertyDescriptor(Function.prototype, 'toString')!;
+  Object.defineProperty(Function.prototype, 'toString', { ...d, value: replacement });
+}
+
+let hooksPort: MessagePort | undefined;
+
+/** Takes in what the off-thread hooks reported and has not been delivered yet (at exit). */
+export function drainHookReports(): void {
+  if (!hooksPort) return;
+  for (let m = receiveMessageOnPort(hooksPort); m; m = receiveMessageOnPort(hooksPort)) {
+    const r = m.message as { file: string; reason: string };
+    noteUninstrumented(r.file, r.reason);
+  }
 }
 
 /** The scope installed by {@link instrumentCalls}, or undefined. */

@@ -1,9 +1,10 @@
-// What instrumented code calls. Loaded into the traced program: imports only node: and core/.
+// What instrumented code calls. Loaded into the traced program: imports only node: and runtime/ (and core/memory's page size).
 // The fast path lives in the probes themselves (`$mtF[0]&&…`); everything here runs only
 // when the RSS publisher said memory moved (or on every probe with trigger 0).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
 import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
 import { epochNow } from './marks.js';
@@ -185,10 +186,14 @@ export const R = {
   m(file: string): void { files.add(file); },
 };
 
-for (const [name, value] of [['$mtF', F], ['$mtR', R]] as const) {
-  if (!Object.prototype.hasOwnProperty.call(globalThis, name)) {
-    Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: true });
-  }
+// The probes' two names are script-scope constants (what a top-level `const` of a classic script
+// declares): every script and module of the realm resolves them, TurboFan folds them, and they
+// are not properties of globalThis, so the program's globals are its own. The values cross in a
+// global deleted at once.
+if (runInThisContext('typeof $mtF') === 'undefined') {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.$mt$init = [F, R];
+  try { runInThisContext('const $mtF = $mt$init[0], $mtR = $mt$init[1];'); } finally { delete g.$mt$init; }
 }
 
 /** Current resident set size in bytes (a pread of /proc/self/statm). */
@@ -252,6 +257,19 @@ function round(ms: number): number {
 }
 
 /** Closes the kept-open statm fd (at exit). */
+/** Files in scope that could not be instrumented (they ran without probes), with the reason. */
+export const uninstrumented: Array<{ file: string; reason: string }> = [];
+
+/** Notes a file in scope left as it is (the instrumenter's warning says why). */
+export function noteUninstrumented(file: string, reason: string): void {
+  uninstrumented.push({ file, reason });
+}
+
+/** How many instrumented files have run (their first statement named them). */
+export function instrumentedFileCount(): number {
+  return files.size;
+}
+
 export function closeRuntime(): void {
   if (statmFd >= 0) { try { closeSync(statmFd); } catch { /* gone */ } statmFd = -1; }
   publisher?.stop();

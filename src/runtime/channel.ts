@@ -12,7 +12,7 @@
 //
 // Imports only `node:` modules: it is loaded into the traced program.
 import { fstatSync, lstatSync, statSync, writeSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -115,12 +115,16 @@ function verified(offer: ChannelOffer): boolean {
 async function open(): Promise<Channel | undefined> {
   const offer = takeOffer();
   if (!offer || !verified(offer)) return undefined;
+  // Loaded only when there is a channel to open (a probe may read figures before it).
+  const { connect } = await import('node:net');
   const socket = await new Promise<Socket | undefined>((resolve) => {
     const s = connect(offer.path);
     s.once('connect', () => resolve(s));
     s.once('error', () => resolve(undefined));
   });
   if (!socket) return undefined;
+  // The connect request is released after its callback: the program's first line comes later.
+  await new Promise((r) => setImmediate(r));
   socket.on('error', () => { broken = true; });
   socket.unref();
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;

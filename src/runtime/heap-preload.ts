@@ -2,16 +2,18 @@
 // V8's heap profiler before the program's first line, and at exit (normal end, process.exit,
 // an uncaught error, or SIGINT/SIGTERM/SIGHUP) writes the profile (or, with --exact, a heap
 // snapshot with allocation stacks) and a small meta file for the memtrace process to read.
-// Every node process of the program's tree loads it (npx, tsx and npm start the real program
-// as a child) and writes its own PID-named files; the memtrace process picks the program.
-// Small on purpose: imports only node: modules and ./inspector.js.
+// Options come in memtrace's channel offer (channel.ts): the program alone takes them, or every
+// node process of the tree when the command is a wrapper (npx, tsx and npm start the real
+// program as a child), each writing its own PID-named files; the memtrace process picks the
+// program. Small on purpose: imports only node: modules and runtime files.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { isMainThread } from 'node:worker_threads';
+import { takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
+import { beforeSignalDeath } from './signals.js';
 
-/** What the memtrace process asks of the preload, passed as JSON in MEMTRACE_HEAP. */
+/** What the memtrace process asks of the preload (the channel offer's config). */
 export interface PreloadConfig {
   /** The directory where each process writes PID.heapprofile (or PID.heapsnapshot) and PID.json. */
   dir: string;
@@ -42,13 +44,10 @@ export interface PreloadMeta {
   error?: string;
 }
 
-const ENV = 'MEMTRACE_HEAP';
-
 function run(): void {
-  const raw = process.env[ENV];
-  // Worker threads share the process's heap profiler: only the main thread runs it.
-  if (!raw || !isMainThread) return;
-  const config = JSON.parse(raw) as PreloadConfig;
+  // Worker threads share the process's heap profiler: the offer is for the main thread only.
+  const config = takeOffer()?.config as PreloadConfig | undefined;
+  if (!config) return;
   const base = join(config.dir, String(process.pid));
   const t0 = performance.now();
   const inspector = new HeapInspector();
@@ -86,16 +85,8 @@ function run(): void {
   };
 
   process.on('exit', (code) => finish('exit', code));
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      // The program handles this signal itself: let it decide; 'exit' still writes the profile.
-      if (process.listenerCount(sig) > 1) return;
-      finish(sig, null);
-      process.removeListener(sig, onSignal);
-      process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
+  // A program that handles the signal itself decides; its 'exit' still writes the profile.
+  beforeSignalDeath((sig) => finish(sig, null));
 }
 
 run();

@@ -1,8 +1,13 @@
+// mark() and the probes of the memtrace command meet on a diagnostics channel: a name node
+// shares across every copy of this module loaded in the process (the program's installed
+// memtrace, the probe's), and nothing the program can see among its globals.
+import { channel as diagnosticsChannel, subscribe, unsubscribe } from 'node:diagnostics_channel';
+
 /** Where marks go: each active trace registers one; the innermost receives them. */
 export type MarkSink = (label: string, epochMs: number) => void;
 
 const sinks: MarkSink[] = [];
-const CHANNEL = Symbol.for('memtrace.markChannel');
+const MARKS = 'memtrace:mark';
 
 /** Registers a sink for marks (the innermost active trace); returns a function that removes it. */
 export function pushMarkSink(sink: MarkSink): () => void {
@@ -13,9 +18,14 @@ export function pushMarkSink(sink: MarkSink): () => void {
   };
 }
 
-/** Sets the channel a CLI probe offers (marks from a program traced by `memtrace <tool> -- node …`). */
-export function setMarkChannel(sink: MarkSink | undefined): void {
-  (globalThis as Record<symbol, unknown>)[CHANNEL] = sink;
+/** Receives the marks of the program (a probe of `memtrace <tool> -- node …` calls it); returns a function that stops. */
+export function subscribeMarks(sink: MarkSink): () => void {
+  const onMessage = (message: unknown) => {
+    const m = message as { label: string; t: number };
+    sink(m.label, m.t);
+  };
+  subscribe(MARKS, onMessage);
+  return () => { unsubscribe(MARKS, onMessage); };
 }
 
 /** Current wall-clock time in ms with sub-ms precision (shared by every thread and process). */
@@ -33,7 +43,7 @@ export function mark(label: string): boolean {
   let delivered = false;
   const inner = sinks[sinks.length - 1];
   if (inner) { inner(text, t); delivered = true; }
-  const channel = (globalThis as Record<symbol, unknown>)[CHANNEL] as MarkSink | undefined;
-  if (channel) { channel(text, t); delivered = true; }
+  const marks = diagnosticsChannel(MARKS);
+  if (marks.hasSubscribers) { marks.publish({ label: text, t }); delivered = true; }
   return delivered;
 }

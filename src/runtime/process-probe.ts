@@ -1,26 +1,24 @@
 // Loaded into a Node program run under `memtrace process -- node …` (NODE_OPTIONS --import).
-// It sends the program's V8 figures and its marks to memtrace over an inherited pipe, from an
-// unref'd timer, and does nothing else: no output, no exceptions, no change to exit.
-import { writeSync } from 'node:fs';
-import { epochNow, setMarkChannel } from './marks.js';
+// It sends the program's V8 figures and its marks to memtrace over the verified channel, from
+// an unref'd timer, and does nothing else: no output, no exceptions, no change to exit, and the
+// program sees the environment it would have had untraced (see channel.ts).
+import { openChannel } from './channel.js';
+import { epochNow, subscribeMarks } from './marks.js';
 
-/** Environment variable naming the pipe's file descriptor. */
-export const PROBE_FD_ENV = 'MEMTRACE_PROBE_FD';
-/** Environment variable giving the probe's period in ms. */
-export const PROBE_MS_ENV = 'MEMTRACE_PROBE_MS';
+/** What `memtrace process` gives its probe (the channel's config). */
+export interface ProcessProbeConfig {
+  /** The probe's period in ms. */
+  periodMs: number;
+}
 
-function start(): void {
-  const fd = Number(process.env[PROBE_FD_ENV]);
-  const period = Math.max(1, Number(process.env[PROBE_MS_ENV]) || 100);
-  if (!Number.isInteger(fd) || fd < 3) return;
-  let broken = false;
-  const send = (line: string) => {
-    if (broken) return;
-    try { writeSync(fd, line); } catch { broken = true; }
-  };
+async function start(): Promise<void> {
+  const channel = await openChannel();
+  if (!channel) return;
+  const config = (channel.config ?? {}) as Partial<ProcessProbeConfig>;
+  const period = Math.max(1, Number(config.periodMs) || 100);
   const publish = () => {
     const m = process.memoryUsage();
-    send(`{"p":${process.pid},"t":${epochNow()},"v":[${m.heapUsed},${m.heapTotal},${m.external},${m.arrayBuffers}]}\n`);
+    channel.send({ p: process.pid, t: epochNow(), v: [m.heapUsed, m.heapTotal, m.external, m.arrayBuffers] });
   };
   publish();
   const timer = setInterval(publish, period);
@@ -28,9 +26,9 @@ function start(): void {
   // The program is exiting: what follows is teardown (V8 frees its heap), not the program's use.
   process.on('exit', () => {
     publish();
-    send(`{"p":${process.pid},"t":${epochNow()},"x":1}\n`);
+    channel.send({ p: process.pid, t: epochNow(), x: 1 });
   });
-  setMarkChannel((label, t) => send(`${JSON.stringify({ p: process.pid, t, m: label })}\n`));
+  subscribeMarks((label, t) => { channel.send({ p: process.pid, t, m: label }); });
 }
 
-try { start(); } catch { /* never disturb the program */ }
+try { await start(); } catch { /* never disturb the program */ }

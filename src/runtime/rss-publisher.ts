@@ -77,8 +77,10 @@ export function startRssPublisher(opts: { intervalMs?: number; view?: Int32Array
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { sab: view.buffer, intervalMs: opts.intervalMs ?? 1 },
-    stdout: false,
-    stderr: false,
+    // Its own stdio streams: with false, node pipes them into the program's process.stdout and
+    // process.stderr, creating those handles in the program before it does.
+    stdout: true,
+    stderr: true,
     execArgv: [],
   });
   worker.unref();

@@ -86,6 +86,32 @@ function inputMap(code: string, file: string): { map: SourceMapInput; commentSta
   }
 }
 
+// The inverse of the edits below, for Function.prototype.toString: every fragment instrumentSource
+// inserts, as a pattern (inserted code never holds a newline and always holds `$mt`). Longer
+// fragments first where one contains another.
+const P_RE = String.raw`\$mtF\[0\]&&\$mtR`;
+const ENTER_RE = String.raw`(?:${P_RE}\.c\(\$mtT,\d+\);let \$mt\$s=0,\$mt\$v;try\{|${P_RE}\.[ce]\(\$mtT,\d+\);let \$mt\$v;|${P_RE}\.c\(\$mtT,\d+\);)`;
+const FINALLY_RE = String.raw`\}(?:catch\(\$mt\$e\)\{\$mt\$s=-1;throw \$mt\$e\})?finally\{${P_RE}\.r\(\$mtT,\d+,(?:\$mt\$s>=0\?1:0|\$mt\$s)\)\}`;
+const INSERTED = new RegExp([
+  String.raw`\{${ENTER_RE}return \$mt\$v=\(`, // arrow with an expression body: head
+  String.raw`\),\$mt\$s=1,\$mt\$v${FINALLY_RE}\}`, // …its tail (async arrow)
+  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\}`, // …its tail (plain arrow)
+  String.raw`;\$mt\$s=1${FINALLY_RE}`, // end of an async function or generator body
+  String.raw`;${P_RE}\.[xr]\(\$mtT,\d+,1\)`, // end of a plain function body
+  String.raw`;?${ENTER_RE}`, // entry (after a directive: with a semicolon)
+  String.raw`\(\$mt\$v=\(`, // return value: head
+  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\)`, // …tail (plain function)
+  String.raw`\),\$mt\$s=1,\$mt\$v\)`, // …tail (async function, generator)
+  String.raw` \(${P_RE}\.[xr]\(\$mtT,\d+,1\),void 0\)`, // bare return (plain function)
+  String.raw` \(\$mt\$s=1,void 0\)`, // bare return (async function, generator)
+  String.raw`${P_RE}\.l\(\$mtT,\d+\);`, // line probe
+].join('|'), 'g');
+
+/** The source text of an instrumented function as it was before instrumentSource (what Function.prototype.toString must give back). */
+export function originalSource(text: string): string {
+  return text.includes('$mt') ? text.replace(INSERTED, '') : text;
+}
+
 /**
  * Instruments every function of a module: a probe at entry, the body in try/finally with a
  * probe at exit that tells return from throw, and with `lines` a probe before each statement.

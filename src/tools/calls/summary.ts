@@ -27,16 +27,21 @@ export interface CallsSummary {
   marks: number;
   /** Functions whose events moved memory most, by sum of ΔRSS (largest first). */
   top: FunctionMemory[];
+  /** Files in scope that could not be instrumented and ran without probes, with the reason. */
+  uninstrumented: Array<{ file: string; reason: string }>;
 }
 
 /** Summarises the records of a calls trace (events and marks). */
 export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20): CallsSummary {
   const byKey = new Map<string, FunctionMemory>();
   let events = 0, marks = 0, maxDepth = 0, durationMs = 0;
+  const uninstrumented: Array<{ file: string; reason: string }> = [];
   let rssStart: number | null = null, rssPeak: number | null = null, rssEnd: number | null = null;
   for (const r of records) {
     if (typeof r.t === 'number') durationMs = Math.max(durationMs, r.t);
     if (typeof r.mark === 'string') { marks++; continue; }
+    const end = r.end as { uninstrumented?: Array<{ file: string; reason: string }> } | undefined;
+    if (end && Array.isArray(end.uninstrumented)) { uninstrumented.push(...end.uninstrumented); continue; }
     if (typeof r.ev !== 'string') continue;
     events++;
     const rss = r.rss as number, drss = r.drss as number;
@@ -57,13 +62,18 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if (drss > m.maxDrss) m.maxDrss = drss;
   }
   const list = [...byKey.values()].sort((a, b) => b.sumDrss - a.sumDrss || b.maxDrss - a.maxDrss).slice(0, top);
-  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list };
+  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list, uninstrumented };
 }
 
 /** The summary for people: one paragraph and the top table. */
 export function formatCallsSummary(s: CallsSummary, top = 10): string {
   const lines: string[] = [];
-  if (s.events === 0) return 'no event written: no instrumented function ran while memory moved';
+  const skipped = s.uninstrumented.length === 0 ? ''
+    : `${s.uninstrumented.length} file${s.uninstrumented.length > 1 ? 's' : ''} in scope could not be instrumented, and their functions ran without probes: ` +
+      s.uninstrumented.slice(0, 5).map((u) => `${u.file} (${u.reason.replace(/^cannot instrument [^:]*: /, '').replace(/ \(left as it is\)$/, '')})`).join(', ') +
+      (s.uninstrumented.length > 5 ? `, and ${s.uninstrumented.length - 5} more` : '');
+  if (s.events === 0) return skipped ? `no event written: ${skipped}` : 'no event written: no instrumented function ran while memory moved';
+  if (skipped) lines.push(skipped);
   lines.push(`${s.events} events over ${s.durationMs.toFixed(1)} ms, max depth ${s.maxDepth}; RSS ${formatBytes(s.rssStart ?? 0)} -> peak ${formatBytes(s.rssPeak ?? 0)} -> end ${formatBytes(s.rssEnd ?? 0)}`);
   lines.push('functions whose events moved RSS most:');
   lines.push(`${'sum ΔRSS'.padStart(12)} ${'max ΔRSS'.padStart(12)} ${'events'.padStart(7)}  function (file:line)`);

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { ChannelHost } from '../../core/channel-host.js';
 import { spawnTraced } from '../../core/spawn.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { heapRecords } from './heaplog.js';
@@ -79,20 +80,21 @@ export function register(program: Command): void {
         all: !!opts.all && !exact,
         exact,
       };
-      const env = {
-        ...process.env,
-        MEMTRACE_HEAP: JSON.stringify(config),
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${exact ? ' --track-heap-objects' : ''} --import ${pathToFileURL(PRELOAD).href}`.trim(),
-      };
+      // Every node process of the tree takes the preload (npx, npm, tsx start the program as a
+      // child); the program is found among them below.
+      const channel = await ChannelHost.open({ tree: true, config });
+      const env = channel.environment(process.env, pathToFileURL(PRELOAD).href, exact ? ['--track-heap-objects'] : []);
       let traced;
       try {
         traced = await spawnTraced(command, { env });
       } catch (err) {
+        channel.close();
         rmSync(config.dir, { recursive: true, force: true });
         rmSync(logPath, { force: true });
         throw err;
       }
       const exit = await traced.exited;
+      channel.close();
       process.exitCode = exit.exitCode;
 
       const metas = readdirSync(config.dir).filter((f) => f.endsWith('.json'))

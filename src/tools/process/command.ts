@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -7,10 +6,11 @@ import { assertWritable, assertWritableDir } from '../../core/fsutil.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
 import { epochNow } from '../../runtime/marks.js';
-import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { ChannelHost } from '../../core/channel-host.js';
+import { spawnTraced } from '../../core/spawn.js';
 import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_FD_ENV, PROBE_MS_ENV } from '../../runtime/process-probe.js';
+import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
 import { SamplingThread } from './shared.js';
 
@@ -57,25 +57,23 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
 
   let pid: number;
   let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
-  let probeStream: NodeJS.ReadableStream | null | undefined;
+  let channel: ChannelHost | undefined;
   let cmd: string[];
   if (opts.pid !== undefined) {
     if (!/^\d+$/.test(opts.pid) || Number(opts.pid) <= 0) throw new UsageError(`--pid: '${opts.pid}' is not a process id`);
     pid = Number(opts.pid);
     cmd = readCmdline(pid);
   } else {
-    let env = { ...process.env };
-    let extraPipes = 0;
+    let env = process.env;
     if (opts.v8) {
-      env = withNodeImport(env, probeUrl);
-      env[PROBE_FD_ENV] = '3';
-      env[PROBE_MS_ENV] = String(Math.max(10, intervalMs));
-      extraPipes = 1;
+      // Only the program takes the channel, unless --children asks for the whole tree.
+      const config: ProcessProbeConfig = { periodMs: Math.max(10, intervalMs) };
+      channel = await ChannelHost.open({ tree: Boolean(opts.children), config });
+      env = channel.environment(env, probeUrl);
     }
-    const child = await spawnTraced(command, { env, extraPipes });
+    const child = await spawnTraced(command, { env }).catch((err) => { channel?.close(); throw err; });
     pid = child.pid;
     exited = child.exited;
-    probeStream = child.child.stdio[3] as NodeJS.ReadableStream | null;
     cmd = command;
   }
   const t0 = epochNow();
@@ -88,12 +86,13 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
-      v8: Boolean(probeStream), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited),
+      v8: Boolean(channel), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited),
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
     // The program ended before the first sample: a log that says so, and its exit passed through.
     const e = await exited;
+    channel?.close();
     const writer = new LogWriter(output, header, 0);
     writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
     writer.close();
@@ -106,12 +105,11 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
 
   // V8 figures and marks from the probe in Node programs, by PID: the sum of the fresh ones is
   // published to the sampling thread.
-  if (probeStream) {
+  if (channel) {
     const latest = new Map<number, { t: number; v: V8Figures }>();
-    const lines = createInterface({ input: probeStream, crlfDelay: Infinity });
-    lines.on('line', (line) => {
+    channel.onMessage((message) => {
       try {
-        const m = JSON.parse(line) as { p: number; t: number; v?: number[]; m?: string; x?: number };
+        const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
           const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
@@ -125,14 +123,16 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
         } else if (m.x) {
           thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
         }
-      } catch { /* a torn line from a dying program */ }
+      } catch { /* a malformed message: not the probe's */ }
     });
-    lines.on('error', () => {});
   }
 
   let exitCode = 0;
   if (exited) {
     const e = await exited;
+    // What the probe sent at exit is read before the exit record is written.
+    if (channel) await Promise.race([channel.drained(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    channel?.close();
     thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
     await thread.stop();

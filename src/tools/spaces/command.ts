@@ -1,18 +1,16 @@
 // `memtrace spaces [--interval 1s] [--output FILE] -- node app.js`: runs a node program with the
 // probe preloaded, writes its snapshots to the log and prints the start→exit change at exit.
-import { closeSync, openSync, readSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
-import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { ChannelHost } from '../../core/channel-host.js';
+import { isNodeCommand, spawnTraced } from '../../core/spawn.js';
 import { assertWritable } from '../../core/fsutil.js';
 import { parseBytes, parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
-import { PROBE_ENV, type ProbeOptions } from '../../runtime/spaces-probe.js';
+import type { ProbeOptions } from '../../runtime/spaces-probe.js';
 
 const probePath = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/spaces-probe.js');
 
@@ -24,23 +22,6 @@ interface SpacesCommandOptions {
   code?: boolean;
   all?: boolean;
   quiet?: boolean;
-}
-
-/** True when `cmd` names a node executable (node, nodejs, node20, /usr/bin/node, this node) or a script whose #! line runs node. */
-export function isNodeCommand(cmd: string): boolean {
-  if (cmd === process.execPath || /^node(js)?(\d+(\.\d+)*)?(\.exe)?$/i.test(basename(cmd))) return true;
-  if (!cmd.includes('/')) return false;
-  let fd: number | undefined;
-  try {
-    fd = openSync(cmd, 'r');
-    const b = Buffer.alloc(128);
-    const line = b.toString('utf8', 0, readSync(fd, b, 0, 128, 0)).split('\n')[0]!;
-    return /^#!\s*\S*\/(env\s+(-S\s+)?)?node(js)?\b/.test(line);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** A log record of a snapshot: the snapshot with `t` (ms since the log's start) instead of `time`. */
@@ -77,11 +58,11 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
   if (opts.output) {
     assertWritable(opts.output, 'write log');
   }
-  const nodeOptions = process.env.NODE_OPTIONS ?? null;
-  const probe: ProbeOptions = { fd: 3, intervalMs, code: opts.code ?? false, nodeOptions };
-  const env = { ...withNodeImport(process.env, pathToFileURL(probePath).href), [PROBE_ENV]: JSON.stringify(probe) };
+  const probe: ProbeOptions = { intervalMs, code: opts.code ?? false };
+  const channel = await ChannelHost.open({ config: probe });
+  const env = channel.environment(process.env, pathToFileURL(probePath).href);
   const startEpoch = performance.timeOrigin + performance.now();
-  const traced = await spawnTraced(command, { env, extraPipes: 1 });
+  const traced = await spawnTraced(command, { env }).catch((err) => { channel.close(); throw err; });
   const path = opts.output ?? defaultLogName('spaces', traced.pid);
   let log: LogWriter;
   try {
@@ -93,17 +74,13 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
     log = new LogWriter(path, header);
   } catch (err) {
     traced.child.kill('SIGTERM');
+    channel.close();
     throw err;
   }
 
   let first: Record<string, unknown> | undefined;
   let last: Record<string, unknown> | undefined;
-  const pipe = traced.child.stdio[3] as Readable;
-  const lines = createInterface({ input: pipe, crlfDelay: Infinity });
-  const ended = new Promise<void>((resolve) => { lines.once('close', resolve); });
-  lines.on('line', (line) => {
-    let m: Record<string, unknown>;
-    try { m = JSON.parse(line) as Record<string, unknown>; } catch { return; }
+  channel.onMessage((m) => {
     if (typeof m.time !== 'number' || typeof m.at !== 'string') return;
     if (m.at === 'mark') log.write({ t: Math.round(((m.time as number) - startEpoch) * 1000) / 1000, mark: m.label });
     log.write(toRecord(m, startEpoch));
@@ -112,10 +89,9 @@ async function runSpaces(command: string[], opts: SpacesCommandOptions): Promise
   });
 
   const exit = await traced.exited;
-  // Grandchildren may hold the pipe open: wait for it briefly, not forever.
-  await Promise.race([ended, new Promise((r) => setTimeout(r, 1000).unref())]);
-  lines.close();
-  pipe.destroy();
+  // What the probe sent at exit is read first (briefly: the socket closes with the program).
+  await Promise.race([channel.drained(), new Promise((r) => setTimeout(r, 1000).unref())]);
+  channel.close();
   const endT = performance.timeOrigin + performance.now() - startEpoch;
   log.write({ t: Math.round(endT * 1000) / 1000, ended: true, exitCode: exit.code, signal: exit.signal });
   log.close();
