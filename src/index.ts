@@ -8,7 +8,7 @@ export { buildReport, writeReport } from './report/index.js';
 export type { Report } from './report/types.js';
 // the heap-snapshot engine
 export { loadSnapshot, parseSnapshot, HeapGraph, bornBetween, SnapshotParser, SnapshotFormatError } from './snapshot/index.js';
-export type { Edge, PathStep, ClassAggregate, Progress, RawHeapSnapshot } from './snapshot/index.js';
+export type { Edge, PathStep, PathCluster, ClassAggregate, Progress, RawHeapSnapshot } from './snapshot/index.js';
 
 // process: memory over time
 export { monitorProcess } from './tools/process/index.js';

@@ -27,6 +27,7 @@ test('the parsed arrays are the ones JSON.parse reads, whatever the chunk size',
     assert.equal(g.nodeCount, json.nodes.length / F);
     assert.equal(g.edgeCount, json.edges.length / EF);
     assert.deepEqual(g.strings, json.strings);
+    assert.deepEqual([...g.raw.locations], json.locations);
     for (let n = 0; n < g.nodeCount; n++) {
       if (g.id(n) !== json.nodes[n * F + 2] || g.selfSize(n) !== json.nodes[n * F + 3]) assert.fail(`node ${n} differs (chunk ${chunkSize})`);
     }
@@ -165,6 +166,11 @@ test('retainer paths name variables, properties, closures and Map keys', () => {
   // Paths to the 40 Buffers cluster into one signature.
   const sigs = new Set(graph.findByClass('Buffer').filter((n) => graph.retainerPath(n).some((s) => s.node === map)).map((n) => graph.pathSignature(graph.retainerPath(n))));
   assert.equal(sigs.size, 1);
+  const clusters = graph.clusterPaths(graph.findByClass('Buffer'));
+  const cacheCluster = clusters.find((c) => c.nodes.includes(buf));
+  assert.equal(cacheCluster.nodes.length, truth.BUFFERS);
+  assert.equal(clusters[0], cacheCluster, 'the cache is the biggest way Buffers are held');
+  assert.ok(cacheCluster.retainedSize >= truth.BUFFERS * truth.BUFFER_BYTES);
   assert.deepEqual(graph.retainerPath(map, { maxDepth: 2 }).map((s) => s.label), ['context', 'cache (variable)']);
 });
 
@@ -193,4 +199,28 @@ test('a truncated file, a JSON file that is not a snapshot and plain text each f
   }
   const parser = new SnapshotParser();
   assert.throws(() => parser.write('{"nodes": [1, 2]}'), SnapshotFormatError);
+});
+
+test('heap --exact: the by-constructor table has strings, arrays, closures and native stores, shallow and retained, biggest retained first', async () => {
+  const { memtrace } = await import('./helpers.js');
+  const log = join(dir, 'exact.jsonl');
+  const r = memtrace(['heap', '--exact', '-o', log, '--', process.execPath, join(root, 'test/fixtures/snapshot/exact.cjs')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /live objects at the end by constructor, biggest retained size first/);
+  const sum = JSON.parse(memtrace(['report', log, '--format', 'json', '--top', '1000']).stdout);
+  const by = new Map(sum.objects.map((o) => [o.name, o]));
+  const data = 24 * 256 * 1024;
+  assert.ok(by.get('ArrayBuffer').native >= data, JSON.stringify(by.get('ArrayBuffer')));
+  assert.ok(by.get('Map').retained >= data, JSON.stringify(by.get('Map')));
+  assert.ok(by.get('Buffer').retained >= data && by.get('Buffer').count >= 24);
+  assert.ok(by.get('(string)').count >= 2000 && by.get('(string)').bytes >= 2000 * 96, JSON.stringify(by.get('(string)')));
+  assert.ok(by.get('(closure)').count >= 500);
+  assert.ok(by.get('(array)').count > 0 && by.get('Row').count === 3000);
+  for (const o of sum.objects) assert.ok(o.retained >= o.bytes, `${o.name}: retained ${o.retained} < shallow ${o.bytes}`);
+  const retained = sum.objects.map((o) => o.retained);
+  assert.deepEqual(retained, [...retained].sort((a, b) => b - a));
+  // The same snapshot read again: the table is what the engine says.
+  const graph = await loadSnapshot(join(dir, 'exact.heapsnapshot'));
+  const rows = graph.findByClass('Row');
+  assert.equal(by.get('Row').retained, rows.reduce((s, n) => s + graph.retainedSize(n), 0));
 });

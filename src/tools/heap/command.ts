@@ -15,7 +15,8 @@ import type { SamplingProfile } from '../../runtime/heap-inspector.js';
 import type { PreloadConfig, PreloadMeta } from '../../runtime/heap-preload.js';
 import { FrameTable, chargedFrame, readSamplingProfile, type GroupBy, type HeapData } from './profile.js';
 import { buildReport } from './report.js';
-import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
+import { loadSnapshot, SnapshotFormatError } from '../../snapshot/index.js';
+import { classTable, readTrackedSnapshot, type ClassRow } from './snapshot.js';
 
 const PRELOAD = join(dirname(fileURLToPath(import.meta.url)), '../../runtime/heap-preload.js');
 
@@ -110,19 +111,22 @@ export function register(program: Command): void {
       // Read every node process of the tree; the program is the one whose own code (not
       // packages, node internals or memtrace) holds the most bytes: npx, npm and tsx wrappers
       // start it as a child.
-      const read = metas.map((meta) => {
+      const read = [];
+      for (const meta of metas) read.push(await (async () => {
         if (meta.error) throw new UsageError(`the heap profiler failed in process ${meta.pid} at exit: ${meta.error}`);
         const table = new FrameTable({ sourceMaps: opts.sourceMaps, inlineMaps: meta.inlineMaps });
         let data: HeapData;
-        let objects: Array<[string, number, number]> | undefined;
+        let objects: ClassRow[] | undefined;
         if (exact) {
           const size = statSync(meta.profile).size;
           const progress = process.stderr.isTTY && size > 50 * 1024 * 1024;
-          if (progress) process.stderr.write(`memtrace: reading the heap snapshot of PID ${meta.pid} (${formatBytes(size)})…`);
-          const snap = JSON.parse(readFileSync(meta.profile, 'utf8')) as RawSnapshot;
+          const say = (what: string) => process.stderr.write(`\r\x1b[Kmemtrace: ${what} the heap snapshot of PID ${meta.pid} (${formatBytes(size)})…`);
+          const graph = await loadSnapshot(meta.profile, {
+            onProgress: progress ? (p) => say(p.phase === 'parse' ? `reading ${Math.round((100 * p.done) / p.total)}% of` : 'computing retained sizes in') : undefined,
+          }).catch((e: unknown) => { throw e instanceof SnapshotFormatError ? new UsageError(`${meta.profile}: ${e.message}`) : e; });
+          data = readTrackedSnapshot(graph, table);
+          objects = classTable(graph);
           if (progress) process.stderr.write('\r\x1b[K');
-          data = readTrackedSnapshot(snap, table);
-          objects = [...countObjects(snap)].map(([name, c]): [string, number, number] => [name, c.count, c.bytes]).sort((a, b) => b[1] - a[1]).slice(0, 100);
         } else {
           data = readSamplingProfile(JSON.parse(readFileSync(meta.profile, 'utf8')) as SamplingProfile, config.all, table);
         }
@@ -132,7 +136,7 @@ export function register(program: Command): void {
           if (!c.tool && c.index >= 0 && data.frames[row.frames[c.index]!]!.kind === 'user') own += row.live + row.alloc;
         }
         return { meta, data, objects, own };
-      });
+      })());
       read.sort((a, b) => b.own - a.own || Number(b.meta.pid === traced.pid) - Number(a.meta.pid === traced.pid));
       const { meta, data, objects } = read[0]!;
       const ext = exact ? 'heapsnapshot' : 'heapprofile';

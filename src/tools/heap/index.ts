@@ -12,7 +12,8 @@ import {
   FrameTable, chargedFrame, groupSites, readSamplingProfile, stackLabels, totals,
   type GroupOptions, type HeapData, type HeapTotals, type SampledData, type Site,
 } from './profile.js';
-import { countObjects, readTrackedSnapshot, type RawSnapshot } from './snapshot.js';
+import { parseSnapshot, type HeapGraph } from '../../snapshot/index.js';
+import { countObjects, readTrackedSnapshot } from './snapshot.js';
 
 export type { GroupBy, HeapTotals, Site, Frame, StackRow, HeapData } from './profile.js';
 
@@ -104,17 +105,17 @@ function busy(): UsageError {
 
 let snapshotSeq = 0;
 
-function takeSnapshot(inspector: HeapInspector): RawSnapshot {
+function takeSnapshot(inspector: HeapInspector): HeapGraph {
   const path = join(tmpdir(), `memtrace-heap-${process.pid}-${++snapshotSeq}.heapsnapshot`);
   try {
     inspector.snapshotTo(path);
-    return JSON.parse(readFileSync(path, 'utf8')) as RawSnapshot;
+    return parseSnapshot(readFileSync(path));
   } finally {
     rmSync(path, { force: true });
   }
 }
 
-function countsOf(snap: RawSnapshot): Map<string, number> {
+function countsOf(snap: HeapGraph): Map<string, number> {
   return new Map([...countObjects(snap)].map(([k, v]) => [k, v.count]));
 }
 

@@ -133,10 +133,17 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
     : `sampled: one sample per ${formatBytes(Number(h.interval_bytes))} allocated on average${h.all ? ', collected objects kept (everything allocated)' : ', live objects only'}`;
   const ended = end ? `; ran ${formatDuration(end.durationMs)}, ended by ${end.reason === 'exit' ? `exit code ${end.exitCode}` : end.reason}; writing the profile took ${formatDuration(end.writeMs)}` : '';
-  const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number]> | undefined;
+  // [class, count, shallow, retained, native]: logs before retained sizes hold the first three.
+  const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number, number?, number?]> | undefined;
+  const hasRetained = !!objects?.length && objects[0]![3] !== undefined;
   const objectLines = objects?.length
-    ? ['live objects at the end by constructor (most first):',
-      ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
+    ? hasRetained
+      ? ['live objects at the end by constructor, biggest retained size first (strings, arrays, closures, native stores included):',
+        `  ${'count'.padStart(8)}  ${'shallow'.padStart(10)}  ${'retained'.padStart(10)}  ${'native'.padStart(10)}  constructor`,
+        ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes, retained, native]) =>
+          `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${formatBytes(retained ?? 0).padStart(10)}  ${(native ? formatBytes(native) : '').padStart(10)}  ${name}`)]
+      : ['live objects at the end by constructor (most first):',
+        ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
     : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,
@@ -156,7 +163,12 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
   ];
   if (objects?.length) {
-    sections.push({ kind: 'table', table: { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) } });
+    sections.push({
+      kind: 'table',
+      table: hasRetained
+        ? { title: 'Live objects at the end by constructor, by retained size', columns: ['constructor', 'count', 'shallow bytes', 'retained bytes', 'native bytes'], rows: objects.slice(0, top).map(([n, c, b, r, nat]) => [n, c, b, r ?? 0, nat ?? 0]) }
+        : { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) },
+    });
   }
   return {
     title: `memtrace heap: ${h.command.join(' ')}`,
@@ -164,7 +176,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
       tool: 'heap', command: h.command, mode, intervalBytes: h.interval_bytes, all: !!h.all, by,
       totals: t, end: end ? { reason: end.reason, exitCode: end.exitCode, durationMs: end.durationMs, writeMs: end.writeMs } : null,
       top: sites.slice(0, top), notes: data.notes,
-      objects: objects?.map(([name, count, bytes]) => ({ name, count, bytes })) ?? null,
+      objects: objects?.map(([name, count, bytes, retained, native]) => ({ name, count, bytes, ...(retained !== undefined ? { retained, native: native ?? 0 } : {}) })) ?? null,
     },
     text,
     sections,

@@ -1,15 +1,8 @@
-// Reads a V8 heap snapshot (.heapsnapshot JSON): live objects by constructor, and with
-// allocation tracking, every live object's allocation stack plus everything allocated.
+// Heap snapshots for the heap tool, read by the snapshot engine (src/snapshot/): live
+// objects by constructor (count, shallow, retained and native bytes), and with allocation
+// tracking, every live object's allocation stack plus everything allocated.
+import type { HeapGraph } from '../../snapshot/index.js';
 import { FrameTable, type HeapData, type StackRow } from './profile.js';
-
-/** The parts of a .heapsnapshot memtrace reads. */
-export interface RawSnapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; trace_function_info_fields?: string[]; trace_node_fields?: string[] } };
-  nodes: number[];
-  strings: string[];
-  trace_function_infos?: number[];
-  trace_tree?: unknown[];
-}
 
 /** Live objects of one constructor: how many and their own (shallow) bytes. */
 export interface ObjectCount {
@@ -17,34 +10,44 @@ export interface ObjectCount {
   bytes: number;
 }
 
-// JS objects (Arrays included: their snapshot type is 'object'), functions, regexps; the
-// 'array' type is V8's internal backing stores, left out.
-const OBJECT_TYPES = new Set(['object', 'closure', 'regexp']);
-
 /**
- * Counts live objects by constructor name (JS objects and arrays, functions, regexps; strings,
- * code and V8 internals left out), from a heap snapshot.
+ * Counts live JS objects by constructor name (objects and arrays, functions, regexps;
+ * strings, code and V8 internals left out): what a program's own classes grew by.
  */
-export function countObjects(snap: RawSnapshot): Map<string, ObjectCount> {
-  const meta = snap.snapshot.meta;
-  const F = meta.node_fields.length;
-  const typeIdx = meta.node_fields.indexOf('type');
-  const nameIdx = meta.node_fields.indexOf('name');
-  const sizeIdx = meta.node_fields.indexOf('self_size');
-  const types = meta.node_types[0];
+export function countObjects(graph: HeapGraph): Map<string, ObjectCount> {
   const out = new Map<string, ObjectCount>();
-  const nodes = snap.nodes;
-  for (let i = 0; i < nodes.length; i += F) {
-    const type = types[nodes[i + typeIdx]!]!;
-    if (!OBJECT_TYPES.has(type)) continue;
-    let name = snap.strings[nodes[i + nameIdx]!] ?? '';
-    if (type === 'closure') name = 'Function';
-    else if (type === 'regexp') name = 'RegExp';
-    if (name.startsWith('system /') || name === '') continue;
+  for (let n = 0; n < graph.nodeCount; n++) {
+    const name = jsConstructor(graph, n);
+    if (name === undefined) continue;
     const c = out.get(name);
-    if (c) { c.count++; c.bytes += nodes[i + sizeIdx]!; } else out.set(name, { count: 1, bytes: nodes[i + sizeIdx]! });
+    if (c) { c.count++; c.bytes += graph.selfSize(n); } else out.set(name, { count: 1, bytes: graph.selfSize(n) });
   }
   return out;
+}
+
+// The constructor of a JS object, function or regexp; undefined for everything else.
+function jsConstructor(graph: HeapGraph, n: number): string | undefined {
+  const type = graph.type(n);
+  if (type === 'closure') return 'Function';
+  if (type === 'regexp') return 'RegExp';
+  if (type !== 'object') return undefined;
+  const name = graph.name(n);
+  return name === '' || name.startsWith('system /') ? undefined : name;
+}
+
+/** One row of the by-constructor table: [class, count, shallow bytes, retained bytes, native bytes owned]. */
+export type ClassRow = [string, number, number, number, number];
+
+/**
+ * Every class of the heap (strings, arrays, closures, code and native backing stores
+ * included), biggest retained size first: DevTools' Summary view. V8's synthetic root
+ * nodes are left out (they retain everything).
+ */
+export function classTable(graph: HeapGraph, limit = 100): ClassRow[] {
+  return graph.aggregateByClass()
+    .filter((a) => a.className !== '(synthetic)')
+    .slice(0, limit)
+    .map((a): ClassRow => [a.className, a.count, a.selfSize, a.retainedSize, a.nativeSize]);
 }
 
 /**
@@ -52,11 +55,12 @@ export function countObjects(snap: RawSnapshot): Map<string, ObjectCount> {
  * with what it allocated since tracking started (collected objects included) and what of it
  * is still live in the snapshot. Exact, not sampled.
  */
-export function readTrackedSnapshot(snap: RawSnapshot, table = new FrameTable()): HeapData & { objectsBySite: Map<number, Map<string, number>> } {
-  const meta = snap.snapshot.meta;
+export function readTrackedSnapshot(graph: HeapGraph, table = new FrameTable()): HeapData & { objectsBySite: Map<number, Map<string, number>> } {
+  const meta = graph.raw.meta;
+  const strings = graph.strings;
   const fif = meta.trace_function_info_fields ?? [];
   const tnf = meta.trace_node_fields ?? [];
-  const infos = snap.trace_function_infos ?? [];
+  const infos = graph.raw.traceFunctionInfos;
   const FI = fif.length || 6;
   const fName = fif.indexOf('name'), fScript = fif.indexOf('script_name'), fLine = fif.indexOf('line'), fCol = fif.indexOf('column');
   const TN = tnf.length || 5;
@@ -66,8 +70,8 @@ export function readTrackedSnapshot(snap: RawSnapshot, table = new FrameTable())
     let id = frameOfInfo.get(fi);
     if (id === undefined) {
       const b = fi * FI;
-      const name = snap.strings[infos[b + fName]!] ?? '';
-      const script = snap.strings[infos[b + fScript]!] ?? '';
+      const name = strings[infos[b + fName]!] ?? '';
+      const script = strings[infos[b + fScript]!] ?? '';
       id = table.id(name, script, infos[b + fLine]!, infos[b + fCol]!);
       frameOfInfo.set(fi, id);
     }
@@ -83,38 +87,29 @@ export function readTrackedSnapshot(snap: RawSnapshot, table = new FrameTable())
       const count = flat[i + nCount] as number;
       const size = flat[i + nSize] as number;
       const kids = flat[i + nKids] as unknown[];
-      const isRoot = path.length === 0 && (snap.strings[infos[fi * FI + fName]!] ?? '') === '(root)';
+      const isRoot = path.length === 0 && (strings[infos[fi * FI + fName]!] ?? '') === '(root)';
       const frames = isRoot ? [] : here;
       stackOfTrace.set(traceId, stacks.length);
       stacks.push({ frames, live: 0, liveCount: 0, alloc: size, allocCount: count });
       walk(kids, frames);
     }
   };
-  walk(snap.trace_tree ?? [], []);
-  const F = meta.node_fields.length;
-  const traceIdx = meta.node_fields.indexOf('trace_node_id');
-  const sizeIdx = meta.node_fields.indexOf('self_size');
-  const typeIdx = meta.node_fields.indexOf('type');
-  const nameIdx = meta.node_fields.indexOf('name');
-  const types = meta.node_types[0];
+  walk(graph.raw.traceTree, []);
   const objectsBySite = new Map<number, Map<string, number>>();
-  if (traceIdx >= 0) {
-    const nodes = snap.nodes;
-    for (let i = 0; i < nodes.length; i += F) {
-      const t = nodes[i + traceIdx]!;
-      if (t === 0) continue;
-      const sid = stackOfTrace.get(t);
-      if (sid === undefined) continue;
-      const row = stacks[sid]!;
-      row.live += nodes[i + sizeIdx]!;
-      row.liveCount++;
-      const type = types[nodes[i + typeIdx]!]!;
-      if (OBJECT_TYPES.has(type)) {
-        const name = type === 'closure' ? 'Function' : type === 'regexp' ? 'RegExp' : snap.strings[nodes[i + nameIdx]!] || '(object)';
-        let m = objectsBySite.get(sid);
-        if (!m) { m = new Map(); objectsBySite.set(sid, m); }
-        m.set(name, (m.get(name) ?? 0) + 1);
-      }
+  for (let n = 0; n < graph.nodeCount; n++) {
+    const t = graph.traceNodeId(n);
+    if (t === 0) continue;
+    const sid = stackOfTrace.get(t);
+    if (sid === undefined) continue;
+    const row = stacks[sid]!;
+    row.live += graph.selfSize(n);
+    row.liveCount++;
+    const type = graph.type(n);
+    if (type === 'object' || type === 'closure' || type === 'regexp') {
+      const name = type === 'closure' ? 'Function' : type === 'regexp' ? 'RegExp' : graph.name(n) || '(object)';
+      let m = objectsBySite.get(sid);
+      if (!m) { m = new Map(); objectsBySite.set(sid, m); }
+      m.set(name, (m.get(name) ?? 0) + 1);
     }
   }
   // Keep only stacks that allocated something; renumber objectsBySite accordingly.
