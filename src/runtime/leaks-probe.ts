@@ -6,7 +6,7 @@
 // tracking is on (it would), an unref'd check ends tracking as soon as nothing else is left.
 import { Measurer, type BoundaryRecord, type MeasureConfig } from './leaks-measure.js';
 import { openChannel } from './channel.js';
-import { setMarkChannel } from './marks.js';
+import { subscribeMarks } from './marks.js';
 
 /** What memtrace asks of the probe (the channel's config). */
 export interface LeaksProbeConfig extends MeasureConfig {
@@ -41,7 +41,7 @@ async function start(): Promise<void> {
     return rec;
   };
   sent(measurer.begin());
-  setMarkChannel((label, t) => {
+  subscribeMarks((label, t) => {
     channel.send({ ev: 'mark', label, epoch: t });
     if (config.label !== null && label === config.label) sent(measurer.iterationEnded());
   });
