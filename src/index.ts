@@ -31,3 +31,7 @@ export {
   HeapResult, HeapTracer, HeapSnapshot, HeapDiff, DEFAULT_INTERVAL,
 } from './tools/heap/index.js';
 export type { HeapOptions, ObjectsChange, DiffRow, GroupBy, HeapTotals, Site } from './tools/heap/index.js';
+
+// leaks: what grows across iterations, who holds it, where it was allocated
+export { findLeaks, assertNoLeaks, analyzeSnapshots, LeaksResult } from './tools/leaks/index.js';
+export type { FindLeaksOptions, Leak, LeakAnalysis, GrowingGroup, NonLeak } from './tools/leaks/index.js';

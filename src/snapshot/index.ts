@@ -8,6 +8,8 @@ import { SnapshotParser, type Progress } from './parser.js';
 export { HeapGraph, bornBetween } from './graph.js';
 export type { Edge, PathStep, ClassAggregate, PathCluster } from './graph.js';
 export { SnapshotParser, SnapshotFormatError } from './parser.js';
+export { AllocationTraces } from './traces.js';
+export type { TraceFrame } from './traces.js';
 export type { RawHeapSnapshot, SnapshotMeta, Progress } from './parser.js';
 
 /** Options of loadSnapshot. */

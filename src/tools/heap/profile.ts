@@ -4,7 +4,7 @@
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfileNode, SamplingProfile } from '../../runtime/heap-inspector.js';
-import { SourceMaps, functionLine, urlToPath } from './sourcemap.js';
+import { SourceMaps, functionLine, urlToPath } from '../../core/sourcemap.js';
 
 /** Who a frame belongs to. `tool` is memtrace itself; its allocations are never charged to user code. */
 export type FrameKind = 'user' | 'package' | 'node' | 'v8' | 'tool' | 'unknown';
