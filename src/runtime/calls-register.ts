@@ -15,6 +15,8 @@ export interface CallsEnvOptions {
   trigger?: number;
   output?: string;
   lines?: boolean;
+  /** Events for calls into code that is not instrumented (`--native`). */
+  native?: boolean;
   include?: string[];
   exclude?: string[];
   /** false: instrument only; traces are started with traceCalls(). */
@@ -70,7 +72,8 @@ async function importLaterLoaders(): Promise<void> {
     const spec = a === '--import' ? argv[++i] : a.startsWith('--import=') ? a.slice('--import='.length) : undefined;
     if (!spec || spec === import.meta.url) continue;
     const url = spec.startsWith('file:') ? spec : spec.startsWith('/') ? pathToFileURL(spec).href : undefined;
-    if (url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
+    // This entry named by its path: importing it here would wait on itself.
+    if (url && url !== import.meta.url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
   }
 }
 
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   // Came from NODE_OPTIONS (not among node's options): loaders on the command line come after.
   if (!process.execArgv.includes(import.meta.url) && !process.execArgv.includes(`--import=${import.meta.url}`)) await importLaterLoaders();
   hideFromProgram();
-  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
   await ready;
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
     }
     try {
       writer = new LogWriter(output, makeHeader('calls', {
-        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines,
+        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines, native: !!opts.native,
         include: opts.include ?? [], exclude: opts.exclude ?? [], start: new Date(start).toISOString(),
       }), 1000, { onError: () => tellClaim() });
     } catch (err) {
