@@ -1,6 +1,7 @@
 // bench/process: what monitoring costs. The monitored program's slowdown at 10 Hz and 1 kHz
 // (its own running time, and wall time), memtrace's own CPU, and the cost of one sample,
 // all against the unmonitored run in the same run.
+import { ChannelHost } from '../dist/core/channel-host.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,8 +89,11 @@ function rssOf(env) {
   const r = spawnSync('node', ['-e', 'setTimeout(() => console.log(process.memoryUsage().rss), 300)'], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore', 'ignore'] });
   return Number(r.stdout.trim());
 }
-const probeEnv = { NODE_OPTIONS: `--import ${new URL('../dist/runtime/process-probe.js', import.meta.url).href}`, MEMTRACE_PROBE_FD: '3' };
+// The probe with a real channel offer, as memtrace process makes it (it connects and sends).
+const channel = await ChannelHost.open({ config: { periodMs: 100 } });
+const probeEnv = channel.environment({}, new URL('../dist/runtime/process-probe.js', import.meta.url).href);
 const probeKiB = Math.round(median([0, 1, 2, 3, 4].map(() => rssOf(probeEnv) - rssOf({}))) / 1024);
+channel.close();
 console.log(`the probe adds ${probeKiB} KiB of RSS to a Node program`);
 
 const child = spawn('sleep', ['30']);

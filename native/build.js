@@ -78,3 +78,21 @@ function buildSampler() {
   else rmSync(tmp, { force: true });
 }
 buildSampler();
+// The RSS publisher thread of `memtrace calls` (native/memtrace_rss.c, a Node-API addon that
+// declares the few calls it makes: no node headers). Without it, calls uses a Worker thread
+// (11-20 MiB more RSS in the traced program).
+function buildRss() {
+  const rss = join(here, 'build', 'memtrace-rss.node');
+  const c = compiler();
+  if (process.platform !== 'linux' || c.missing) return;
+  mkdirSync(dirname(rss), { recursive: true });
+  const tmp = `${rss}.${process.pid}.tmp`;
+  const r = spawnSync(c.cmd, [...c.args, ...FLAGS, '-o', tmp, join(here, 'memtrace_rss.c'), '-lpthread'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    process.stderr.write(`memtrace: the calls publisher addon was not built (${c.cmd} failed); memtrace calls uses a Worker thread instead\n`);
+    return;
+  }
+  renameSync(tmp, rss);
+}
+buildRss();

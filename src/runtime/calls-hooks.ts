@@ -1,7 +1,10 @@
 // ESM load hooks of `memtrace calls` (run by node:module register() on the loaders' thread):
 // instrument every ES module in scope. CommonJS goes through the CJS compile path (install.ts).
+import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
+import type { MessagePort } from 'node:worker_threads';
+import { makeScope } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 
 /** What install.ts passes to the hooks. */
 export interface HooksData {
@@ -9,10 +12,14 @@ export interface HooksData {
   exclude: string[];
   skip: string[];
   lines: boolean;
+  /** Probe call sites too (`--native`). */
+  native?: boolean;
   runtimeUrl: string;
   /** The probe shape (see InstrumentOptions.probe); MEMTRACE_CALLS_PROBE sets it, for the bench. */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
   cwd: string;
+  /** Off-thread hooks: where to report files left uninstrumented ({file, reason} messages). */
+  port?: MessagePort;
 }
 
 let data: HooksData | undefined;
@@ -28,19 +35,48 @@ export function initialize(d: HooksData): void {
 export type LoadResult = { format?: string | null; source?: string | ArrayBuffer | ArrayBufferView | null; shortCircuit?: boolean };
 type NextLoad = (url: string, context?: unknown) => Promise<LoadResult>;
 
+// Node's own TypeScript (22.6+: `node app.ts`) strips types after the load hooks: a hook sees
+// TypeScript. Stripping it here the same way (whitespace in place of types: lines and columns
+// stay) gives the instrumenter JavaScript.
+const stripTypes = (nodeModule as unknown as { stripTypeScriptTypes?: (code: string, options?: { mode?: string }) => string }).stripTypeScriptTypes;
+const TS_FORMATS: Record<string, string> = { 'module-typescript': 'module', 'commonjs-typescript': 'commonjs' };
+
+/**
+ * Runs `fn` without the ExperimentalWarning node emits the first time stripTypeScriptTypes is
+ * called: the program's stderr is its own (running a .ts file itself prints none).
+ */
+function quietly<T>(fn: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning?.message;
+    if (/stripTypeScriptTypes/.test(String(text))) return;
+    return (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try { return fn(); } finally { process.emitWarning = emit; }
+}
+
 /** Instruments the result of a load when it is an ES module in scope (shared by both kinds of hooks). */
-export function instrumentLoaded(url: string, result: LoadResult, d: HooksData | undefined, scope: (path: string) => boolean): LoadResult {
-  if (!d || result.format !== 'module' || !url.startsWith('file:') || result.source == null) return result;
+export function instrumentLoaded(url: string, result: LoadResult, d: HooksData | undefined, scope: (path: string) => boolean,
+  skipped: (file: string, reason: string) => void): LoadResult {
+  if (!d || !url.startsWith('file:') || result.source == null) return result;
+  const js = TS_FORMATS[result.format ?? ''];
+  if (result.format !== 'module' && !(js && stripTypes)) return result;
   let path: string;
   try { path = fileURLToPath(url); } catch { return result; }
   if (!scope(path)) return result;
-  const src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
-  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, runtimeUrl: d.runtimeUrl, probe: d.probe });
-  if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+  let src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
+  if (js) {
+    try { src = quietly(() => stripTypes!(src, { mode: 'strip' })); } catch { return result; /* node reports it */ }
+    // CommonJS goes on to Module.prototype._compile, which instruments it (install.ts).
+    if (js === 'commonjs') return { ...result, format: js, source: src };
+    result = { ...result, format: js };
+  }
+  const out = instrumentCached(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
+  if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); skipped(path, out.warning); }
   return { ...result, source: out.code };
 }
 
 /** Instruments ES modules in scope; everything else passes through untouched. */
 export async function load(url: string, context: unknown, nextLoad: NextLoad): Promise<LoadResult> {
-  return instrumentLoaded(url, await nextLoad(url, context), data, inScope);
+  return instrumentLoaded(url, await nextLoad(url, context), data, inScope, (file, reason) => data?.port?.postMessage({ file, reason }));
 }

@@ -3,10 +3,12 @@
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { instrumentSource, makeScope, originalSource } from '../tools/calls/instrument.js';
+import { makeScope, originalSource } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
-import { ensurePublisher } from './calls-runtime.js';
+import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -16,6 +18,8 @@ export interface InstrumentScope {
   exclude?: string[];
   /** Probe every statement too (line events). */
   lines?: boolean;
+  /** Probe every call site too: events for calls into code that is not instrumented (built-ins, node's API, addons, excluded modules). */
+  native?: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,12 +35,13 @@ let installed: Required<InstrumentScope> | undefined;
  */
 export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   if (installed) return ensurePublisher();
-  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false };
+  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false };
   const data: HooksData = {
     include: installed.include,
     exclude: installed.exclude,
     skip: [ownRoot],
     lines: installed.lines,
+    native: installed.native,
     runtimeUrl: pathToFileURL(resolve(here, 'calls-runtime.js')).href,
     cwd: process.cwd(),
     probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
@@ -48,18 +53,22 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   if (typeof registerHooks === 'function') {
     registerHooks({
       load(url: string, context: unknown, nextLoad: (url: string, context?: unknown) => LoadResult) {
-        return instrumentLoaded(url, nextLoad(url, context), data, inScope);
+        return instrumentLoaded(url, nextLoad(url, context), data, inScope, noteUninstrumented);
       },
     });
   } else {
-    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data });
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: { file: string; reason: string }) => noteUninstrumented(m.file, m.reason));
+    port1.unref();
+    hooksPort = port1;
+    register(pathToFileURL(resolve(here, 'calls-hooks.js')).href, { data: { ...data, port: port2 }, transferList: [port2] });
   }
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
-      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
-      if (out.warning) process.stderr.write(`memtrace: warning: ${out.warning}\n`);
+      const out = instrumentCached(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
+      if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }
     return compile.call(this, content, filename, ...rest);
@@ -85,6 +94,17 @@ function hideProbesFromToString(): void {
   }.toString;
   const d = Object.getOwnPropertyDescriptor(Function.prototype, 'toString')!;
   Object.defineProperty(Function.prototype, 'toString', { ...d, value: replacement });
+}
+
+let hooksPort: MessagePort | undefined;
+
+/** Takes in what the off-thread hooks reported and has not been delivered yet (at exit). */
+export function drainHookReports(): void {
+  if (!hooksPort) return;
+  for (let m = receiveMessageOnPort(hooksPort); m; m = receiveMessageOnPort(hooksPort)) {
+    const r = m.message as { file: string; reason: string };
+    noteUninstrumented(r.file, r.reason);
+  }
 }
 
 /** The scope installed by {@link instrumentCalls}, or undefined. */

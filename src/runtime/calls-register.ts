@@ -2,18 +2,21 @@
 // traces it from start to exit into a log. Options come as JSON in MEMTRACE_CALLS, e.g.
 // MEMTRACE_CALLS='{"trigger":65536,"output":"calls.jsonl","include":["**/node_modules/yaml/**"]}'.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
 import { epochNow, subscribeMarks } from './marks.js';
 import { beforeSignalDeath } from './signals.js';
-import { instrumentCalls } from './calls-install.js';
-import { closeRuntime, pushSink, popSink, type CallsSink } from './calls-runtime.js';
+import { drainHookReports, instrumentCalls } from './calls-install.js';
+import { closeRuntime, instrumentedFileCount, pushSink, popSink, uninstrumented, type CallsSink } from './calls-runtime.js';
 
 /** Options read from the MEMTRACE_CALLS environment variable. */
 export interface CallsEnvOptions {
   trigger?: number;
   output?: string;
   lines?: boolean;
+  /** Events for calls into code that is not instrumented (`--native`). */
+  native?: boolean;
   include?: string[];
   exclude?: string[];
   /** false: instrument only; traces are started with traceCalls(). */
@@ -54,10 +57,32 @@ function hideFromProgram(): void {
   delete process.env.MEMTRACE_CALLS;
 }
 
+/**
+ * Loaders that node imports after this entry (a tsx CLI starts node with its loader on the
+ * command line while this entry comes from NODE_OPTIONS, which node imports first) would wrap
+ * our hooks and hand them TypeScript. Importing them now, before our hooks are registered, puts
+ * ours outside theirs: we see the JavaScript they make. Node imports each again later and gets
+ * the same evaluated module (same URL), so nothing runs twice. Only file URLs and absolute
+ * paths (what such CLIs pass) are taken: a bare or relative specifier would resolve from here.
+ */
+async function importLaterLoaders(): Promise<void> {
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const spec = a === '--import' ? argv[++i] : a.startsWith('--import=') ? a.slice('--import='.length) : undefined;
+    if (!spec || spec === import.meta.url) continue;
+    const url = spec.startsWith('file:') ? spec : spec.startsWith('/') ? pathToFileURL(spec).href : undefined;
+    // This entry named by its path: importing it here would wait on itself.
+    if (url && url !== import.meta.url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
+  }
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
+  // Came from NODE_OPTIONS (not among node's options): loaders on the command line come after.
+  if (!process.execArgv.includes(import.meta.url) && !process.execArgv.includes(`--import=${import.meta.url}`)) await importLaterLoaders();
   hideFromProgram();
-  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
   await ready;
@@ -74,7 +99,7 @@ async function main(): Promise<void> {
     }
     try {
       writer = new LogWriter(output, makeHeader('calls', {
-        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines,
+        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines, native: !!opts.native,
         include: opts.include ?? [], exclude: opts.exclude ?? [], start: new Date(start).toISOString(),
       }), 1000, { onError: () => tellClaim() });
     } catch (err) {
@@ -102,6 +127,14 @@ async function main(): Promise<void> {
     closed = true;
     popSink(sink);
     closeRuntime();
+    drainHookReports();
+    // Files that ran without probes are said, so that no event is not read as "nothing ran".
+    if (uninstrumented.length > 0 || writer) {
+      const files = [...new Map(uninstrumented.map((u) => [u.file, u])).values()];
+      const record = { t: Math.round((epochNow() - start) * 1000) / 1000, end: { instrumented_files: instrumentedFileCount(), uninstrumented: files } };
+      if (uninstrumented.length > 0 && !refused) open();
+      writer?.write(record);
+    }
     if (!writer && !opts.claim && !refused) open();
     if (writer) {
       writer.close();

@@ -147,9 +147,16 @@ async function open(): Promise<Channel | undefined> {
   if (typeof fd !== 'number' || fd < 0 || !sameSocket(fd, offer)) { socket.destroy(); return undefined; }
 
   let broken = false;
+  const own = fstatSync(fd);
   const wait = new Int32Array(new SharedArrayBuffer(4));
   const write = (line: string): boolean => {
     if (broken) return false;
+    // A program may close descriptors it did not open and reuse the number: write only while
+    // the fd is still this socket (one fstat, ~1 µs).
+    try {
+      const now = fstatSync(fd);
+      if (now.ino !== own.ino || now.dev !== own.dev) { broken = true; return false; }
+    } catch { broken = true; return false; }
     const data = Buffer.from(line);
     let off = 0;
     let tries = 0;

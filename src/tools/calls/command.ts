@@ -1,10 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
-import { checkOutput, checkOutputDir, isRegularFile } from '../../core/output.js';
+import { checkOutput, checkOutputDir, isRegularFile, makeTempDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
@@ -56,10 +55,11 @@ export function register(program: Command): void {
     .option('--include <glob>', 'also instrument files matching this glob (repeatable; node_modules is out by default)', collect, [])
     .option('--exclude <glob>', 'never instrument files matching this glob (repeatable)', collect, [])
     .option('--lines', 'also probe every statement (line events)')
+    .option('--native', 'also events for calls into code that is not instrumented: built-ins (JSON.parse), node\'s API (fs.readFileSync), addons, excluded modules')
     .option('-o, --output <file>', 'the log to write (default: memtrace-calls-DATE-TIME-PID.jsonl here)')
     .option('--top <n>', 'functions in the summary printed at exit', '10')
     .argument('[command...]', 'the program to run, after --')
-    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; output?: string; top: string }) => {
+    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; native?: boolean; output?: string; top: string }) => {
       const trigger = parseBytes(opts.trigger, '--trigger');
       const top = Number(opts.top);
       if (!Number.isInteger(top) || top <= 0) throw new UsageError(`--top: '${opts.top}' must be a whole number above zero`);
@@ -69,14 +69,14 @@ export function register(program: Command): void {
       else checkOutputDir(process.cwd());
       const output = resolve(opts.output ?? defaultLogName('calls', process.pid));
       // The first process of the tree to write claims the log through a file in a folder of ours.
-      const claimDir = mkdtempSync(join(tmpdir(), 'memtrace-calls-'));
+      const claimDir = makeTempDir('memtrace-calls-');
       const claim = join(claimDir, 'claim');
       let exit: ChildExit;
       let told: { records?: number; incomplete?: string } | undefined;
       let claimed = false;
       let pid = 0;
       try {
-        const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, include: opts.include, exclude: opts.exclude, claim, quiet: true };
+        const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude, claim, quiet: true };
         const run = withCallsImport(command, { ...process.env, MEMTRACE_CALLS: JSON.stringify(envOpts) });
         const child = await spawnTraced(run.command, { env: run.env });
         pid = child.pid;
@@ -90,7 +90,7 @@ export function register(program: Command): void {
         const err = process.stderr;
         if (!claimed) {
           // No event at all: the log still says what ran.
-          const writer = new LogWriter(output, makeHeader('calls', { pid, command, trigger, lines: !!opts.lines, include: opts.include, exclude: opts.exclude }));
+          const writer = new LogWriter(output, makeHeader('calls', { pid, command, trigger, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude }));
           writer.close();
           if (writer.error) throw writer.error;
         }

@@ -5,6 +5,8 @@ export interface FunctionMemory {
   /** `name (file:line)`, or `file:line` for line events. */
   where: string;
   fn?: string;
+  /** A call into code that is not instrumented (`--native`): `fn` is the callee, file:line the call site. */
+  native?: boolean;
   file: string;
   line: number;
   /** Events written for it (call, return, throw or line). */
@@ -27,16 +29,21 @@ export interface CallsSummary {
   marks: number;
   /** Functions whose events moved memory most, by sum of ΔRSS (largest first). */
   top: FunctionMemory[];
+  /** Files in scope that could not be instrumented and ran without probes, with the reason. */
+  uninstrumented: Array<{ file: string; reason: string }>;
 }
 
 /** Summarises the records of a calls trace (events and marks). */
 export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20): CallsSummary {
   const byKey = new Map<string, FunctionMemory>();
   let events = 0, marks = 0, maxDepth = 0, durationMs = 0;
+  const uninstrumented: Array<{ file: string; reason: string }> = [];
   let rssStart: number | null = null, rssPeak: number | null = null, rssEnd: number | null = null;
   for (const r of records) {
     if (typeof r.t === 'number') durationMs = Math.max(durationMs, r.t);
     if (typeof r.mark === 'string') { marks++; continue; }
+    const end = r.end as { uninstrumented?: Array<{ file: string; reason: string }> } | undefined;
+    if (end && Array.isArray(end.uninstrumented)) { uninstrumented.push(...end.uninstrumented); continue; }
     if (typeof r.ev !== 'string') continue;
     events++;
     const rss = r.rss as number, drss = r.drss as number;
@@ -45,10 +52,13 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if (rssPeak === null || rss > rssPeak) rssPeak = rss;
     if ((r.depth as number) > maxDepth) maxDepth = r.depth as number;
     const fn = r.fn as string | undefined;
-    const key = `${fn ?? ''}\0${r.file}\0${r.line}`;
+    const native = r.native === true;
+    const key = `${fn ?? ''}\0${r.file}\0${r.line}\0${native}`;
     let m = byKey.get(key);
     if (!m) {
-      m = { where: fn ? `${fn} (${r.file}:${r.line})` : `${r.file}:${r.line}`, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      const where = fn ? `${fn}${native ? ' [native]' : ''} (${r.file}:${r.line})` : `${r.file}:${r.line}`;
+      m = { where, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      if (native) m.native = true;
       byKey.set(key, m);
     }
     m.events++;
@@ -57,13 +67,18 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if (drss > m.maxDrss) m.maxDrss = drss;
   }
   const list = [...byKey.values()].sort((a, b) => b.sumDrss - a.sumDrss || b.maxDrss - a.maxDrss).slice(0, top);
-  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list };
+  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list, uninstrumented };
 }
 
 /** The summary for people: one paragraph and the top table. */
 export function formatCallsSummary(s: CallsSummary, top = 10): string {
   const lines: string[] = [];
-  if (s.events === 0) return 'no event written: no instrumented function ran while memory moved';
+  const skipped = s.uninstrumented.length === 0 ? ''
+    : `${s.uninstrumented.length} file${s.uninstrumented.length > 1 ? 's' : ''} in scope could not be instrumented, and their functions ran without probes: ` +
+      s.uninstrumented.slice(0, 5).map((u) => `${u.file} (${u.reason.replace(/^cannot instrument [^:]*: /, '').replace(/ \(left as it is\)$/, '')})`).join(', ') +
+      (s.uninstrumented.length > 5 ? `, and ${s.uninstrumented.length - 5} more` : '');
+  if (s.events === 0) return skipped ? `no event written: ${skipped}` : 'no event written: no instrumented function ran while memory moved';
+  if (skipped) lines.push(skipped);
   lines.push(`${s.events} events over ${s.durationMs.toFixed(1)} ms, max depth ${s.maxDepth}; RSS ${formatBytes(s.rssStart ?? 0)} -> peak ${formatBytes(s.rssPeak ?? 0)} -> end ${formatBytes(s.rssEnd ?? 0)}`);
   lines.push('functions whose events moved RSS most:');
   lines.push(`${'sum ΔRSS'.padStart(12)} ${'max ΔRSS'.padStart(12)} ${'events'.padStart(7)}  function (file:line)`);
