@@ -1,6 +1,7 @@
 // A small HTTP service with a classic leak: a response cache keyed by the full URL, query string
 // included, that is never evicted. It serves itself a bounded burst of requests on 127.0.0.1
 // and exits, so it can be traced from start to end. Usage: node examples/leaky-server.js [requests]
+// With `--serve PORT` it only serves, on 127.0.0.1:PORT, until stopped (for memtrace leaks --http).
 import { createServer, request } from 'node:http';
 import { mark } from 'memtrace/mark';
 
@@ -34,7 +35,9 @@ function get(port, path) {
   });
 }
 
-server.listen(0, '127.0.0.1', async () => {
+if (process.argv[2] === '--serve') {
+  server.listen(Number(process.argv[3] ?? 8080), '127.0.0.1');
+} else server.listen(0, '127.0.0.1', async () => {
   const { port } = server.address();
   mark('listening');
   for (let i = 0; i < REQUESTS; i += 20) {
@@ -43,5 +46,8 @@ server.listen(0, '127.0.0.1', async () => {
   }
   mark('burst done');
   server.close();
-  console.log(`served ${REQUESTS} requests; cache holds ${cache.size} pages`);
+  // The cache's real size: the pages' bytes (Buffer backing stores) and their keys (one-byte strings).
+  let pageBytes = 0, keyBytes = 0;
+  for (const [key, page] of cache) { pageBytes += page.byteLength; keyBytes += key.length; }
+  console.log(`served ${REQUESTS} requests; cache holds ${cache.size} pages: ${pageBytes} bytes of pages, ${keyBytes} bytes of keys`);
 });

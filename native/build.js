@@ -66,6 +66,18 @@ function build() {
 
 build();
 
+// The timer-paced /proc sampler of `memtrace process` (proc_sampler.c): best effort and silent;
+// without it `memtrace process` paces its sampling thread with Atomics.wait.
+function buildSampler() {
+  const c = compiler();
+  if (c.missing || process.platform !== 'linux') return;
+  const exe = join(here, 'build', 'memtrace-proc-sampler');
+  const tmp = `${exe}.${process.pid}.tmp`;
+  const r = spawnSync(c.cmd, [...c.args, '-O2', '-std=gnu11', '-Wall', '-Wextra', '-o', tmp, join(here, 'proc_sampler.c')], { encoding: 'utf8' });
+  if (r.status === 0) renameSync(tmp, exe);
+  else rmSync(tmp, { force: true });
+}
+buildSampler();
 // The RSS publisher thread of `memtrace calls` (native/memtrace_rss.c, a Node-API addon that
 // declares the few calls it makes: no node headers). Without it, calls uses a Worker thread
 // (11-20 MiB more RSS in the traced program).

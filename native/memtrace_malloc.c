@@ -11,6 +11,8 @@
  *   MEMTRACE_MALLOC_DIR    a private directory (mode 0700, made by memtrace): node's perf map
  *                          (/tmp/perf-PID.map) and, with MEMTRACE_MALLOC_V8LOG=1, the
  *                          isolate-*-v8.log that node 20 writes beside it are opened there instead
+ *                          (with MEMTRACE_MALLOC_PERFMAP=1: maps memtrace asked for);
+ *                          opening DIR/mark-LABEL places a mark (memtrace's node preload does)
  *
  * File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}; see
  * src/tools/malloc/format.ts for the reader. All integers little endian.
@@ -45,7 +47,7 @@
 
 enum { OP_MALLOC = 1, OP_CALLOC, OP_REALLOC, OP_FREE, OP_POSIX_MEMALIGN, OP_ALIGNED_ALLOC,
        OP_MEMALIGN, OP_VALLOC, OP_PVALLOC, OP_MMAP, OP_MUNMAP, OP_FREE_NULL, OP_STACKDEF = 15 };
-enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7 };
+enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7, CH_MARK = 8 };
 enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
 #define NOPS 16
 #define NHIST 64
@@ -170,6 +172,7 @@ static int final_write;     /* the closing chunks of a stopped trace: may use th
 static const char *out_path;
 static const char *private_dir;
 static int redirect_v8log;
+static int redirect_perfmap;
 static char preload_env[4096];
 
 struct slot { uint64_t h; uint32_t id; uint32_t pad; };
@@ -647,7 +650,7 @@ static int all_digits(const char *s, const char *end) {
 static const char *private_path(const char *path, char *buf, size_t cap) {
   if (!private_dir || !path) return path;
   const char *base = NULL;
-  if (strncmp(path, "/tmp/perf-", 10) == 0) {
+  if (redirect_perfmap && strncmp(path, "/tmp/perf-", 10) == 0) {
     const char *d = path + 10, *e = d;
     while (*e >= '0' && *e <= '9') e++;
     if (all_digits(d, e) && strcmp(e, ".map") == 0) base = path + 5;
@@ -664,16 +667,49 @@ static const char *private_path(const char *path, char *buf, size_t cap) {
   return buf;
 }
 
+/* When the private directory is gone, the original name is still never followed or reused:
+   created afresh (O_EXCL | O_NOFOLLOW), else the open fails as it would have. */
+static FILE *fopen_private(FILE *(*real)(const char *, const char *), const char *path, const char *mode) {
+  char buf[512];
+  const char *p = private_path(path, buf, sizeof buf);
+  FILE *f = real(p, mode);
+  if (f || p == path || mode[0] != 'w') return f;
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return NULL;
+  f = fdopen(fd, mode);
+  if (!f) close(fd);
+  return f;
+}
+
 EXPORT FILE *fopen(const char *path, const char *mode) {
   if (UNLIKELY(!real_fopen)) resolve();
-  char buf[512];
-  return real_fopen(private_path(path, buf, sizeof buf), mode);
+  return fopen_private(real_fopen, path, mode);
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode) {
   if (UNLIKELY(!real_fopen64)) resolve();
-  char buf[512];
-  return real_fopen64(private_path(path, buf, sizeof buf), mode);
+  return fopen_private(real_fopen64, path, mode);
+}
+
+/* A mark from the program (memtrace's preload opens DIR/mark-LABEL; nothing is created): one
+   MARK chunk {ticks, mono u64, label}, written at once so the reader knows every mark before it
+   reads the events. */
+static int take_mark(const char *path) {
+  if (!private_dir || out_fd < 0) return 0;
+  size_t dl = str_len(private_dir);
+  if (strncmp(path, private_dir, dl) != 0 || strncmp(path + dl, "/mark-", 6) != 0) return 0;
+  const char *label = path + dl + 6;
+  size_t n = str_len(label);
+  if (n > 400) n = 400;
+  uint8_t c[16 + 400];
+  put_u64(c, ticks());
+  put_u64(c + 8, clock_ns(CLOCK_MONOTONIC));
+  memcpy(c + 16, label, n);
+  in_hook++;
+  write_chunk(CH_MARK, c, (uint32_t)(16 + n));
+  in_hook--;
+  errno = ENOENT;
+  return 1;
 }
 
 /* open(2) too: CPython's perf trampoline (-X perf, 3.12+) opens /tmp/perf-PID.map with open(). */
@@ -681,6 +717,7 @@ EXPORT int open(const char *path, int fl, ...) {
   mode_t mode = 0;
   if (fl & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, fl); mode = va_arg(ap, mode_t); va_end(ap); }
   if (UNLIKELY(!real_open)) { if (resolving) return (int)syscall(SYS_openat, AT_FDCWD, path, fl, mode); resolve(); }
+  if (UNLIKELY(private_dir != NULL) && take_mark(path)) return -1;
   char buf[512];
   return real_open(private_path(path, buf, sizeof buf), fl, mode);
 }
@@ -689,6 +726,7 @@ EXPORT int open64(const char *path, int fl, ...) {
   mode_t mode = 0;
   if (fl & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, fl); mode = va_arg(ap, mode_t); va_end(ap); }
   if (UNLIKELY(!real_open64)) { if (resolving) return (int)syscall(SYS_openat, AT_FDCWD, path, fl, mode); resolve(); }
+  if (UNLIKELY(private_dir != NULL) && take_mark(path)) return -1;
   char buf[512];
   return real_open64(private_path(path, buf, sizeof buf), fl, mode);
 }
@@ -879,6 +917,7 @@ __attribute__((constructor)) static void init(void) {
   private_dir = getenv("MEMTRACE_MALLOC_DIR");
   if (private_dir && (!*private_dir || private_dir[0] != '/')) private_dir = NULL;
   redirect_v8log = parse_u64(getenv("MEMTRACE_MALLOC_V8LOG")) == 1;
+  redirect_perfmap = parse_u64(getenv("MEMTRACE_MALLOC_PERFMAP")) == 1;
   if (flags & F_NOFOLLOW) drop_self_from_preload();
   pthread_key_create(&tkey, thread_done);
   if (flags & F_STACKS) table = raw_mmap(sizeof(struct slot) << TABLE_BITS);

@@ -24,11 +24,15 @@ async function main(argv: string[]): Promise<void> {
     .configureOutput({ outputError: () => {} })
     .exitOverride();
   const toolsDir = join(here, 'tools');
-  const modules: string[] = readdirSync(toolsDir)
+  // `memtrace heap …` loads only the heap command (each tool's modules cost tens of ms to load);
+  // help, errors and anything else load them all.
+  const named = argv[2] && /^[a-z]+$/.test(argv[2]) ? argv[2] : undefined;
+  const only = named === 'report' ? join(here, 'report', 'command.js') : named ? join(toolsDir, named, 'command.js') : undefined;
+  const modules: string[] = only && existsSync(only) ? [only] : readdirSync(toolsDir)
     .filter((t) => existsSync(join(toolsDir, t, 'command.js')))
     .sort()
     .map((t) => join(toolsDir, t, 'command.js'));
-  modules.push(join(here, 'report', 'command.js'));
+  if (modules.length !== 1 || modules[0] !== only) modules.push(join(here, 'report', 'command.js'));
   for (const m of modules) {
     const mod = (await import(pathToFileURL(m).href)) as CommandModule;
     mod.register(program);

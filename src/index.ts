@@ -8,7 +8,7 @@ export { buildReport, writeReport } from './report/index.js';
 export type { Report } from './report/types.js';
 // the heap-snapshot engine
 export { loadSnapshot, parseSnapshot, HeapGraph, bornBetween, SnapshotParser, SnapshotFormatError } from './snapshot/index.js';
-export type { Edge, PathStep, ClassAggregate, Progress, RawHeapSnapshot } from './snapshot/index.js';
+export type { Edge, PathStep, PathCluster, ClassAggregate, Progress, RawHeapSnapshot } from './snapshot/index.js';
 
 // process: memory over time
 export { monitorProcess } from './tools/process/index.js';
@@ -31,3 +31,7 @@ export {
   HeapResult, HeapTracer, HeapSnapshot, HeapDiff, DEFAULT_INTERVAL,
 } from './tools/heap/index.js';
 export type { HeapOptions, ObjectsChange, DiffRow, GroupBy, HeapTotals, Site } from './tools/heap/index.js';
+
+// leaks: what grows across iterations, who holds it, where it was allocated
+export { findLeaks, assertNoLeaks, analyzeSnapshots, LeaksResult } from './tools/leaks/index.js';
+export type { FindLeaksOptions, Leak, LeakAnalysis, GrowingGroup, NonLeak } from './tools/leaks/index.js';

@@ -6,7 +6,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { traceMalloc, interposerPath } from '../dist/index.js';
+import { traceMalloc, interposerPath, readMallocLog } from '../dist/index.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -90,7 +90,7 @@ test('a C program with known allocations: exact counts, bytes, peak and unfreed 
   const churn = s.topSitesByCount[0];
   assert.equal(churn.frames[0], 'churn (known)');
   assert.equal(churn.calls, 50);
-  assert.match(r.stderr, /unfreed at exit, by call site\n +7\.81 KiB in 2 +keep_big \(known\) → main \(known\)/);
+  assert.match(r.stderr, /still live at exit, by call site\n +7\.81 KiB in 2 +keep_big \(known\) → main \(known\)/);
 });
 
 test('counting mode and --min-size keep exact totals', () => {
@@ -142,6 +142,73 @@ test('node --stacks: traced without crashing, JS frames named, counts within 1% 
   const ours = p.allocations;
   const peer = haveHeaptrack ? heaptrackCalls([process.execPath, prog, '200']) : mtraceCounts([process.execPath, prog, '200']).allocations;
   assert.ok(within(ours, peer, 1), `allocations: memtrace ${ours}, ${haveHeaptrack ? 'heaptrack' : 'mtrace'} ${peer}`);
+});
+
+test('node --stacks: the JS view puts the allocating function first with its exact Buffers, start-up apart', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const r = run(['malloc', '--stacks', '-o', 'js.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '1500\n');
+  const s = report('js.bin');
+  assert.equal(s.by, 'js');
+  const first = s.topSitesByBytes[0];
+  assert.match(first.label, /^makeBuffers \(.*buffers-known\.mjs:6\)$/, 'the function, at its line');
+  const bytes = 1500 * 65536;
+  // one allocation per Buffer, below the function (±1%: a frame walk cut short by a frame
+  // without a frame pointer charges an event elsewhere, rarely)
+  const buffers = first.native.filter((n) => n.frame.startsWith('node::NodeArrayBufferAllocator::'));
+  const sum = (k) => buffers.reduce((a, n) => a + n[k], 0);
+  // node ≥ 22 (V8 ≥ 12) reuses code space for optimized code and the basic perf map logs no
+  // code deaths: a part of the calls from optimized code reads a stale name (a known limit,
+  // ARCHITECTURE.md). Node 20 names them all.
+  const pct = Number(process.versions.node.split('.')[0]) >= 22 ? 25 : 1;
+  assert.ok(within(sum('calls'), 1500, pct), `Buffers ${sum('calls')}`);
+  assert.ok(within(sum('liveCount'), 1500, pct), `live Buffers ${sum('liveCount')}`);
+  if (pct === 1) {
+    assert.ok(within(first.bytes, bytes, 1), `bytes ${first.bytes} vs ${bytes}`);
+    assert.ok(within(first.liveBytes, bytes, 1), `still live when the program began to exit: ${first.liveBytes}`);
+  }
+  assert.equal(s.unfreedBySite[0].label, first.label);
+  // start-up (node's bootstrap, OpenSSL, the snapshot) is summed apart, out of the tables
+  assert.ok(s.startup.calls > 1000 && s.startup.endMs > 0, `start-up ${JSON.stringify(s.startup)}`);
+  assert.ok(s.topSitesByBytes.every((x) => !x.startup));
+  assert.match(r.stderr, /start-up \(before the main module ran\): [\d,]+ allocations, .* \(left out of the tables below\)/);
+  assert.match(r.stderr, /top JS functions by bytes\n +[\d.]+ MiB in [\d,]+, [\d.]+ MiB live  makeBuffers \(.*buffers-known\.mjs:6\)\n +[\d.]+ MiB in +[\d,]+  node::NodeArrayBufferAllocator::/);
+  // the native view and the whole stacks are still there
+  const n = run(['malloc', '--stacks', '--by', 'native', '-o', 'js-native.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(n.code, 0, n.stderr);
+  assert.match(n.stderr, /top native functions by bytes\n +[\d.]+ MiB in [\d,]+  node::NodeArrayBufferAllocator::/);
+  const withStartup = run(['malloc', '--stacks', '--startup', '-o', 'js-startup.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.match(withStartup.stderr, /\[start-up\] /);
+});
+
+test('--since/--until MARK: allocated in the window and still live at its end', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const r = run(['malloc', '--stacks', '--since', 'start', '--until', 'end', '-o', 'win.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /still live allocated from mark 'start' to mark 'end', still live then, by JS function\n +[\d.]+ MiB in [\d,]+  makeBuffers/);
+  const a = readMallocLog(join(work, 'win.bin'), { since: 'start', until: 'end' });
+  // the window does not depend on frame names: every 64 KiB block of node's ArrayBuffer allocator
+  const live = (x) => x.sites.filter((t) => t.frames[0].startsWith('node::NodeArrayBufferAllocator::') && !t.startup && t.bytes >= 65536 * t.calls).reduce((k, t) => k + t.liveCount, 0);
+  const near = (got, want, what) => assert.ok(within(got, want, 1), `${what}: ${got} of ${want}`);
+  near(live(a), 1000, 'the Buffers made between the marks');
+  near(live(readMallocLog(join(work, 'win.bin'), { since: 'start' })), 1300, 'from start to the exit');
+  near(live(readMallocLog(join(work, 'win.bin'), { until: 'end' })), 1200, 'from the start to end');
+  assert.deepEqual(a.marks.map((m) => m.label), ['memtrace:main', 'start', 'end', 'memtrace:exit']);
+  // elapsed time works for any program; an unknown mark is one line
+  const t = run(['malloc', '--since', '0ms', '--until', '10h', '-o', 'win2.bin', '--', join(work, 'known')]);
+  assert.equal(t.code, 0, t.stderr);
+  const bad = run(['malloc', '--since', 'nope', '-o', 'win3.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.match(bad.stderr, /memtrace: warning: --since: no mark 'nope' in .*win3\.bin \(its marks: start, end\)/);
+  assert.equal(bad.code, 0, 'the program ran: its exit status stands');
+});
+
+test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {
+  const { jsFrameName } = await import('../dist/tools/malloc/symbols.js');
+  assert.equal(jsFrameName('JS:~makeBuffers /app/src/a.js:6:21', '/app'), 'makeBuffers (src/a.js:6)');
+  assert.equal(jsFrameName('JS:*parse file:///app/src/p.js:10:3', '/app'), 'parse (src/p.js:10)');
+  assert.equal(jsFrameName('py::make_blocks:/app/job.py', '/app'), 'make_blocks (job.py)');
+  assert.equal(jsFrameName('py:::/app/job.py', '/app'), '(module) (job.py)');
 });
 
 test('the library API returns the analysis and the report', async () => {
@@ -294,7 +361,8 @@ test('node --stacks: the perf map is private, a symlink planted at /tmp/perf-PID
   const prog = join(fixtures, 'buffers.js');
   // the shell plants the link at its own pid, then execs node under that pid
   const script = `ln -s ${victim} /tmp/perf-$$.map && echo $$ > pid && exec ${process.execPath} ${prog} 5`;
-  const r = run(['malloc', '--stacks', '-o', 'n.bin', '--', 'sh', '-c', script], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' } });
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'n.bin', '--', 'sh', '-c', script], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
   const pid = readFileSync(join(dir, 'pid'), 'utf8').trim();
   const planted = `/tmp/perf-${pid}.map`;
   try {
@@ -307,14 +375,14 @@ test('node --stacks: the perf map is private, a symlink planted at /tmp/perf-PID
   assert.deepEqual(readdirSync(dir).filter((f) => !/^n\.bin(\.\d+)?$/.test(f)), ['pid'], 'no isolate-*-v8.log, no perf map: the traces (sh forks ln and echo) and the test\'s pid file');
   const s = report(join(dir, 'n.bin'));
   assert.match(s.topSitesByBytes.flatMap((x) => x.frames).join('\n'), /parseRecords \(.*buffers\.js:\d+\)/, 'JIT frames named from the private map');
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith('memtrace-malloc-') && !f.startsWith('memtrace-malloc-test-')), [], 'the private directory is removed');
+  assert.deepEqual(readdirSync(tmp), [], 'the private directory is removed');
 });
 
 test('a private directory is removed when the program is killed', () => {
-  const before = new Set(readdirSync(tmpdir()));
-  const r = run(['malloc', '--stacks', '-o', 'k.bin', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], { env: { ...process.env, NODE_OPTIONS: '' } });
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'k.bin', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], { env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
   assert.equal(r.code, 128 + 9);
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => !before.has(f) && f.startsWith('memtrace-malloc-')), []);
+  assert.deepEqual(readdirSync(tmp), []);
 });
 
 test('a trace with bytes changed is refused in one line, exit 2', () => {
@@ -338,7 +406,7 @@ test('bad --top and --min-size: one line, exit 2', () => {
   for (const [args, msg] of [
     [['--top', 'abc'], /^memtrace: --top: 'abc' must be a whole number from 1 to 100000\n$/],
     [['--top', '0'], /^memtrace: --top: '0' must be a whole number/],
-    [['--min-size', '17179869184t'], /^memtrace: --min-size: '17179869184t' is more than 1 PiB, larger than any block\n$/],
+    [['--min-size', '17179869184t'], /^memtrace: --min-size: '17179869184t' is too large \(allowed: 0 to [^)]+\)\n$/],
   ]) {
     const r = run(['malloc', ...args, '--', 'true']);
     assert.equal(r.code, 2, args.join(' '));

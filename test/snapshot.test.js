@@ -27,6 +27,7 @@ test('the parsed arrays are the ones JSON.parse reads, whatever the chunk size',
     assert.equal(g.nodeCount, json.nodes.length / F);
     assert.equal(g.edgeCount, json.edges.length / EF);
     assert.deepEqual(g.strings, json.strings);
+    assert.deepEqual([...g.raw.locations], json.locations);
     for (let n = 0; n < g.nodeCount; n++) {
       if (g.id(n) !== json.nodes[n * F + 2] || g.selfSize(n) !== json.nodes[n * F + 3]) assert.fail(`node ${n} differs (chunk ${chunkSize})`);
     }
@@ -34,10 +35,24 @@ test('the parsed arrays are the ones JSON.parse reads, whatever the chunk size',
       if (g.edgeTarget(e) !== json.edges[e * EF + toOffset] / F) assert.fail(`edge ${e} differs (chunk ${chunkSize})`);
     }
   }
+  // The JavaScript tokenizer (where WebAssembly is missing) reads the same arrays.
+  const js = new SnapshotParser({ wasm: false });
+  const bytes = readFileSync(first);
+  for (let o = 0; o < bytes.length; o += 65521) js.write(bytes.subarray(o, o + 65521));
+  const rawJs = js.end();
+  assert.deepEqual(rawJs.nodes, new Uint32Array(json.nodes));
+  assert.deepEqual(rawJs.edges, new Uint32Array(json.edges));
   // The same from one string in memory.
   const fromText = parseSnapshot(readFileSync(first, 'utf8'));
   assert.equal(fromText.nodeCount, graph.nodeCount);
   assert.deepEqual(fromText.strings.slice(-50), json.strings.slice(-50));
+});
+
+test('the embedded WebAssembly scanner is scan.wat compiled', (t) => {
+  const w = spawnSync('wat2wasm', [join(root, 'src/snapshot/scan.wat'), '--output=-'], { encoding: 'buffer' });
+  if (w.error || w.status !== 0) { t.skip('wat2wasm (wabt) is not installed'); return; }
+  const embedded = readFileSync(join(root, 'src/snapshot/scan-wasm.ts'), 'utf8').match(/SCAN_WASM = '([^']+)'/)[1];
+  assert.equal(embedded, w.stdout.toString('base64'));
 });
 
 test('progress is reported up to the file size', async () => {
@@ -64,6 +79,10 @@ test('class names and counts match what the program holds', () => {
   assert.ok(byClass.get('system / JSArrayBufferData').selfSize >= data);
   assert.ok(byClass.get('ArrayBuffer').nativeSize >= data);
   assert.ok(byClass.get('Buffer').retainedSize >= data);
+  // GC roots: the global objects and what V8's root categories hold, no synthetic node.
+  const roots = graph.gcRoots();
+  assert.ok(roots.some((n) => graph.className(n) === 'global'));
+  assert.ok(roots.length > 10 && roots.every((n) => graph.type(n) !== 'synthetic'));
   // Every node is in exactly one class.
   const total = [...byClass.values()].reduce((s, a) => s + a.count, 0);
   assert.equal(total, graph.nodeCount);
@@ -165,6 +184,11 @@ test('retainer paths name variables, properties, closures and Map keys', () => {
   // Paths to the 40 Buffers cluster into one signature.
   const sigs = new Set(graph.findByClass('Buffer').filter((n) => graph.retainerPath(n).some((s) => s.node === map)).map((n) => graph.pathSignature(graph.retainerPath(n))));
   assert.equal(sigs.size, 1);
+  const clusters = graph.clusterPaths(graph.findByClass('Buffer'));
+  const cacheCluster = clusters.find((c) => c.nodes.includes(buf));
+  assert.equal(cacheCluster.nodes.length, truth.BUFFERS);
+  assert.equal(clusters[0], cacheCluster, 'the cache is the biggest way Buffers are held');
+  assert.ok(cacheCluster.retainedSize >= truth.BUFFERS * truth.BUFFER_BYTES);
   assert.deepEqual(graph.retainerPath(map, { maxDepth: 2 }).map((s) => s.label), ['context', 'cache (variable)']);
 });
 

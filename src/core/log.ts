@@ -23,6 +23,17 @@ export interface LogHeader {
 /** One record of a log after the header; fields are the tool's own (times in ms since start, sizes in bytes). */
 export type LogRecord = Record<string, unknown> & { t: number };
 
+/**
+ * A log whose records do not hold what its tool writes: thrown by a tool's report with what is
+ * wrong ("record 12: …"); the report command adds the file's name.
+ */
+export class CorruptLogError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptLogError';
+  }
+}
+
 /** Builds a header with the common fields filled in. */
 export function makeHeader(tool: string, fields: { pid: number; command: string[] } & Record<string, unknown>): LogHeader {
   return {

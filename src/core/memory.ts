@@ -100,16 +100,24 @@ export class ProcReader {
    * from status and stat, re-read only when `refresh` is set (the caller does so at most every
    * few ms, since these are rates or change slowly). `detail` adds PSS/USS from smaps_rollup
    * (costlier: the kernel walks the page tables); they are left out when the kernel denies them.
+   * `statmPages` gives statm's resident and shared pages read elsewhere at the sample's time.
    */
-  sample(detail = false, refresh = true): ProcSample | null {
+  sample(detail = false, refresh = true, statmPages?: { resident: number; shared: number }): ProcSample | null {
     try {
-      const statm = preadText(this.statm);
-      const sp1 = statm.indexOf(' ');
-      const sp2 = statm.indexOf(' ', sp1 + 1);
-      const sp3 = statm.indexOf(' ', sp2 + 1);
-      if (sp2 < 0) return null;
-      const residentPages = Number(statm.slice(sp1 + 1, sp2));
-      const sharedPages = Number(statm.slice(sp2 + 1, sp3));
+      let residentPages: number, sharedPages: number;
+      if (statmPages) {
+        // Read by someone else at the sample's time (the timer-paced sampler): RSS as it was then.
+        residentPages = statmPages.resident;
+        sharedPages = statmPages.shared;
+      } else {
+        const statm = preadText(this.statm);
+        const sp1 = statm.indexOf(' ');
+        const sp2 = statm.indexOf(' ', sp1 + 1);
+        const sp3 = statm.indexOf(' ', sp2 + 1);
+        if (sp2 < 0) return null;
+        residentPages = Number(statm.slice(sp1 + 1, sp2));
+        sharedPages = Number(statm.slice(sp2 + 1, sp3));
+      }
       const c = this.cached;
       if (refresh) {
         const status = preadText(this.status);

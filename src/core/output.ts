@@ -2,8 +2,9 @@
 // starts (a bad -o fails at once, not after the run), the check creates or changes nothing the
 // user owns, and opening never truncates or replaces anything but a regular file: a device,
 // a FIFO or a symlink given as -o stays what it is. Nothing here ever unlinks a path.
-import { accessSync, closeSync, constants, openSync, statSync, statfsSync, unlinkSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, statSync, statfsSync, unlinkSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError, fileError } from './errors.js';
 
 /** What an output path is before the run: a new file, an existing regular file, or something else (device, FIFO, socket). */
@@ -113,4 +114,13 @@ export function openOutput(path: string): number {
   try { st = statSync(path, { throwIfNoEntry: false }); } catch { st = undefined; }
   if (st && !st.isFile()) return openSync(path, constants.O_WRONLY);
   return openSync(path, 'w');
+}
+
+/** A new private folder under the system's temporary folder ($TMPDIR), or a one-line UsageError. */
+export function makeTempDir(prefix: string): string {
+  try {
+    return mkdtempSync(join(tmpdir(), prefix));
+  } catch (err) {
+    throw fileError(err, 'make a temporary folder in', tmpdir());
+  }
 }

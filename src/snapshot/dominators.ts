@@ -5,8 +5,10 @@
 /**
  * The graph the dominator computation walks, as flat arrays: nodes 0..n-1, edge e of node v
  * for e in [firstEdge[v], firstEdge[v+1]), target `edges[e * stride + toOffset]`;
- * predecessors through the retainer arrays. `counts[e]` is 1 when edge e keeps its target
- * alive (an array, not a callback: it is read once per edge in each of two passes).
+ * predecessors through the retainer slots. Which edges keep their target alive is DevTools'
+ * rule: not weak, shortcuts only from the root, and into a node of the `owned` set (what the
+ * user's globals reach) only from the root or another owned node. A retainer slot holds
+ * the source node in its low 30 bits and that answer for its edge in bit 31.
  */
 export interface DominatorInput {
   nodeCount: number;
@@ -16,9 +18,11 @@ export interface DominatorInput {
   stride: number;
   toOffset: number;
   firstRetainer: Uint32Array;
-  retainerNode: Uint32Array;
-  retainerEdge: Uint32Array;
-  counts: Uint8Array;
+  retainers: Uint32Array;
+  typeOffset: number;
+  weakType: number;
+  shortcutType: number;
+  owned: Uint8Array;
   /**
    * Nodes to start more DFS trees from once the root's is done (as if the root had an edge
    * to each): called with what is visited so far.
@@ -33,6 +37,8 @@ export interface DominatorTree {
   order: Uint32Array;
   /** How many nodes the DFS reached from the root itself (the rest from extra starts). */
   reachedFromRoot: number;
+  /** 8 bytes a node of scratch memory, free for the caller's use. */
+  scratch: ArrayBuffer;
 }
 
 const NONE = 0xffffffff;
@@ -45,14 +51,17 @@ const NONE = 0xffffffff;
  */
 export function dominators(g: DominatorInput): DominatorTree {
   const n = g.nodeCount;
-  const { firstEdge, edges, stride, toOffset, firstRetainer, retainerNode, retainerEdge, counts } = g;
+  const { firstEdge, edges, stride, toOffset, firstRetainer, retainers, typeOffset, weakType, shortcutType, owned } = g;
   // dfn[node] = preorder number + 1 (0: not visited); the other arrays are in preorder space.
   const dfn = new Uint32Array(n);
   const vertex = new Uint32Array(n);
   const parent = new Uint32Array(n); // becomes idom (in preorder space) in place
-  const semi = new Uint32Array(n);
+  // semi and ancestor share one buffer that the caller gets back as scratch (8 bytes a
+  // node: room for a Float64Array of retained sizes without a new allocation at the peak).
+  const scratch = new ArrayBuffer(8 * n);
+  const semi = new Uint32Array(scratch, 0, n);
   const label = new Uint32Array(n);
-  const ancestor = new Uint32Array(n);
+  const ancestor = new Uint32Array(scratch, 4 * n, n);
   const virtualChild = new Uint8Array(n);
   let count = 0;
   // The DFS stack lives in arrays not yet in use: semi (nodes) and label (edge cursors).
@@ -67,7 +76,10 @@ export function dominators(g: DominatorInput): DominatorTree {
       if (e >= firstEdge[v + 1]!) { top--; continue; }
       stackEdge[top] = e + 1;
       const c = edges[e * stride + toOffset]!;
-      if (dfn[c] !== 0 || counts[e] === 0) continue;
+      if (dfn[c] !== 0) continue;
+      const t = edges[e * stride + typeOffset];
+      if (t === weakType) continue;
+      if (v !== g.root && (t === shortcutType || (owned[c] === 1 && owned[v] !== 1))) continue;
       dfn[c] = count + 1; vertex[count] = c; parent[count] = dfn[v]! - 1; count++;
       top++;
       stackNode[top] = c; stackEdge[top] = firstEdge[c]!;
@@ -104,8 +116,9 @@ export function dominators(g: DominatorInput): DominatorTree {
     let s = semi[i]!;
     if (virtualChild[w]) s = 0;
     for (let r = firstRetainer[w]!, rEnd = firstRetainer[w + 1]!; r < rEnd; r++) {
-      if (counts[retainerEdge[r]!] === 0) continue;
-      const u = evalNode(dfn[retainerNode[r]!]! - 1);
+      const slot = retainers[r]!;
+      if (slot < 0x80000000) continue; // bit 31: the edge counts
+      const u = evalNode(dfn[slot & 0x3fffffff]! - 1);
       if (semi[u]! < s) s = semi[u]!;
     }
     semi[i] = s;
@@ -124,5 +137,5 @@ export function dominators(g: DominatorInput): DominatorTree {
   // Back from preorder numbers to node ordinals (into a free array).
   const out = label;
   for (let i = 0; i < count; i++) out[vertex[i]!] = vertex[idom[i]!]!;
-  return { idom: out, order: vertex, reachedFromRoot };
+  return { idom: out, order: vertex, reachedFromRoot, scratch };
 }

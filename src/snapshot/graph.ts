@@ -29,6 +29,16 @@ export interface PathStep {
   label: string;
 }
 
+/** Nodes held the same way: one signature, an example path, the nodes and their retained bytes. */
+export interface PathCluster {
+  signature: string;
+  /** The retainer path of the first node. */
+  path: PathStep[];
+  nodes: number[];
+  /** Sum of the nodes' retained sizes. */
+  retainedSize: number;
+}
+
 /** Per class: how many objects, their own bytes, what they retain, native bytes they own. */
 export interface ClassAggregate {
   className: string;
@@ -45,6 +55,7 @@ export interface ClassAggregate {
 }
 
 const NONE = 0xffffffff;
+const SOURCE_MASK = 0x3fffffff, STRONG = 0x40000000, COUNTS = 0x80000000;
 
 /** The graph of a heap snapshot; node and edge handles are ordinals (0-based numbers). */
 export class HeapGraph {
@@ -77,8 +88,14 @@ export class HeapGraph {
   private readonly nSynthetic: number; private readonly nCode: number;
 
   private firstRetainerArr: Uint32Array | undefined;
-  private retainerNodeArr: Uint32Array | undefined;
-  private retainerEdgeArr: Uint32Array | undefined;
+  /**
+   * Per retainer slot: the source node's ordinal in the low 30 bits, bit 30 set when the edge
+   * is neither weak nor a shortcut, bit 31 when it keeps its target alive for dominators.
+   * The edge itself is found again among the source's edges: storing it would cost 4 bytes
+   * per edge for the few readers that need it.
+   */
+  private retainerSlots: Uint32Array | undefined;
+  private ownedArr: Uint8Array | undefined;
   private classOf: Uint32Array | undefined;
   private classNamesArr: string[] = [];
   private idomArr: Uint32Array | undefined;
@@ -203,6 +220,25 @@ export class HeapGraph {
     return out;
   }
 
+  /**
+   * The GC roots: what V8's synthetic root categories ("(GC roots)" → "(Strong roots)",
+   * "(Handle scope)", "(Global handles)"…) and the root's shortcut edges (the user's global
+   * objects) hold, without the categories themselves.
+   */
+  gcRoots(): number[] {
+    const out = new Set<number>();
+    const seen = new Set<number>([0]);
+    const todo = [0];
+    while (todo.length) {
+      const v = todo.pop()!;
+      for (let e = this.firstEdge[v]!; e < this.firstEdge[v + 1]!; e++) {
+        const c = this.edgeTarget(e);
+        if (this.type(c) === 'synthetic') { if (!seen.has(c)) { seen.add(c); todo.push(c); } } else out.add(c);
+      }
+    }
+    return [...out];
+  }
+
   /** The node ordinal of the object with V8 id `id`, or -1. */
   nodeIndexById(id: number): number {
     if (!this.sortedIds) {
@@ -255,29 +291,55 @@ export class HeapGraph {
 
   /** The edges that point at node n (its retainers), weak ones included. */
   *retainers(n: number): IterableIterator<Edge> {
+    this.checkNode(n);
+    for (const [from, e] of this.retainerEdges(n)) {
+      yield { index: e, type: this.edgeType(e), name: this.edgeName(e), from, to: n };
+    }
+  }
+
+  /** [source node, edge] of each edge into node n. */
+  private *retainerEdges(n: number): IterableIterator<[number, number]> {
     this.buildRetainers();
-    const first = this.firstRetainerArr!, rn = this.retainerNodeArr!, re = this.retainerEdgeArr!;
+    const first = this.firstRetainerArr!, slots = this.retainerSlots!;
+    let last = -1;
     for (let r = first[n]!, end = first[n + 1]!; r < end; r++) {
-      const e = re[r]!;
-      yield { index: e, type: this.edgeType(e), name: this.edgeName(e), from: rn[r]!, to: n };
+      const from = slots[r]! & SOURCE_MASK;
+      // A node with several edges to n has adjacent slots: its edges are listed once.
+      if (from === last) continue;
+      last = from;
+      for (let e = this.firstEdge[from]!, eEnd = this.firstEdge[from + 1]!; e < eEnd; e++) {
+        if (this.edgeTarget(e) === n) yield [from, e];
+      }
     }
   }
 
   private buildRetainers(): void {
     if (this.firstRetainerArr) return;
-    const N = this.nodeCount, E = this.edgeCount, EF = this.EF, eTo = this.eTo, edges = this.edgeArr;
+    const N = this.nodeCount, E = this.edgeCount, EF = this.EF, eTo = this.eTo, eType = this.eType, edges = this.edgeArr;
+    if (N > SOURCE_MASK) throw new Error(`heap snapshot: ${N} nodes is more than this reader handles (${SOURCE_MASK})`);
+    const owned = this.ownedArr = this.userOwned();
+    const tWeak = this.tWeak, tShortcut = this.tShortcut, firstEdge = this.firstEdge;
     const first = new Uint32Array(N + 1);
     for (let e = 0; e < E; e++) first[edges[e * EF + eTo]! + 1]!++;
     for (let n = 0; n < N; n++) first[n + 1]! += first[n]!;
-    const fill = first.slice(0, N);
-    const rn = new Uint32Array(E), re = new Uint32Array(E);
+    // Fill each node's range through first[] itself (it ends one range ahead), then shift it
+    // back: no second N-sized cursor array.
+    const slots = new Uint32Array(E);
     for (let n = 0; n < N; n++) {
-      for (let e = this.firstEdge[n]!, end = this.firstEdge[n + 1]!; e < end; e++) {
-        const slot = fill[edges[e * EF + eTo]!]!++;
-        rn[slot] = n; re[slot] = e;
+      const fromOwned = n === 0 || owned[n] === 1;
+      for (let e = firstEdge[n]!, end = firstEdge[n + 1]!; e < end; e++) {
+        const c = edges[e * EF + eTo]!;
+        const t = edges[e * EF + eType];
+        let v = n;
+        if (t !== tWeak && t !== tShortcut) v |= STRONG;
+        // DevTools' rules (see computeDominators).
+        if (t !== tWeak && (t !== tShortcut || n === 0) && (fromOwned || owned[c] !== 1)) v |= COUNTS;
+        slots[first[c]!++] = v >>> 0;
       }
     }
-    this.firstRetainerArr = first; this.retainerNodeArr = rn; this.retainerEdgeArr = re;
+    for (let n = N; n > 0; n--) first[n] = first[n - 1]!;
+    first[0] = 0;
+    this.firstRetainerArr = first; this.retainerSlots = slots;
   }
 
   // ---- dominators and retained sizes ----
@@ -313,22 +375,12 @@ export class HeapGraph {
     if (this.idomArr) return;
     this.buildRetainers();
     const N = this.nodeCount, EF = this.EF, edges = this.edgeArr;
-    const owned = this.userOwned();
+    const owned = this.ownedArr!;
     const tWeak = this.tWeak, tShortcut = this.tShortcut, eType = this.eType, eTo = this.eTo;
-    const first = this.firstRetainerArr!, re = this.retainerEdgeArr!;
-    // DevTools' rules: weak edges never count; shortcut edges only from the root; an edge
-    // into a user-owned node counts only from the root or another user-owned node.
-    const counts = new Uint8Array(this.edgeCount);
-    const firstEdge = this.firstEdge;
-    for (let from = 0; from < N; from++) {
-      const fromOwned = from === 0 || owned[from] === 1;
-      for (let e = firstEdge[from]!, end = firstEdge[from + 1]!; e < end; e++) {
-        const t = edges[e * EF + eType];
-        if (t === tWeak || (t === tShortcut && from !== 0)) continue;
-        if (!fromOwned && owned[edges[e * EF + eTo]!] === 1) continue;
-        counts[e] = 1;
-      }
-    }
+    const first = this.firstRetainerArr!, slots = this.retainerSlots!;
+    // DevTools' rules (weak edges never count; shortcut edges only from the root; an edge
+    // into a user-owned node only from the root or another user-owned node) are applied by
+    // the DFS from `owned` and the edge types, and carried by the retainer slots (bit 31).
     // Nodes held only by weak or shortcut edges are treated as children of the root, as
     // DevTools does, so their subgraphs get dominators too.
     const extraStarts = function* (visited: { has(node: number): boolean }) {
@@ -336,8 +388,7 @@ export class HeapGraph {
         if (visited.has(v)) continue;
         let onlyWeak = true;
         for (let r = first[v]!, end = first[v + 1]!; r < end; r++) {
-          const t = edges[re[r]! * EF + eType];
-          if (t !== tWeak && t !== tShortcut) { onlyWeak = false; break; }
+          if ((slots[r]! & STRONG) !== 0) { onlyWeak = false; break; }
         }
         if (onlyWeak) yield v;
       }
@@ -345,10 +396,10 @@ export class HeapGraph {
     this.onProgress?.({ phase: 'dominators', done: 0, total: N });
     const tree = dominators({
       nodeCount: N, root: 0, firstEdge: this.firstEdge, edges, stride: EF, toOffset: eTo,
-      firstRetainer: first, retainerNode: this.retainerNodeArr!, retainerEdge: re, counts, extraStarts,
+      firstRetainer: first, retainers: slots, typeOffset: eType, weakType: tWeak, shortcutType: tShortcut, owned, extraStarts,
     });
     this.idomArr = tree.idom;
-    const retained = new Float64Array(N);
+    const retained = new Float64Array(tree.scratch, 0, N);
     for (let n = 0; n < N; n++) retained[n] = this.nodes[n * this.F + this.oSize]!;
     const order = tree.order, idom = tree.idom;
     for (let i = N - 1; i >= 1; i--) { const v = order[i]!; retained[idom[v]!]! += retained[v]!; }
@@ -528,12 +579,8 @@ export class HeapGraph {
   private collectionOf(table: number): number {
     const t = this.nodes[table * this.F + this.oType]!;
     if (t !== this.nArray && t !== this.nHidden && t !== this.nObject) return -1;
-    this.buildRetainers();
-    const first = this.firstRetainerArr!, rn = this.retainerNodeArr!, re = this.retainerEdgeArr!;
-    for (let r = first[table]!, end = first[table + 1]!; r < end; r++) {
-      const e = re[r]!;
+    for (const [o, e] of this.retainerEdges(table)) {
       if (this.edgeTypeIndex(e) !== this.tInternal || this.edgeName(e) !== 'table') continue;
-      const o = rn[r]!;
       const nm = this.name(o);
       if (nm === 'Map' || nm === 'Set' || nm === 'WeakMap' || nm === 'WeakSet') return o;
     }
@@ -617,6 +664,23 @@ export class HeapGraph {
       const edge = s.label.startsWith('value of key ') ? '[value]' : s.label.replace(/\d+/g, '·');
       return `${edge}:${this.className(s.node)}`;
     }).join('/');
+  }
+
+  /**
+   * Groups nodes whose retainer paths have the same signature (see `pathSignature`): one
+   * cluster per way of being held, biggest retained size first, each with one example path.
+   */
+  clusterPaths(nodes: Iterable<number>, opts: { maxDepth?: number } = {}): PathCluster[] {
+    const byKey = new Map<string, PathCluster>();
+    for (const n of nodes) {
+      const steps = this.retainerPath(n, opts);
+      const key = this.pathSignature(steps);
+      let c = byKey.get(key);
+      if (!c) { c = { signature: key, path: steps, nodes: [], retainedSize: 0 }; byKey.set(key, c); }
+      c.nodes.push(n);
+      c.retainedSize += this.retainedSize(n);
+    }
+    return [...byKey.values()].sort((a, b) => b.retainedSize - a.retainedSize || b.nodes.length - a.nodes.length);
   }
 
   // ---- aggregates ----

@@ -6,15 +6,17 @@ import { HeapGraph } from './graph.js';
 import { SnapshotParser, type Progress } from './parser.js';
 
 export { HeapGraph, bornBetween } from './graph.js';
-export type { Edge, PathStep, ClassAggregate } from './graph.js';
+export type { Edge, PathStep, ClassAggregate, PathCluster } from './graph.js';
 export { SnapshotParser, SnapshotFormatError } from './parser.js';
+export { AllocationTraces } from './traces.js';
+export type { TraceFrame } from './traces.js';
 export type { RawHeapSnapshot, SnapshotMeta, Progress } from './parser.js';
 
 /** Options of loadSnapshot. */
 export interface LoadOptions {
   /** Called as the work goes (bytes read while parsing; the dominator phase later). */
   onProgress?: (p: Progress) => void;
-  /** Bytes per read (default 4 MiB). */
+  /** Bytes per read (default 1 MiB). */
   chunkSize?: number;
 }
 
@@ -24,7 +26,7 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
   try {
     const total = (await fh.stat()).size;
     const parser = new SnapshotParser();
-    const buf = Buffer.allocUnsafe(opts.chunkSize ?? 4 * 1024 * 1024);
+    const buf = Buffer.allocUnsafe(opts.chunkSize ?? 1024 * 1024);
     let done = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);

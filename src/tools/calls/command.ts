@@ -1,10 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
-import { checkOutput, checkOutputDir, isRegularFile } from '../../core/output.js';
+import { checkOutput, checkOutputDir, isRegularFile, makeTempDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
@@ -70,7 +69,7 @@ export function register(program: Command): void {
       else checkOutputDir(process.cwd());
       const output = resolve(opts.output ?? defaultLogName('calls', process.pid));
       // The first process of the tree to write claims the log through a file in a folder of ours.
-      const claimDir = mkdtempSync(join(tmpdir(), 'memtrace-calls-'));
+      const claimDir = makeTempDir('memtrace-calls-');
       const claim = join(claimDir, 'claim');
       let exit: ChildExit;
       let told: { records?: number; incomplete?: string } | undefined;

@@ -10,6 +10,7 @@
 //   3 MAPS     /proc/self/maps text     4 COUNTS  calls[16] bytes[16] log2-size histogram[64] u64
 //   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
+//   8 MARK     ticks mono u64, label (utf8, URI-encoded): a mark; 'memtrace:main' ends start-up
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
 import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -28,6 +29,12 @@ export const OPS = ['', 'malloc', 'calloc', 'realloc', 'free', 'posix_memalign',
 const OP_REALLOC = 3, OP_FREE = 4, OP_MUNMAP = 11, OP_STACKDEF = 15;
 const NOPS = 16, NHIST = 64;
 const FINE_BINS = 100_000, CHART_POINTS = 2000;
+/** Added to a site key for the events of start-up (above every image × stack id key). */
+const STARTUP_KEY = 2 ** 40;
+/** The mark memtrace's node preload places when the main module is about to run (src/runtime/malloc-marks.ts). */
+export const MAIN_MARK = 'memtrace:main';
+/** The mark the preload places when the program begins to exit (before node frees its heap at teardown). */
+export const EXIT_MARK = 'memtrace:exit';
 
 /** One process image (a process, or what it exec'd) found in a trace file. */
 export interface MallocImage {
@@ -49,8 +56,10 @@ export interface MallocAnalysis {
   histogram: Array<{ lo: number; hi: number; count: number }>;
   /** Live bytes over time (ms since start; each point the highest in its slice). */
   timeline: { t: number[]; live: number[] };
-  /** Call sites (innermost frame first), with what they allocated and what was still live at exit. */
-  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number }>;
+  /** Call sites (innermost frame first), with what they allocated and what was still live at exit; `startup` for allocations before the main module ran. */
+  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup: boolean }>;
+  /** Marks placed by the program (ms since start), start-up's end among them as 'memtrace:main'. */
+  marks: Array<{ t: number; label: string }>;
   warnings: string[];
 }
 
@@ -61,6 +70,7 @@ interface Scan {
   endTicks: number;
   ended: boolean;
   stopped?: { ticks: number; errno: number };
+  marks: Array<{ ticks: number; label: string; image: number }>;
   cutAt?: number;
   hasSymbols: boolean;
   size: number;
@@ -71,7 +81,7 @@ const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
 
 /** Chunk lengths the interposer always writes (COUNTS, END, STOPPED); INFO and EVENTS have a minimum. */
 const FIXED_LEN: Record<number, number> = { 4: (2 * NOPS + NHIST) * 8, 5: 16, 7: 24 };
-const MIN_LEN: Record<number, number> = { 1: 64, 2: 40 };
+const MIN_LEN: Record<number, number> = { 1: 64, 2: 40, 8: 16 };
 /** Bounds a sane trace keeps: block sizes and addresses of a 64-bit process, stack ids of the table. */
 const MAX_SIZE = 2 ** 48, MAX_ADDR = 2 ** 57, MAX_STACK_ID = 2 ** 21, MAX_FRAMES = 64;
 
@@ -94,13 +104,13 @@ function scan(fd: number, path: string): Scan {
   const head = readAt(fd, 0, 16);
   if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
   if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
-  const s: Scan = { images: [], pairs: [], events: [], endTicks: 0, ended: false, hasSymbols: false, size };
+  const s: Scan = { images: [], pairs: [], events: [], marks: [], endTicks: 0, ended: false, hasSymbols: false, size };
   let pos = 16;
   while (pos < size) {
     const h = readAt(fd, pos, 8);
     if (h.length < 8) { s.cutAt = pos; break; }
     const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
-    if (type === 0 || type > 7) throw corrupt(path, `unknown chunk type ${type}`, pos);
+    if (type === 0 || type > 8) throw corrupt(path, `unknown chunk type ${type}`, pos);
     if (pos + 8 + len > size) { s.cutAt = pos; break; }
     if ((FIXED_LEN[type] !== undefined && len !== FIXED_LEN[type]) || len < (MIN_LEN[type] ?? 0)) throw corrupt(path, `a chunk of type ${type} has ${len} bytes`, pos);
     const body = pos + 8;
@@ -140,6 +150,12 @@ function scan(fd: number, path: string): Scan {
       try { all = JSON.parse(readAt(fd, body, len).toString('utf8')); } catch { throw corrupt(path, 'the frame names are not JSON', pos); }
       for (const [i, list] of Object.entries(all)) if (s.images[Number(i)]) s.images[Number(i)]!.symbols = list;
       s.hasSymbols = true;
+    } else if (type === 8) {
+      const b = readAt(fd, body, len);
+      let label: string;
+      try { label = decodeURIComponent(b.toString('utf8', 16)); } catch { label = b.toString('utf8', 16); }
+      s.marks.push({ ticks: u64(b, 0), label, image: img });
+      s.pairs.push([u64(b, 0), u64(b, 8)]);
     } else if (type === 7) {
       const b = readAt(fd, body, 24);
       s.stopped = { ticks: u64(b, 0), errno: b.readUInt32LE(16) };
@@ -150,8 +166,41 @@ function scan(fd: number, path: string): Scan {
   return s;
 }
 
+/** A time in a trace: a mark's label, or ms since the start. */
+export type TracePoint = string | number;
+
+/** The window of "allocated in it and still live at its end", in ms; `label` says it in words. */
+export interface LiveWindow { fromMs: number; toMs: number; label: string }
+
+/** The window a read asks for: --since/--until as marks or ms; by default up to where node began to exit. */
+function windowOf(s: Scan, toMs: (ticks: number) => number, options: ReadOptions, path: string): LiveWindow {
+  const marks = s.marks.filter((m) => m.label !== MAIN_MARK && m.label !== EXIT_MARK);
+  const at = (p: TracePoint, what: string, after = -Infinity): number => {
+    if (typeof p === 'number') return p;
+    const m = marks.map((k) => ({ ...k, ms: toMs(k.ticks) })).find((k) => k.label === p && k.ms >= after);
+    if (!m) {
+      const known = [...new Set(marks.map((k) => k.label))];
+      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ' (it has no marks: give a time, e.g. 2s)'}`);
+    }
+    return m.ms;
+  };
+  const fromMs = options.since !== undefined ? at(options.since, '--since') : 0;
+  const exit = s.marks.find((m) => m.label === EXIT_MARK && m.image === 0);
+  const toMs_ = options.until !== undefined ? at(options.until, '--until', fromMs) : exit ? toMs(exit.ticks) : Infinity;
+  if (toMs_ < fromMs) throw new UsageError(`--until is before --since in ${path}`);
+  const name = (p: TracePoint | undefined, ms: number) => (typeof p === 'string' ? `mark '${p}'` : `${ms.toFixed(1)} ms`);
+  const label = options.since === undefined && options.until === undefined
+    ? (exit ? 'when the program began to exit' : 'at exit')
+    : `allocated from ${options.since !== undefined ? name(options.since, fromMs) : 'the start'} to ${options.until !== undefined ? name(options.until, toMs_) : exit ? 'the exit' : 'the end'}, still live then`;
+  return { fromMs, toMs: toMs_, label };
+}
+
 /** Options of {@link readMallocLog}. */
 export interface ReadOptions {
+  /** Live columns count blocks allocated from here (a mark's label, or ms since the start)… */
+  since?: TracePoint;
+  /** …and still live here (default: where a node program began to exit, else the end). */
+  until?: TracePoint;
   /** Append the resolved frame names to the file (so a later report needs no perf map). */
   saveSymbols?: boolean;
   /** Directory of the perf maps memtrace had node write (a map not found there is read from /tmp). */
@@ -199,6 +248,22 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (v > maxPre[b]!) maxPre[b] = v;
   };
 
+  // start-up of each image: its events before the main module ran (the preload's mark)
+  const mainMs = new Map<number, number>();
+  for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
+  // the window whose allocations still live at its end fill the "live" columns: by default all
+  // of the run up to where the program began to exit (node: before teardown frees its heap)
+  const win = windowOf(s, toMs, options, path);
+  const inWin = (ms: number) => ms >= win.fromMs && ms <= win.toMs;
+  const liveBy = new Map<number, { bytes: number; count: number }>();
+  const credit = (site: number, size: number) => {
+    let l = liveBy.get(site);
+    if (!l) liveBy.set(site, (l = { bytes: 0, count: 0 }));
+    l.bytes += size;
+    l.count++;
+  };
+  const allocMs = new Map<number, number>();
+  const shadow = new Map<number, { size: number; site: number; at: number }>();
   const live = new Map<number, number>();
   const liveSite = new Map<number, number>();
   const pending = new Map<number, number>();
@@ -222,17 +287,36 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
       unknownFrees--;
       add(ms, size);
       add(freedAt, -size);
+      if (inWin(ms) && freedAt > win.toMs) credit(site, size);
       return;
+    }
+    const prev = live.get(addr);
+    if (prev !== undefined) { // the block before at this address: its free (another thread's) is still to be read
+      shadow.set(addr, { size: prev, site: liveSite.get(addr)!, at: allocMs.get(addr)! });
     }
     live.set(addr, size);
     liveSite.set(addr, site);
+    allocMs.set(addr, ms);
     add(ms, size);
+  };
+  const gone = (addr: number, size: number, ms: number) => {
+    const at = allocMs.get(addr)!;
+    if (inWin(at) && ms > win.toMs) credit(liveSite.get(addr)!, size);
   };
   const release = (addr: number, ms: number) => {
     const size = live.get(addr);
     if (size === undefined) { pending.set(addr, ms); unknownFrees++; return; }
+    const old = shadow.get(addr);
+    if (old && allocMs.get(addr)! > ms) { // frees the earlier block at this address, not the one after
+      shadow.delete(addr);
+      if (inWin(old.at) && ms > win.toMs) credit(old.site, old.size);
+      add(ms, -old.size);
+      return;
+    }
+    gone(addr, size, ms);
     live.delete(addr);
     liveSite.delete(addr);
+    allocMs.delete(addr);
     add(ms, -size);
   };
 
@@ -241,8 +325,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (ch.image !== currentImage) {
       if (currentImage >= 0 && live.size > 0) { // an exec replaced the image: its heap is gone
         const at = toMs(s.images[ch.image]!.startTicks);
-        for (const size of live.values()) add(at, -size);
-        live.clear(); liveSite.clear(); pending.clear();
+        for (const [addr, size] of live) { gone(addr, size, at); add(at, -size); }
+        live.clear(); liveSite.clear(); allocMs.clear(); shadow.clear(); pending.clear();
       }
       currentImage = ch.image;
     }
@@ -270,6 +354,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     };
     const zz = (v: number) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
     const imgKey = ch.image * 2 ** 21;
+    const startupEnd = mainMs.get(ch.image);
     const calls = evCalls[ch.image]!, bytes = evBytes[ch.image]!, hist = evHist[ch.image]!;
     while (p < end) {
       const op = b[p++]!;
@@ -293,8 +378,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
       if (ticks > lastTicksOk) throw bad('an event timed after its chunk was written');
       if (sid >= MAX_STACK_ID) throw bad(`stack id ${sid}`);
       decoded++;
-      const site = imgKey + sid;
       const ms = toMs(ticks);
+      const site = imgKey + sid + (startupEnd !== undefined && ms < startupEnd ? STARTUP_KEY : 0);
       events++;
       const cop = op === OP_FREE && addr === 0 ? 12 : op;
       calls[cop]!++;
@@ -339,15 +424,10 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     }
   }
 
-  // live at exit by site
-  const liveBy = new Map<number, { bytes: number; count: number }>();
+  // blocks live at exit: live at the window's end when allocated in it
   let liveAtExit = 0;
   for (const [addr, size] of live) {
-    const site = liveSite.get(addr)!;
-    let l = liveBy.get(site);
-    if (!l) liveBy.set(site, (l = { bytes: 0, count: 0 }));
-    l.bytes += size;
-    l.count++;
+    if (inWin(allocMs.get(addr)!)) credit(liveSite.get(addr)!, size);
     liveAtExit += size;
   }
 
@@ -375,17 +455,19 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
 
   const bySite = new Map<string, MallocAnalysis['sites'][number]>();
   const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
-  for (const key of new Set([...sites.keys(), ...liveBy.keys()])) {
+  for (const siteKey of new Set([...sites.keys(), ...liveBy.keys()])) {
+    const startup = siteKey >= STARTUP_KEY;
+    const key = startup ? siteKey - STARTUP_KEY : siteKey;
     const img = Math.floor(key / 2 ** 21);
     const id = key - img * 2 ** 21;
     const ips = stackDefs.get(key);
     const frames = !anyStacks ? ['(all call sites: run with --stacks)'] : id === 0 ? ['(no stack)'] : ips ? ips.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`) : ['(stack not in the trace)'];
-    const label = frames.join('\n');
+    const label = (startup ? 'startup\n' : '') + frames.join('\n');
     let e = bySite.get(label);
-    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 }));
-    const st = sites.get(key);
+    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+    const st = sites.get(siteKey);
     if (st) { e.calls += st.calls; e.bytes += st.bytes; }
-    const l = liveBy.get(key);
+    const l = liveBy.get(siteKey);
     if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
   }
 
@@ -436,10 +518,13 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     unknownFrees,
     endedBy,
     ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
+    liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label },
+    ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
     file: basename(path),
   };
   const functions = OPS.map((op, k) => ({ op, calls: fnCalls[k]!, bytes: fnBytes[k]! })).filter((f) => f.op && f.calls > 0);
   const histogram: MallocAnalysis['histogram'] = [];
   for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
-  return { header, functions, histogram, timeline, sites: [...bySite.values()], warnings };
+  const marks = s.marks.map((m) => ({ t: Math.round(toMs(m.ticks) * 1000) / 1000, label: m.label }));
+  return { header, functions, histogram, timeline, sites: [...bySite.values()], marks, warnings };
 }

@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { UsageError, fileError, noCommandError } from '../../core/errors.js';
 import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { defaultLogName } from '../../core/log.js';
-import { spawnTraced, type ChildExit } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
+import { pathToFileURL } from 'node:url';
 import type { Report } from '../../report/types.js';
-import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis } from './format.js';
-import { buildReport, toLogContents } from './report.js';
+import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
+import { buildReport, toLogContents, type GroupBy } from './report.js';
 
-export { readMallocLog, type MallocAnalysis } from './format.js';
+export { readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
 
 /** Options of {@link traceMalloc}. */
 export interface MallocOptions {
@@ -34,6 +35,14 @@ export interface MallocOptions {
   env?: NodeJS.ProcessEnv;
   /** Rows in top-N tables of the report. */
   top?: number;
+  /** How the report groups call sites: by the innermost JS function, the allocating native function, or the whole stack. */
+  by?: GroupBy;
+  /** Keep start-up (before the main module ran) in the top tables. */
+  startup?: boolean;
+  /** Live columns: blocks allocated from this mark (label) or time (ms since start)… */
+  since?: TracePoint;
+  /** …and still live at this mark or time (default: where node began to exit, else the end). */
+  until?: TracePoint;
 }
 
 /** What {@link traceMalloc} returns. */
@@ -54,6 +63,7 @@ export const MAX_MIN_SIZE = 2 ** 50;
 const here = dirname(fileURLToPath(import.meta.url));
 
 const nativeDir = resolve(here, '..', '..', '..', 'native');
+const marksPreload = resolve(here, '..', '..', 'runtime', 'malloc-marks.js');
 
 /** Where the built interposer is expected (native/build/libmemtrace-malloc.so). */
 export function interposerPath(): string {
@@ -161,21 +171,31 @@ const wantsV8Log = (command: string[], nodeOpts: string) => [...command, ...node
 
 async function run(command: string[], options: MallocOptions, o: { so: string; output: string; runId: number; flags: number; privateDir: string; baseEnv: NodeJS.ProcessEnv }): Promise<MallocResult> {
   const { so, output, runId, flags, privateDir, baseEnv } = o;
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
+  // a node program loads the preload that marks where start-up ends and passes mark()s on
+  const env: NodeJS.ProcessEnv = options.countOnly ? { ...baseEnv } : withNodeImport(baseEnv, pathToFileURL(marksPreload).href);
+  Object.assign(env, {
     LD_PRELOAD: [so, baseEnv.LD_PRELOAD].filter(Boolean).join(':'),
     MEMTRACE_MALLOC_OUT: output,
     MEMTRACE_MALLOC_FLAGS: String(flags),
     MEMTRACE_MALLOC_MIN: String(Math.floor(options.minSize ?? 0)),
     MEMTRACE_MALLOC_RUN: String(runId),
-  };
+    MEMTRACE_MALLOC_DIR: privateDir,
+  });
   const nodeOpts = baseEnv.NODE_OPTIONS ?? '';
   const addedPerfMap = !!options.stacks && !options.countOnly && !/--perf-basic-prof|--perf-prof/.test(nodeOpts);
+  // CPython ≥ 3.12 writes the same perf map for its Python frames (older ones ignore this)
+  if (options.stacks && !options.countOnly && baseEnv.PYTHONPERFSUPPORT === undefined) {
+    env.PYTHONPERFSUPPORT = '1';
+    env.MEMTRACE_MALLOC_PERFMAP = '1';
+  }
   if (addedPerfMap) {
     // the map memtrace asks for is memtrace's: opened in the private directory (a map the user
-    // asked for stays where node puts it, and is read from there)
-    env.NODE_OPTIONS = `${nodeOpts} --perf-basic-prof`.trim();
-    env.MEMTRACE_MALLOC_DIR = privateDir;
+    // asked for stays where node puts it, and is read from there). Interpreted frames get
+    // names (a trampoline copy per function) so that the JS view names the function that
+    // allocated even before V8 compiles it, unless only native frames are wanted.
+    const interp = options.by === 'native' ? '' : ' --interpreted-frames-native-stack';
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --perf-basic-prof${interp}`.trim();
+    env.MEMTRACE_MALLOC_PERFMAP = '1';
     if (!wantsV8Log(command, nodeOpts)) env.MEMTRACE_MALLOC_V8LOG = '1';
   }
 
@@ -202,8 +222,8 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   const written = runIdOf(output) === BigInt(runId);
   if (written) {
     try {
-      analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir });
-      report = buildReport(toLogContents(analysis), { top: options.top ?? 10 });
+      analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
+      report = buildReport(toLogContents(analysis), { top: options.top ?? 10, by: options.by, startup: options.startup });
       report.warnings = [...analysis.warnings];
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;

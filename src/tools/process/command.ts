@@ -109,7 +109,9 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
       if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
     });
   }
+  let warned = false; // the failed write was said during the run: not again in the summary
   thread.onWriteError = (message) => {
+    warned = true;
     process.stderr.write(`memtrace: warning: ${message}; the program goes on\n`);
   };
 
@@ -173,7 +175,8 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     const log = stopped.contents ?? await readLog(output);
     const report = buildReport(log);
     // A write that failed is said once, with where the log stops (not also as a cut last line).
-    for (const w of [...(stopped.error ? [stopped.error] : log.warnings), ...report.warnings]) process.stderr.write(`memtrace: warning: ${w}\n`);
+    const first = stopped.error ? (warned && stopped.error.startsWith('cannot write') ? [] : [stopped.error]) : log.warnings;
+    for (const w of [...first, ...report.warnings]) process.stderr.write(`memtrace: warning: ${w}\n`);
     process.stderr.write(`${report.text}\n  log: ${output}\n`);
   });
 }

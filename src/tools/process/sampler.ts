@@ -87,10 +87,11 @@ export class TreeSampler {
   }
 
   /**
-   * Takes one sample at time `t` (ms since start). Returns null when the root has gone;
+   * Takes one sample at time `t` (ms since start), with the root's statm pages when they were
+   * read at `t` by the timer-paced sampler. Returns null when the root has gone;
    * `events` lists processes that joined or left the tree since the last sample.
    */
-  sample(t: number): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
+  sample(t: number, rootStatm?: { resident: number; shared: number }): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
     const events: Array<ProcRecord | GoneRecord> = [];
     if (this.opts.children && t - this.lastScan >= this.rescanMs) {
       this.lastScan = t;
@@ -117,7 +118,7 @@ export class TreeSampler {
     const procs: Array<[number, number]> = [];
     let denied = false;
     for (const [pid, tr] of this.tracked) {
-      const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null);
+      const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null, pid === this.rootPid ? rootStatm : undefined);
       if (!s) {
         if (pid === this.rootPid) return null;
         tr.reader.close();

@@ -3,6 +3,7 @@ import type { LogContents, LogHeader } from '../../core/log.js';
 import { UsageError } from '../../core/errors.js';
 import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
+import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
 /** Layout of the memory shared between the main thread and the sampling thread. */
 export const SLOT = {
@@ -44,6 +45,8 @@ export interface WorkerInit {
   staleMs: number;
   t0: number;
   shared: SharedArrayBuffer;
+  /** The timer-paced helper's FIFO, when one runs (intervals under 10 ms, no tree). */
+  pacerFifo?: string;
 }
 
 /** A message to the sampling thread: a mark, or a record to write as it is. */
@@ -62,7 +65,7 @@ export class SamplingThread {
   /** Called once if the log cannot be written any more (disk full…). */
   onWriteError: ((message: string, count: number) => void) | undefined;
 
-  private constructor(private readonly worker: Worker, shared: SharedArrayBuffer) {
+  private constructor(private readonly worker: Worker, shared: SharedArrayBuffer, private readonly helper: PacerHelper | null) {
     this.i32 = new Int32Array(shared);
     this.f64 = new Float64Array(shared, SLOT.F64_OFFSET);
     this.done = new Promise((resolve) => {
@@ -77,7 +80,8 @@ export class SamplingThread {
   /** Starts sampling `pid` into `output`; rejects with a UsageError when the PID or file is unusable. */
   static async start(opts: Omit<WorkerInit, 'shared' | 't0'> & { header: LogHeader; t0?: number }): Promise<SamplingThread> {
     const shared = new SharedArrayBuffer(SLOT.BYTES);
-    const init = { ...opts, t0: opts.t0 ?? epochNow(), shared };
+    const helper = !opts.children && opts.intervalMs < PACER_BELOW_MS && !process.env.MEMTRACE_NO_PACER ? startPacerHelper(opts.pid, opts.intervalMs) : null;
+    const init = { ...opts, t0: opts.t0 ?? epochNow(), shared, ...(helper ? { pacerFifo: helper.fifo } : {}) };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -88,11 +92,12 @@ export class SamplingThread {
         worker.once('error', reject);
       });
     } catch (err) {
+      helper?.stop();
       await worker.terminate();
       throw err;
     }
     worker.unref();
-    return new SamplingThread(worker, shared);
+    return new SamplingThread(worker, shared, helper);
   }
 
   /** Publishes the latest V8 figures (taken at `epochMs`) for the next samples. */
@@ -118,6 +123,7 @@ export class SamplingThread {
     Atomics.store(this.i32, SLOT.STOP, 1);
     Atomics.notify(this.i32, SLOT.STOP);
     const r = await this.done;
+    this.helper?.stop();
     await this.worker.terminate();
     return r;
   }
@@ -127,6 +133,7 @@ export class SamplingThread {
     Atomics.store(this.i32, SLOT.STOP, 1);
     Atomics.notify(this.i32, SLOT.STOP);
     Atomics.wait(this.i32, SLOT.ACK, 0, ms);
+    this.helper?.stop();
   }
 
 }

@@ -1,0 +1,11 @@
+// A process of its own for the library's analysis (findLeaks): the snapshots are read here,
+// not in the process that took them. Input: JSON in argv[2]; output: the verdict as JSON on stdout.
+import { analyzeSnapshots, type AnalyzeOptions } from './analyze.js';
+
+const { paths, ...opts } = JSON.parse(process.argv[2]!) as AnalyzeOptions & { paths: string[] };
+try {
+  process.stdout.write(JSON.stringify(await analyzeSnapshots(paths, opts)));
+} catch (err) {
+  process.stderr.write(`memtrace: ${(err as Error).message}\n`);
+  process.exitCode = 2;
+}
