@@ -88,7 +88,7 @@ function calleeName(c: AnyNode): string {
     case 'FunctionExpression': case 'ArrowFunctionExpression': return '(function)';
     case 'ArrayExpression': return '[…]';
     case 'ObjectExpression': return '{…}';
-    case 'Literal': return String(n.raw).length <= 20 ? String(n.raw) : '(literal)';
+    case 'Literal': return String(n.raw).length <= 20 ? String(n.raw) : typeof n.value === 'string' ? '"…"' : '(literal)';
     default: return '(expression)';
   }
 }
