@@ -14,7 +14,7 @@
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
 import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { constants } from 'node:os';
+import { constants, endianness } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { parseMaps, readPerfMap, symbolize } from './symbols.js';
@@ -85,9 +85,17 @@ const MIN_LEN: Record<number, number> = { 1: 64, 2: 40, 8: 16 };
 /** Bounds a sane trace keeps: block sizes and addresses of a 64-bit process, stack ids of the table. */
 const MAX_SIZE = 2 ** 48, MAX_ADDR = 2 ** 57, MAX_STACK_ID = 2 ** 21, MAX_FRAMES = 64;
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 /** The interposer's checksum of an EVENTS chunk's events (events_sum in memtrace_malloc.c). */
 function eventsSum(b: Buffer, from: number): bigint {
   let a = 1, s = 0, i = from;
+  const words = (b.length - from) >>> 2;
+  if (LITTLE_ENDIAN && (b.byteOffset + from) % 4 === 0) { // a view: several times faster than readUInt32LE
+    const w = new Uint32Array(b.buffer, b.byteOffset + from, words);
+    for (let k = 0; k < words; k++) { a = (a + w[k]!) >>> 0; s = (s + a) >>> 0; }
+    i = from + words * 4;
+  }
   for (; i + 4 <= b.length; i += 4) { a = (a + b.readUInt32LE(i)) >>> 0; s = (s + a) >>> 0; }
   let w = 0;
   for (let k = 0; i + k < b.length; k++) w += b[i + k]! * 2 ** (8 * k);
