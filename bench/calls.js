@@ -1,100 +1,118 @@
-// Benchmarks `memtrace calls`: run time of workloads traced (node --import memtrace/calls) against
-// the untraced run, in the same run, processes interleaved round by round, medians. Also the
-// probe shapes the design chose between, and the RSS publisher's CPU. Writes bench/results/calls.json.
+// Benchmarks `memtrace calls` against the untraced run of the same workloads, measured in the same
+// run, processes interleaved round by round; medians with the min-max spread of the rounds.
+// - hot loop: the workload's own timing inside the process (the median of its repetitions),
+//   untraced, traced, --native, --lines (node --import memtrace/calls);
+// - memory: the process's peak RSS traced minus untraced (the RSS the tool adds to the program);
+// - whole command: wall time of `memtrace calls -- node workload` (start-up, instrumenting at
+//   load, reading the log back, the summary) against `node workload`, warm cache and cold;
+// - the publisher thread's CPU while the program sleeps.
+// Writes bench/results/calls.json. BENCH_ROUNDS=5 by default.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cli, median, timeCommand, writeResults, x } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const register = join(root, 'dist', 'tools', 'calls', 'register.js');
+const register = join(here, '..', 'dist', 'runtime', 'calls-register.js');
 const workload = join(here, 'calls', 'workload.mjs');
-const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const tmp = mkdtempSync(join(tmpdir(), 'memtrace-bench-calls-'));
+const cache = join(tmp, 'cache');
 const include = ['**/node_modules/marked/**', '**/node_modules/yaml/**'];
 
-const WORKLOADS = { fib: 30, json: 31, marked: 5, yaml: 5 };
-const CONFIGS = {
-  untraced: null,
-  traced: {},
-  lines: { lines: true },
-  'probe:off': { probe: 'off' },
-  'probe:enter': { probe: 'enter' },
-  'probe:finally': { probe: 'finally' },
-};
+/** Workload and its in-process repetitions. */
+const WORKLOADS = { fib: 30, json: 31, marked: 3, yaml: 3 };
+const CONFIGS = { untraced: null, traced: {}, native: { native: true }, lines: { lines: true } };
 
-function runOnce(w, cfg) {
-  const args = [];
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  if (cfg) {
-    args.push('--import', register);
-    env.MEMTRACE_CALLS = JSON.stringify({ trigger: 4096, output: join(tmp, 'log.jsonl'), include, lines: !!cfg.lines, quiet: true });
-    if (cfg.probe) env.MEMTRACE_CALLS_PROBE = cfg.probe;
-  }
-  const out = execFileSync(process.execPath, [...args, workload, w, String(WORKLOADS[w])], { env, encoding: 'utf8' });
+function env(cfg, cacheDir = cache) {
+  const e = { ...process.env, MEMTRACE_CACHE_DIR: cacheDir };
+  delete e.NODE_OPTIONS;
+  if (cfg) e.MEMTRACE_CALLS = JSON.stringify({ trigger: 4096, output: join(tmp, 'log.jsonl'), include, lines: !!cfg.lines, native: !!cfg.native, quiet: true });
+  return e;
+}
+
+function inProcess(w, cfg) {
+  const args = cfg ? ['--import', register] : [];
+  const out = execFileSync(process.execPath, [...args, workload, w, String(WORKLOADS[w])], { env: env(cfg), encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+// Whole command, one repetition of the workload: what a user waits for.
+const wall = {
+  untraced: (w) => timeCommand([process.execPath, workload, w, '1'], { env: env(null) }),
+  command: (w) => timeCommand([process.execPath, cli, 'calls', '--include', include[0], '--include', include[1], '-o', join(tmp, 'cmd.jsonl'), '--', process.execPath, workload, w, '1'], { env: env(null) }),
+  'command, cold cache': (w) => {
+    const cold = join(tmp, `cold-${Math.random().toString(36).slice(2)}`);
+    try { return timeCommand([process.execPath, cli, 'calls', '--include', include[0], '--include', include[1], '-o', join(tmp, 'cmd.jsonl'), '--', process.execPath, workload, w, '1'], { env: env(null, cold) }); } finally { rmSync(cold, { recursive: true, force: true }); }
+  },
+};
+
+// One warm-up run per configuration fills the cache (the cold case is measured apart).
+for (const w of Object.keys(WORKLOADS)) for (const cfg of Object.values(CONFIGS)) inProcess(w, cfg);
+
 const samples = {};
 const hashes = {};
 for (let r = 0; r < rounds; r++) {
   for (const w of Object.keys(WORKLOADS)) {
+    const s = (samples[w] ??= {});
     for (const [name, cfg] of Object.entries(CONFIGS)) {
-      const res = runOnce(w, cfg);
-      ((samples[w] ??= {})[name] ??= { ms: [], maxRss: [] });
-      samples[w][name].ms.push(res.ms);
-      samples[w][name].maxRss.push(res.maxRss);
+      const res = inProcess(w, cfg);
+      (s[name] ??= { ms: [], maxRss: [] }).ms.push(res.ms);
+      s[name].maxRss.push(res.maxRss);
       (hashes[w] ??= new Set()).add(res.hash);
     }
+    for (const [name, run] of Object.entries(wall)) ((s.wall ??= {})[name] ??= []).push(run(w));
   }
   process.stderr.write(`round ${r + 1}/${rounds}\n`);
 }
-for (const w of Object.keys(hashes)) {
-  if (hashes[w].size !== 1) throw new Error(`${w}: traced and untraced results differ`);
-}
+for (const w of Object.keys(hashes)) if (hashes[w].size !== 1) throw new Error(`${w}: traced and untraced results differ`);
 
-const figures = { rounds, workloads: {}, probes: null, publisherCpuPercent: null };
+const MiB = 1048576;
+const round1 = (v) => Math.round(v * 10) / 10;
+/** Median and min-max of per-round values. */
+const spread = (xs, f = (v) => v) => ({ median: f(median(xs)), min: f(Math.min(...xs)), max: f(Math.max(...xs)) });
+const figures = { rounds, workloads: {}, publisherCpuPercent: null };
 for (const w of Object.keys(WORKLOADS)) {
-  const base = med(samples[w].untraced.ms);
-  const baseRss = med(samples[w].untraced.maxRss);
-  figures.workloads[w] = {};
+  const s = samples[w];
+  const fig = (figures.workloads[w] = {});
   for (const name of Object.keys(CONFIGS)) {
-    const s = samples[w][name];
-    figures.workloads[w][name] = {
-      medianMs: +med(s.ms).toFixed(3),
-      ratio: +(med(s.ms) / base).toFixed(3),
-      maxRssMiB: +(med(s.maxRss) / 1048576).toFixed(1),
-      extraRssMiB: +((med(s.maxRss) - baseRss) / 1048576).toFixed(1),
-      allMs: s.ms.map((x) => +x.toFixed(3)),
+    // Ratios and RSS differences per round (same round, interleaved), then their spread.
+    const ratio = s[name].ms.map((ms, i) => ms / s.untraced.ms[i]);
+    const extra = s[name].maxRss.map((b, i) => (b - s.untraced.maxRss[i]) / MiB);
+    fig[name] = {
+      medianMs: +median(s[name].ms).toFixed(3),
+      ratio: spread(ratio, (v) => +v.toFixed(3)),
+      peakRssMiB: +(median(s[name].maxRss) / MiB).toFixed(1),
+      extraRssMiB: spread(extra, round1),
     };
+  }
+  fig.wall = {};
+  for (const name of Object.keys(wall)) {
+    const extraMs = s.wall[name].map((ms, i) => ms - s.wall.untraced[i]);
+    fig.wall[name] = { medianMs: Math.round(median(s.wall[name])), extraMs: spread(extraMs, Math.round) };
   }
 }
 
-// Probe shapes, hand-written, in one process (medians of 41 interleaved runs), three times.
-const probeRuns = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, [join(here, 'calls', 'probes.mjs')], { encoding: 'utf8' })));
-figures.probes = Object.fromEntries(Object.keys(probeRuns[0]).map((k) => [k, +med(probeRuns.map((p) => p[k])).toFixed(2)]));
-
 // The publisher thread's CPU while a trace is on and the program sleeps.
 const idle = (traced) => JSON.parse(execFileSync(process.execPath, [...(traced ? ['--import', register] : []), join(here, 'calls', 'idle.mjs')], {
-  env: { ...process.env, MEMTRACE_CALLS: JSON.stringify({ output: join(tmp, 'idle.jsonl'), quiet: true }) }, encoding: 'utf8' }).trim().split('\n').pop()).cpuPercent;
+  env: { ...env(traced ? {} : null), MEMTRACE_CALLS: JSON.stringify({ output: join(tmp, 'idle.jsonl'), quiet: true }) }, encoding: 'utf8' }).trim().split('\n').pop()).cpuPercent;
 const idleRuns = [0, 1, 2].map(() => [idle(false), idle(true)]);
-figures.publisherCpuPercent = +(med(idleRuns.map((x) => x[1])) - med(idleRuns.map((x) => x[0]))).toFixed(2);
+figures.publisherCpuPercent = +(median(idleRuns.map((v) => v[1])) - median(idleRuns.map((v) => v[0]))).toFixed(2);
 rmSync(tmp, { recursive: true, force: true });
 
 const W = figures.workloads;
-const x = (v) => `x${v.toFixed(2)}`;
+const xr = (r) => `${x(r.median)} (${x(r.min)}-${x(r.max)})`;
+const mib = (e) => `${e.median >= 0 ? '+' : ''}${e.median} MiB (${e.min} to ${e.max})`;
+const ms = (e) => `+${e.median} ms (${e.min} to ${e.max})`;
+const names = { fib: 'fib(27)', json: 'a JSON transform', marked: 'marked', yaml: 'yaml' };
 const row = {
   tool: '`calls`',
-  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a plain function's throw: its own event with --trigger 0, else charged to the next event); V8 heap used beside it',
-  executionGranularity: 'every JS/TS function of the included files; with --lines every statement',
-  memoryCost: `+${W.fib.traced.extraRssMiB} MiB peak RSS on fib, +${W.marked.traced.extraRssMiB} MiB on marked (publisher thread, parser, instrumented code); publisher ${figures.publisherCpuPercent}% of a core`,
-  executionCost: `${x(W.fib.traced.ratio)} on fib(27), ${x(W.json.traced.ratio)} on a JSON transform, ${x(W.marked.traced.ratio)} on marked, ${x(W.yaml.traced.ratio)} on yaml (libraries traced as user code); --lines ${x(W.fib.lines.ratio)} / ${x(W.json.lines.ratio)} / ${x(W.marked.lines.ratio)} / ${x(W.yaml.lines.ratio)}`,
+  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a plain function\'s throw: its own event with --trigger 0, else charged to the next event); with --native also each call into code not instrumented (built-ins, node\'s API, addons); V8 heap used beside it',
+  executionGranularity: 'every JS/TS function of the included files; with --native every call out of them; with --lines every statement',
+  memoryCost: `peak RSS traced minus untraced: ${Object.keys(W).map((w) => `${mib(W[w].traced.extraRssMiB)} on ${names[w]}`).join(', ')} (${process.version}); publisher thread ${figures.publisherCpuPercent}% of a core`,
+  executionCost: `${Object.keys(W).map((w) => `${xr(W[w].traced.ratio)} on ${names[w]}`).join(', ')} (libraries traced as user code); --native ${Object.keys(W).map((w) => x(W[w].native.ratio.median)).join(' / ')}; --lines ${Object.keys(W).map((w) => x(W[w].lines.ratio.median)).join(' / ')}; whole command ${Object.keys(W).map((w) => ms(W[w].wall.command.extraMs)).join(' / ')} wall (cold cache ${Object.keys(W).map((w) => `+${W[w].wall['command, cold cache'].extraMs.median}`).join(' / ')} ms)`,
 };
-const result = { tool: 'calls', node: process.version, date: new Date().toISOString(), rows: [row], figures };
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'calls.json'), JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify({ row, ratios: Object.fromEntries(Object.entries(W).map(([w, c]) => [w, Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.ratio]))])), probes: figures.probes, publisherCpuPercent: figures.publisherCpuPercent }, null, 1));
+writeResults('calls', [row], figures);
+console.log(JSON.stringify(row, null, 1));

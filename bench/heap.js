@@ -4,7 +4,7 @@
 import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,10 +35,14 @@ function summary(log) {
   return JSON.parse(r.stdout);
 }
 
+const ONLY_MOMENTS = process.env.BENCH_ONLY === 'moments';
+const OLD_REPS = ONLY_MOMENTS ? 0 : REPS;
+const previous = ONLY_MOMENTS ? JSON.parse(readFileSync(join(here, 'results', 'heap.json'), 'utf8')) : undefined;
+
 // 1. Accuracy: bytes per known line, sampled at the default interval (--all: everything
 //    allocated) over several runs; share of bytes on the right line.
 const acc = [];
-for (let i = 0; i < REPS; i++) {
+for (let i = 0; i < OLD_REPS; i++) {
   const log = join(tmp, `acc${i}.jsonl`);
   run([process.execPath, cli, 'heap', '--all', '-o', log, '--', process.execPath, accuracy]);
   const s = summary(log);
@@ -56,7 +60,7 @@ const estimates = Object.fromEntries(Object.keys(LINES).map((fn) => [fn, median(
 
 // 2. Live totals against `node --heap-prof` (same V8 sampler, 32 KiB): per function.
 const liveOurs = [], liveHeapProf = [];
-for (let i = 0; i < REPS; i++) {
+for (let i = 0; i < OLD_REPS; i++) {
   const log = join(tmp, `live${i}.jsonl`);
   run([process.execPath, cli, 'heap', '-o', log, '--', process.execPath, accuracy]);
   const s = summary(log);
@@ -86,7 +90,7 @@ const configs = {
   smallExact: heap(['--exact'], 'w-se', ['small', SMALL]),
 };
 const times = Object.fromEntries(Object.keys(configs).map((k) => [k, { work: [], wall: [] }]));
-for (let i = 0; i < REPS; i++) {
+for (let i = 0; i < OLD_REPS; i++) {
   for (const [k, args] of Object.entries(configs)) {
     if (k === 'smallExact' && i >= 3) continue; // ~10 s each: three are enough
     const r = run(args);
@@ -96,11 +100,55 @@ for (let i = 0; i < REPS; i++) {
 }
 const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { workMs: median(v.work), wallMs: median(v.wall) }]));
 const ratio = (k, f, base = 'untraced') => med[k][f] / med[base][f];
-const exactLog = summary(join(tmp, 'w-e.jsonl'));
-const sampledLog = summary(join(tmp, 'w-s.jsonl'));
+const exactLog = ONLY_MOMENTS ? undefined : summary(join(tmp, 'w-e.jsonl'));
+const sampledLog = ONLY_MOMENTS ? undefined : summary(join(tmp, 'w-s.jsonl'));
+
+// 4. The moments and external attribution: time inside the program as ratios to the untraced
+//    run (interleaved, medians with min-max), on the accuracy workload and on 8 KiB Buffers;
+//    and the whole command's wall time on a short program against `node --heap-prof` at the
+//    same interval.
+const spread = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+function interleave(variants, reps, field) {
+  const t = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (let i = 0; i < reps; i++) for (const [k, args] of Object.entries(variants)) t[k].push(run(args)[field]);
+  return t;
+}
+function ratios(t, base) {
+  const b = median(t[base]);
+  return Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, { ...spread(xs), ratio: median(xs) / b, ratioMin: Math.min(...xs) / b, ratioMax: Math.max(...xs) / b }]));
+}
+const MREPS = Number(process.env.BENCH_MOMENT_REPS ?? 7);
+const BUFS = String(process.env.BENCH_BUFFERS ?? 50000);
+const moments = ratios(interleave({
+  untraced: [process.execPath, work, 'accuracy', ROUNDS],
+  sampled: heap([], 'm-s', ['accuracy', ROUNDS]),
+  noExternal: heap(['--no-external'], 'm-n', ['accuracy', ROUNDS]),
+  atPeak: heap(['--at', 'peak'], 'm-p', ['accuracy', ROUNDS]),
+  every100ms: heap(['--every', '100ms'], 'm-e', ['accuracy', ROUNDS]),
+}, MREPS, 'workMs'), 'untraced');
+const external = ratios(interleave({
+  untraced: [process.execPath, work, 'buffers', BUFS],
+  sampled: heap([], 'x-s', ['buffers', BUFS]),
+  noExternal: heap(['--no-external'], 'x-n', ['buffers', BUFS]),
+  atPeak: heap(['--at', 'peak'], 'x-p', ['buffers', BUFS]),
+}, MREPS, 'workMs'), 'untraced');
+const hpDir = join(tmp, 'hp-wall');
+mkdirSync(hpDir);
+const wall = ratios(interleave({
+  untraced: [process.execPath, work, 'accuracy', '1'],
+  heapProf: [process.execPath, '--heap-prof', '--heap-prof-interval=32768', `--heap-prof-dir=${hpDir}`, work, 'accuracy', '1'],
+  memtrace: heap([], 'wall', ['accuracy', '1']),
+  memtraceNoExternal: heap(['--no-external'], 'wall-n', ['accuracy', '1']),
+}, MREPS, 'wallMs'), 'untraced');
+const momentFigures = {
+  note: 'time inside the program (work) or of the whole command (wall), ms; ratio = median / median untraced, ratioMin/Max = min/max run / median untraced',
+  accuracyWork: moments, buffersWork: external, shortProgramWall: wall,
+  wallOverHeapProfMs: wall.memtrace.median - wall.heapProf.median,
+  loadAverage: loadavg(),
+};
 
 const x = (v) => `x${v.toFixed(2)}`;
-const result = {
+const result = ONLY_MOMENTS ? undefined : {
   tool: 'heap',
   node: process.version,
   date: new Date().toISOString(),
@@ -131,6 +179,7 @@ const result = {
   },
 };
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'heap.json'), JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify({ share, estimates, vsHeapProf, ratios: result.figures.ratios, medians: med }, null, 2));
+const out = ONLY_MOMENTS ? { ...previous, figures: { ...previous.figures, moments: momentFigures } } : { ...result, figures: { ...result.figures, moments: momentFigures } };
+writeFileSync(join(here, 'results', 'heap.json'), JSON.stringify(out, null, 2) + '\n');
+console.log(JSON.stringify(ONLY_MOMENTS ? momentFigures : { share, estimates, vsHeapProf, ratios: result.figures.ratios, medians: med, moments: momentFigures }, null, 2));
 rmSync(tmp, { recursive: true, force: true });

@@ -14,6 +14,8 @@ const { interposerPath, readMallocLog } = await import(join(root, 'dist', 'index
 const out = join(root, 'bench', 'out', 'malloc');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
+const perfDir = join(out, 'private');
+mkdirSync(perfDir, { mode: 0o700 });
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 // heaptrack takes ~x15 on the typed-array workload: run it fewer times (its ratio is its median
 // against the median untraced run of the same run)
@@ -56,7 +58,8 @@ function runOnce(w, mode, tag) {
   if (mode === 'heaptrack') cmd = ['heaptrack', '-o', join(out, `${w.name}-ht-${tag}`), ...w.cmd];
   else if (mode !== 'untraced') {
     Object.assign(env, { LD_PRELOAD: so, MEMTRACE_MALLOC_OUT: file, MEMTRACE_MALLOC_FLAGS: String(MODES[mode]), MEMTRACE_MALLOC_MIN: '0', MEMTRACE_MALLOC_RUN: String(Date.now()) });
-    if (mode === 'stacks' && w.node) env.NODE_OPTIONS = '--perf-basic-prof';
+    // as `memtrace malloc --stacks` does: perf map (and node 20's v8 log) in a private directory
+    if (mode === 'stacks' && w.node) Object.assign(env, { NODE_OPTIONS: '--perf-basic-prof --interpreted-frames-native-stack', MEMTRACE_MALLOC_DIR: perfDir, MEMTRACE_MALLOC_PERFMAP: '1', MEMTRACE_MALLOC_V8LOG: '1' });
   }
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
@@ -78,13 +81,13 @@ for (const w of workloads) {
       times[m].push(ms);
       if (rep === 0 && (m === 'record' || m === 'stacks')) {
         const t0 = process.hrtime.bigint();
-        const a = readMallocLog(file, { saveSymbols: m === 'stacks' });
+        const a = readMallocLog(file, { saveSymbols: m === 'stacks', perfDir });
         const analysisMs = Number(process.hrtime.bigint() - t0) / 1e6;
         const bytes = statSync(file).size;
         extra[m] = { events: a.header.events, traceBytes: bytes, bytesPerEvent: +(bytes / Math.max(1, a.header.events)).toFixed(2), analysisMs: Math.round(analysisMs), allocations: a.header.allocations };
       }
       for (const f of readdirSync(out)) if (f.includes(`-${m}-${rep}`) || f.includes(`-ht-${rep}`)) rmSync(join(out, f), { force: true });
-      if (w.node) for (const f of readdirSync('/tmp')) if (/^perf-\d+\.map$/.test(f)) { try { if (Date.now() - statSync(join('/tmp', f)).mtimeMs < 120_000) rmSync(join('/tmp', f)); } catch { /* gone */ } }
+      for (const f of readdirSync(perfDir)) rmSync(join(perfDir, f), { force: true });
     }
     process.stderr.write('.');
   }

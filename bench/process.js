@@ -3,29 +3,34 @@
 // all against the unmonitored run in the same run.
 import { ChannelHost } from '../dist/core/channel-host.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TreeSampler } from '../dist/tools/process/sampler.js';
-import { cli, compare, median, root, writeResults, x } from './lib.js';
+import { cli, median, pct, ratioSpread, root, spread, writeResults, x } from './lib.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const out = mkdtempSync(join(tmpdir(), 'memtrace-bench-'));
 const workload = ['node', 'bench/workloads/json-churn.js', '12'];
 
-// 1. The program's slowdown: its own time (start-up of memtrace excluded) and wall time.
-function run(argv) {
+// 1. The program's slowdown: its own CPU and running time (start-up of memtrace excluded) and
+// wall time, interleaved rounds; each ratio with the min-max of its per-round ratios. "1 kHz" is
+// paced by the timerfd helper (native/proc_sampler.c) when built, "1 kHz, Atomics.wait" by the
+// sampling thread alone (MEMTRACE_NO_PACER), side by side.
+function run(argv, env = {}) {
   const t0 = performance.now();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(argv[0], argv.slice(1), { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const wall = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1));
   return { own: res.ms, cpu: res.cpuMs, wall };
 }
+const noPacer = { MEMTRACE_NO_PACER: '1' };
 const variants = {
   untraced: () => run(workload),
   '10 Hz': () => run(['node', cli, 'process', '-i', '100ms', '--no-summary', '-o', join(out, 'a.jsonl'), '--', ...workload]),
   '1 kHz': () => run(['node', cli, 'process', '-i', '1ms', '--no-summary', '-o', join(out, 'b.jsonl'), '--', ...workload]),
+  '1 kHz, Atomics.wait': () => run(['node', cli, 'process', '-i', '1ms', '--no-summary', '-o', join(out, 'b.jsonl'), '--', ...workload], noPacer),
 };
 const own = {}, wall = {}, cpuMs = {};
 for (const k of Object.keys(variants)) { own[k] = []; wall[k] = []; cpuMs[k] = []; }
@@ -33,30 +38,49 @@ variants.untraced(); // warm the file cache
 for (let i = 0; i < REPS; i++) {
   for (const [k, f] of Object.entries(variants)) { const r = f(); own[k].push(r.own); wall[k].push(r.wall); cpuMs[k].push(r.cpu); }
 }
-const ratio = (set, k) => median(set[k]) / median(set.untraced);
 const slowdown = {};
 for (const k of Object.keys(variants)) {
   slowdown[k] = {
-    cpuMs: Math.round(median(cpuMs[k])), cpuRatio: +ratio(cpuMs, k).toFixed(3),
-    ownMs: Math.round(median(own[k])), ownRatio: +ratio(own, k).toFixed(3),
-    wallMs: Math.round(median(wall[k])), wallRatio: +ratio(wall, k).toFixed(3),
+    cpuMs: Math.round(median(cpuMs[k])), cpu: ratioSpread(cpuMs[k], cpuMs.untraced),
+    ownMs: Math.round(median(own[k])), own: ratioSpread(own[k], own.untraced),
+    wallMs: Math.round(median(wall[k])), wall: ratioSpread(wall[k], wall.untraced),
   };
-  console.log(`${k.padEnd(9)} program CPU ${slowdown[k].cpuMs} ms (${x(slowdown[k].cpuRatio)}), program time ${slowdown[k].ownMs} ms (${x(slowdown[k].ownRatio)}), wall with start-up ${slowdown[k].wallMs} ms (${x(slowdown[k].wallRatio)})`);
+  console.log(`${k.padEnd(20)} program CPU ${slowdown[k].cpuMs} ms (${x(slowdown[k].cpu)}), program time ${slowdown[k].ownMs} ms (${x(slowdown[k].own)}), wall with start-up ${slowdown[k].wallMs} ms (${x(slowdown[k].wall)})`);
 }
 
-// 2. memtrace's own CPU while monitoring a sleeping program for 3 s, start-up subtracted.
-function cpuOf(interval, seconds) {
-  const r = spawnSync('bash', ['-c', `node "${cli}" process -i ${interval} --no-summary -o "${join(out, 'c.jsonl')}" -- sleep ${seconds} >/dev/null 2>&1; times`], { encoding: 'utf8' });
-  const line = r.stdout.trim().split('\n').at(-1); // children's user and system time
-  const [u, s] = line.split(/\s+/).map((t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return Number(m[1]) * 60 + Number(m[2]); });
-  return u + s;
+// 2. memtrace's own CPU while monitoring a sleeping program: read from /proc over 3 s of steady
+// sampling, start-up excluded: memtrace's threads plus its children other than the program (the
+// timerfd helper). Interleaved rounds; the spread is over the rounds. (Subtracting a 0 s run's
+// start-up from a 3 s run's total, as before, moved by several % between rounds on a loaded machine.)
+const ticksOf = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime
+  } catch { return 0; }
+};
+const childrenOf = (pid) => { try { return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number)); } catch { return []; } };
+const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
+async function cpuOf(interval, env = {}) {
+  const m = spawn('node', [cli, 'process', '-i', interval, '--no-summary', '-o', join(out, 'c.jsonl'), '--', 'sleep', '5'], { stdio: 'ignore', env: { ...process.env, ...env } });
+  await sleepMs(1500);
+  const own = () => ticksOf(m.pid) + childrenOf(m.pid).filter((c) => !/^sleep/.test(readFileSync(`/proc/${c}/comm`, 'latin1'))).reduce((a, c) => a + ticksOf(c), 0);
+  const t0 = performance.now(), a = own();
+  await sleepMs(3000);
+  const b = own(), secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => m.once('exit', r));
+  return +((((b - a) / 100) / secs) * 100).toFixed(2); // clock ticks are 1/100 s
+}
+const CPU_REPS = Number(process.env.BENCH_CPU_REPS ?? 3);
+const cpuModes = { '100ms': ['100ms', {}], '1ms': ['1ms', {}], '1ms, Atomics.wait': ['1ms', noPacer] };
+const per = Object.fromEntries(Object.keys(cpuModes).map((k) => [k, []]));
+for (let i = 0; i < CPU_REPS; i++) {
+  for (const [k, [interval, env]] of Object.entries(cpuModes)) per[k].push(await cpuOf(interval, env));
 }
 const cpu = {};
-for (const interval of ['100ms', '1ms']) {
-  const long = median([cpuOf(interval, 3), cpuOf(interval, 3), cpuOf(interval, 3)]);
-  const short = median([cpuOf(interval, 0), cpuOf(interval, 0), cpuOf(interval, 0)]);
-  cpu[interval] = +(((long - short) / 3) * 100).toFixed(2);
-  console.log(`memtrace's own CPU at ${interval}: ${cpu[interval]}% of one core`);
+for (const k of Object.keys(cpuModes)) {
+  cpu[k] = spread(per[k]);
+  console.log(`memtrace's own CPU at ${k}: ${pct(cpu[k])} of one core (rounds: ${per[k].join(', ')})`);
 }
 
 // 3. The cost of one sample, in this process, of a sleeping child.
@@ -96,5 +120,5 @@ writeResults('process', [{
   memoryGranularity: 'RSS split into anonymous / file-backed / shared, swap, page faults, CPU; V8 heap, external and array buffers for Node programs; PSS/USS with --detail',
   executionGranularity: 'regular time intervals (any PID; whole process trees with --children)',
   memoryCost: `none for other programs (the sampler runs in memtrace); +${Math.round(probeKiB / 102.4) / 10} MiB RSS in a Node program for its V8 probe (mostly the ESM loader --import starts); in-process: one sampling thread`,
-  executionCost: `program CPU ${x(slowdown['10 Hz'].cpuRatio)} at 10 Hz, ${x(slowdown['1 kHz'].cpuRatio)} at 1 kHz (its running time ${x(slowdown['10 Hz'].ownRatio)} / ${x(slowdown['1 kHz'].ownRatio)}); memtrace itself ${cpu['100ms']}% of a core at 10 Hz, ${cpu['1ms']}% at 1 kHz; ${sampleUs.plain} µs a sample`,
-}], { slowdown, memtraceCpuPercent: cpu, sampleUs, probeRssKiB: probeKiB, reps: REPS });
+  executionCost: `program CPU ${x(slowdown['10 Hz'].cpu)} at 10 Hz, ${x(slowdown['1 kHz'].cpu)} at 1 kHz (its running time ${x(slowdown['10 Hz'].own)} / ${x(slowdown['1 kHz'].own)}); memtrace itself ${pct(cpu['100ms'])} of a core at 10 Hz, ${pct(cpu['1ms'])} at 1 kHz (timerfd-paced; paced by Atomics.wait alone: ${pct(cpu['1ms, Atomics.wait'])}, program CPU ${x(slowdown['1 kHz, Atomics.wait'].cpu)}); ${sampleUs.plain} µs a sample`,
+}], { slowdown, memtraceCpuPercent: cpu, sampleUs, probeRssKiB: probeKiB, reps: REPS, cpuReps: CPU_REPS }, { withSpread: true });

@@ -9,6 +9,7 @@
 //   MEMLAB_DIR=dir         a directory where @memlab/core is installed (else installed into a
 //                          temporary directory with npm; BENCH_MEMLAB=0 skips memlab)
 //   BENCH_SNAPSHOT=file    read this snapshot instead of writing one
+//   BENCH_JSON=0           leave out JSON.parse of the file (for orientation only)
 //   BENCH_BIG=1            one reading of ours only (a snapshot past 512 MB: expensive to
 //                          write, run it once by hand); results go to snapshot-big.json
 // Results: snapshot.json (default size), snapshot-<MB>mb.json (BENCH_SNAPSHOT_MB given).
@@ -61,10 +62,10 @@ const baseRss = median([0, 1, 2].map(() => runJson([node, '-e', 'console.log(pro
 const bigHeap = ['--max-old-space-size=16384'];
 const kinds = {
   memtrace: () => runJson([node, ...bigHeap, join(root, 'bench/workloads/snapshot-read.js'), file]),
-  'memtrace parse only': () => runJson([node, ...bigHeap, join(root, 'bench/workloads/snapshot-read.js'), file, 'parse']),
 };
+if (!big) kinds['memtrace parse only'] = () => runJson([node, ...bigHeap, join(root, 'bench/workloads/snapshot-read.js'), file, 'parse']);
 if (memlabDir) kinds.memlab = () => runJson([node, ...bigHeap, join(root, 'bench/workloads/snapshot-memlab.cjs'), file], { ...process.env, MEMLAB_DIR: memlabDir });
-if (!big && fileBytes < 500 * MB) {
+if (!big && fileBytes < 500 * MB && process.env.BENCH_JSON !== '0') {
   kinds['JSON.parse'] = () => runJson([node, ...bigHeap, '-e', `
     const t0 = performance.now(); const s = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
     console.log(JSON.stringify({ parseMs: performance.now() - t0, totalMs: performance.now() - t0, maxRssBytes: process.resourceUsage().maxRSS * 1024, nodes: s.nodes.length }));`, file]);

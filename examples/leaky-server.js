@@ -46,5 +46,8 @@ if (process.argv[2] === '--serve') {
   }
   mark('burst done');
   server.close();
-  console.log(`served ${REQUESTS} requests; cache holds ${cache.size} pages`);
+  // The cache's real size: the pages' bytes (Buffer backing stores) and their keys (one-byte strings).
+  let pageBytes = 0, keyBytes = 0;
+  for (const [key, page] of cache) { pageBytes += page.byteLength; keyBytes += key.length; }
+  console.log(`served ${REQUESTS} requests; cache holds ${cache.size} pages: ${pageBytes} bytes of pages, ${keyBytes} bytes of keys`);
 });

@@ -8,6 +8,11 @@
  *   MEMTRACE_MALLOC_RUN    a run id (decimal), so stale files of an earlier run are truncated
  *   MEMTRACE_MALLOC_FLAGS  bit 0 stacks, bit 1 count only, bit 2 no follow, bit 3 mmap
  *   MEMTRACE_MALLOC_MIN    drop events of smaller blocks (bytes)
+ *   MEMTRACE_MALLOC_DIR    a private directory (mode 0700, made by memtrace): node's perf map
+ *                          (/tmp/perf-PID.map) and, with MEMTRACE_MALLOC_V8LOG=1, the
+ *                          isolate-*-v8.log that node 20 writes beside it are opened there instead
+ *                          (with MEMTRACE_MALLOC_PERFMAP=1: maps memtrace asked for);
+ *                          opening DIR/mark-LABEL places a mark (memtrace's node preload does)
  *
  * File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}; see
  * src/tools/malloc/format.ts for the reader. All integers little endian.
@@ -25,7 +30,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -39,7 +47,7 @@
 
 enum { OP_MALLOC = 1, OP_CALLOC, OP_REALLOC, OP_FREE, OP_POSIX_MEMALIGN, OP_ALIGNED_ALLOC,
        OP_MEMALIGN, OP_VALLOC, OP_PVALLOC, OP_MMAP, OP_MUNMAP, OP_FREE_NULL, OP_STACKDEF = 15 };
-enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7 };
+enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7, CH_MARK = 8 };
 enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
 #define NOPS 16
 #define NHIST 64
@@ -64,6 +72,10 @@ static void *(*real_pvalloc)(size_t);
 static size_t (*real_usable)(void *);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_munmap)(void *, size_t);
+static FILE *(*real_fopen)(const char *, const char *);
+static FILE *(*real_fopen64)(const char *, const char *);
+static int (*real_open)(const char *, int, ...);
+static int (*real_open64)(const char *, int, ...);
 
 static char boot[128 * 1024] __attribute__((aligned(64)));
 static size_t boot_used;
@@ -97,8 +109,14 @@ static void resolve(void) {
   real_usable = dlsym(RTLD_NEXT, "malloc_usable_size");
   real_mmap = dlsym(RTLD_NEXT, "mmap");
   real_munmap = dlsym(RTLD_NEXT, "munmap");
+  real_fopen = dlsym(RTLD_NEXT, "fopen");
+  real_fopen64 = dlsym(RTLD_NEXT, "fopen64");
+  real_open = dlsym(RTLD_NEXT, "open");
+  real_open64 = dlsym(RTLD_NEXT, "open64");
   resolving = 0;
 }
+
+static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 
 /* ---- time ---- */
 static inline uint64_t ticks(void) {
@@ -140,6 +158,7 @@ static struct tbuf *all_bufs;
 static TLS struct tbuf *tb;
 static pthread_key_t tkey;
 static int rec_on;          /* recording events / counting */
+static int events_off;      /* writing failed: counters go on, events stop */
 static int flags;
 static uint64_t min_size;
 static uint64_t run_id;
@@ -147,7 +166,13 @@ static int out_fd = -1;
 static dev_t out_dev;
 static ino_t out_ino;
 static int write_failed;
+static int write_lock;
+static uint64_t room = UINT64_MAX; /* bytes the file may still grow by under RLIMIT_FSIZE (less the reserve) */
+static int final_write;     /* the closing chunks of a stopped trace: may use the reserve */
 static const char *out_path;
+static const char *private_dir;
+static int redirect_v8log;
+static int redirect_perfmap;
 static char preload_env[4096];
 
 struct slot { uint64_t h; uint32_t id; uint32_t pad; };
@@ -163,8 +188,43 @@ static void *raw_mmap(size_t n) {
 /* ---- output ---- */
 static void stop_after_failure(int err);
 
+/* Bytes kept free below a file-size limit for the chunks that end a stopped trace:
+   STOPPED (8 + 24), COUNTS (8 + 896) and END (8 + 16). */
+#define STOP_RESERVE 960
+
+/* 0 when n more bytes would cross the file-size limit (RLIMIT_FSIZE): writing past it would
+   raise SIGXFSZ, whose default action kills the program, and the program's signal disposition
+   is its own. The limit is read at each write: the program may change it. */
+static int fits_limit(size_t n, size_t reserve) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1;
+  struct stat st;
+  if (fstat(out_fd, &st) != 0) return 0;
+  return (uint64_t)st.st_size + n + reserve <= (uint64_t)rl.rlim_cur;
+}
+
+/* Near a file-size limit, buffers are flushed before they are full so that the events up to
+   the limit are kept (a 256 KiB buffer would not fit in the last 200 KiB). */
+static void update_room(void) {
+  struct rlimit rl;
+  struct stat st;
+  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || fstat(out_fd, &st) != 0) { room = UINT64_MAX; return; }
+  uint64_t used = (uint64_t)st.st_size + STOP_RESERVE;
+  room = used < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - used : 0;
+}
+
+static inline void wlock(void) {
+  while (__atomic_exchange_n(&write_lock, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(&write_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
+}
+static inline void wunlock(void) { __atomic_store_n(&write_lock, 0, __ATOMIC_RELEASE); }
+
+/* Writes n bytes (a whole chunk: the limit check and the write are one step under the write
+   lock, so threads flushing at once cannot cross the limit together). */
 static int write_all(const void *data, size_t n) {
   if (out_fd < 0 || write_failed) return -1;
+  wlock();
+  if (write_failed) { wunlock(); return -1; }
+  if (!fits_limit(n, final_write ? 0 : STOP_RESERVE)) { if (!final_write) stop_after_failure(EFBIG); wunlock(); return -1; }
   const char *p = data;
   size_t left = n;
   while (left > 0) {
@@ -177,18 +237,31 @@ static int write_all(const void *data, size_t n) {
         if (end > 0) { if (ftruncate(out_fd, end - (off_t)(n - left)) != 0) { /* keep going */ } }
       }
       stop_after_failure(err);
+      wunlock();
       return -1;
     }
     p += w;
     left -= (size_t)w;
   }
+  update_room();
+  wunlock();
   return 0;
 }
 
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
+/* A small chunk (header + payload ≤ 64 KiB) as one write; a bigger one as two. */
 static int write_chunk(uint32_t type, const void *payload, uint32_t len) {
+  uint8_t *buf = len <= 65536 ? raw_mmap(8 + (size_t)len) : NULL;
+  if (buf) {
+    put_u32(buf, type);
+    put_u32(buf + 4, len);
+    if (len) memcpy(buf + 8, payload, len);
+    int r = write_all(buf, 8 + (size_t)len);
+    syscall(SYS_munmap, buf, 8 + (size_t)len);
+    return r;
+  }
   uint8_t h[8];
   put_u32(h, type);
   put_u32(h + 4, len);
@@ -198,7 +271,7 @@ static int write_chunk(uint32_t type, const void *payload, uint32_t len) {
 
 static void stop_after_failure(int err) {
   write_failed = 1;
-  __atomic_store_n(&rec_on, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&events_off, 1, __ATOMIC_RELAXED);
   /* Say where the trace stopped: may itself fail on a full disk, the reader then sees the cut. */
   uint8_t s[24];
   put_u64(s, ticks());
@@ -208,8 +281,11 @@ static void stop_after_failure(int err) {
   uint8_t h[8];
   put_u32(h, CH_STOPPED);
   put_u32(h + 4, sizeof s);
-  if (out_fd >= 0) {
-    if (write(out_fd, h, 8) == 8) { if (write(out_fd, s, sizeof s) < 0) { /* nothing more to do */ } }
+  if (out_fd >= 0 && fits_limit(8 + sizeof s, 0)) {
+    uint8_t c[8 + sizeof s];
+    memcpy(c, h, 8);
+    memcpy(c + 8, s, sizeof s);
+    if (write(out_fd, c, sizeof c) < 0) { /* nothing more to do */ }
   }
 }
 
@@ -219,6 +295,18 @@ static int out_fd_ok(void) {
   struct stat st;
   if (out_fd < 0 || fstat(out_fd, &st) != 0) return 0;
   return st.st_dev == out_dev && st.st_ino == out_ino;
+}
+
+/* A Fletcher-style sum of the events (u32 words, mod 2^32; never 0, which means "none"), so
+   the reader refuses a trace whose bytes were changed: ~0.3 ns per event. */
+static uint64_t events_sum(const uint8_t *p, size_t n) {
+  uint32_t a = 1, b = 0, w;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) { memcpy(&w, p + i, 4); a += w; b += a; }
+  w = 0;
+  memcpy(&w, p + i, n - i);
+  a += w; b += a;
+  return ((uint64_t)b << 32 | a) | 1ull << 63;
 }
 
 /* Writes the buffer as one EVENTS chunk; caller holds the lock. */
@@ -234,7 +322,7 @@ static void flush_locked(struct tbuf *b) {
   uint64_t ft = ticks();
   put_u64(h + 24, ft);
   put_u64(h + 32, clock_ns(CLOCK_MONOTONIC));
-  put_u64(h + 40, 0);
+  put_u64(h + 40, events_sum(b->data + HDR_SIZE, b->pos - HDR_SIZE));
   write_all(b->data, b->pos);
   b->pos = HDR_SIZE;
   b->nevents = 0;
@@ -417,9 +505,9 @@ static __attribute__((noinline)) void record(int op, uint64_t size, const void *
     } else if (size < min_size && !(op == OP_REALLOC && old)) { in_hook--; return; }
   }
   lock(b);
-  if (UNLIKELY(!__atomic_load_n(&rec_on, __ATOMIC_RELAXED))) { unlock(b); in_hook--; return; }
+  if (UNLIKELY(!__atomic_load_n(&rec_on, __ATOMIC_RELAXED) || __atomic_load_n(&events_off, __ATOMIC_RELAXED))) { unlock(b); in_hook--; return; }
   uint64_t now = ticks();
-  if (b->pos + 1200 > BUF_SIZE || now - b->flush_ticks > FLUSH_TICKS) flush_locked(b);
+  if (b->pos + 1200 > BUF_SIZE || b->pos + 1200 > room || now - b->flush_ticks > FLUSH_TICKS) flush_locked(b);
   uint32_t sid = (flags & F_STACKS) ? stack_id(b, fp) : 0;
   uint8_t *p = b->data + b->pos;
   *p++ = (uint8_t)op;
@@ -548,8 +636,102 @@ EXPORT int munmap(void *addr, size_t len) {
   return r;
 }
 
+/* ---- node's perf map and v8 log, opened in memtrace's private directory ----
+ * node (V8) opens /tmp/perf-PID.map with fopen(path, "w+"): O_TRUNC, no O_NOFOLLOW, at a name
+ * anyone can predict, so a symlink planted there would be followed and its target truncated.
+ * node 20 also writes isolate-0x…-PID-v8.log in the current directory beside it. With
+ * MEMTRACE_MALLOC_DIR set, these names are opened in that directory (made 0700 by memtrace)
+ * instead. Returns the path to open: the given one, or `buf` holding the new one. */
+static int all_digits(const char *s, const char *end) {
+  if (s >= end) return 0;
+  for (; s < end; s++) if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+static const char *private_path(const char *path, char *buf, size_t cap) {
+  if (!private_dir || !path) return path;
+  const char *base = NULL;
+  if (redirect_perfmap && strncmp(path, "/tmp/perf-", 10) == 0) {
+    const char *d = path + 10, *e = d;
+    while (*e >= '0' && *e <= '9') e++;
+    if (all_digits(d, e) && strcmp(e, ".map") == 0) base = path + 5;
+  } else if (redirect_v8log && strncmp(path, "isolate-0x", 10) == 0 && !strchr(path, '/')) {
+    size_t n = str_len(path);
+    if (n > 7 && strcmp(path + n - 7, "-v8.log") == 0) base = path;
+  }
+  if (!base) return path;
+  size_t dl = str_len(private_dir), bl = str_len(base);
+  if (dl + 1 + bl + 1 > cap) return path;
+  memcpy(buf, private_dir, dl);
+  buf[dl] = '/';
+  memcpy(buf + dl + 1, base, bl + 1);
+  return buf;
+}
+
+/* When the private directory is gone, the original name is still never followed or reused:
+   created afresh (O_EXCL | O_NOFOLLOW), else the open fails as it would have. */
+static FILE *fopen_private(FILE *(*real)(const char *, const char *), const char *path, const char *mode) {
+  char buf[512];
+  const char *p = private_path(path, buf, sizeof buf);
+  FILE *f = real(p, mode);
+  if (f || p == path || mode[0] != 'w') return f;
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return NULL;
+  f = fdopen(fd, mode);
+  if (!f) close(fd);
+  return f;
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode) {
+  if (UNLIKELY(!real_fopen)) resolve();
+  return fopen_private(real_fopen, path, mode);
+}
+
+EXPORT FILE *fopen64(const char *path, const char *mode) {
+  if (UNLIKELY(!real_fopen64)) resolve();
+  return fopen_private(real_fopen64, path, mode);
+}
+
+/* A mark from the program (memtrace's preload opens DIR/mark-LABEL; nothing is created): one
+   MARK chunk {ticks, mono u64, label}, written at once so the reader knows every mark before it
+   reads the events. */
+static int take_mark(const char *path) {
+  if (!private_dir || out_fd < 0) return 0;
+  size_t dl = str_len(private_dir);
+  if (strncmp(path, private_dir, dl) != 0 || strncmp(path + dl, "/mark-", 6) != 0) return 0;
+  const char *label = path + dl + 6;
+  size_t n = str_len(label);
+  if (n > 400) n = 400;
+  uint8_t c[16 + 400];
+  put_u64(c, ticks());
+  put_u64(c + 8, clock_ns(CLOCK_MONOTONIC));
+  memcpy(c + 16, label, n);
+  in_hook++;
+  write_chunk(CH_MARK, c, (uint32_t)(16 + n));
+  in_hook--;
+  errno = ENOENT;
+  return 1;
+}
+
+/* open(2) too: CPython's perf trampoline (-X perf, 3.12+) opens /tmp/perf-PID.map with open(). */
+EXPORT int open(const char *path, int fl, ...) {
+  mode_t mode = 0;
+  if (fl & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, fl); mode = va_arg(ap, mode_t); va_end(ap); }
+  if (UNLIKELY(!real_open)) { if (resolving) return (int)syscall(SYS_openat, AT_FDCWD, path, fl, mode); resolve(); }
+  if (UNLIKELY(private_dir != NULL) && take_mark(path)) return -1;
+  char buf[512];
+  return real_open(private_path(path, buf, sizeof buf), fl, mode);
+}
+
+EXPORT int open64(const char *path, int fl, ...) {
+  mode_t mode = 0;
+  if (fl & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, fl); mode = va_arg(ap, mode_t); va_end(ap); }
+  if (UNLIKELY(!real_open64)) { if (resolving) return (int)syscall(SYS_openat, AT_FDCWD, path, fl, mode); resolve(); }
+  if (UNLIKELY(private_dir != NULL) && take_mark(path)) return -1;
+  char buf[512];
+  return real_open64(private_path(path, buf, sizeof buf), fl, mode);
+}
+
 /* ---- files, chunks written once ---- */
-static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 
 /* Reads a small /proc file into a fresh mapping; returns its length (0 on failure). */
 static size_t read_proc(const char *path, uint8_t **out) {
@@ -732,6 +914,10 @@ __attribute__((constructor)) static void init(void) {
   flags = (int)parse_u64(getenv("MEMTRACE_MALLOC_FLAGS"));
   min_size = parse_u64(getenv("MEMTRACE_MALLOC_MIN"));
   run_id = parse_u64(getenv("MEMTRACE_MALLOC_RUN"));
+  private_dir = getenv("MEMTRACE_MALLOC_DIR");
+  if (private_dir && (!*private_dir || private_dir[0] != '/')) private_dir = NULL;
+  redirect_v8log = parse_u64(getenv("MEMTRACE_MALLOC_V8LOG")) == 1;
+  redirect_perfmap = parse_u64(getenv("MEMTRACE_MALLOC_PERFMAP")) == 1;
   if (flags & F_NOFOLLOW) drop_self_from_preload();
   pthread_key_create(&tkey, thread_done);
   if (flags & F_STACKS) table = raw_mmap(sizeof(struct slot) << TABLE_BITS);
@@ -753,17 +939,20 @@ __attribute__((destructor)) static void fini(void) {
     for (int i = 0; i < NHIST; i++) hist[i] += b->hist[i];
     unlock(b);
   }
-  if (!write_failed) {
-    uint8_t counts[(NOPS * 2 + NHIST) * 8];
-    for (int i = 0; i < NOPS; i++) { put_u64(counts + i * 8, calls[i]); put_u64(counts + (NOPS + i) * 8, bytes[i]); }
-    for (int i = 0; i < NHIST; i++) put_u64(counts + (2 * NOPS + i) * 8, hist[i]);
-    write_chunk(CH_COUNTS, counts, sizeof counts);
-    if (flags & F_STACKS) write_maps();
-    uint8_t end[16];
-    put_u64(end, ticks());
-    put_u64(end + 8, clock_ns(CLOCK_MONOTONIC));
-    write_chunk(CH_END, end, sizeof end);
-  }
+  /* after a failed write the totals are still written when they fit (a file-size limit keeps
+     room for them): the per-function counts then cover the whole run, the events stop early */
+  int stopped = write_failed;
+  write_failed = 0;
+  uint8_t counts[(NOPS * 2 + NHIST) * 8];
+  for (int i = 0; i < NOPS; i++) { put_u64(counts + i * 8, calls[i]); put_u64(counts + (NOPS + i) * 8, bytes[i]); }
+  for (int i = 0; i < NHIST; i++) put_u64(counts + (2 * NOPS + i) * 8, hist[i]);
+  if (stopped) final_write = 1;
+  write_chunk(CH_COUNTS, counts, sizeof counts);
+  if ((flags & F_STACKS) && !stopped) write_maps();
+  uint8_t end[16];
+  put_u64(end, ticks());
+  put_u64(end + 8, clock_ns(CLOCK_MONOTONIC));
+  write_chunk(CH_END, end, sizeof end);
   close(out_fd);
   out_fd = -1;
   in_hook--;

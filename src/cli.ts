@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { isUsageError } from './core/errors.js';
+import { fileError, isUsageError } from './core/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -20,14 +20,19 @@ async function main(argv: string[]): Promise<void> {
     .description('Memory tracing for Node.js and TypeScript programs (and any Linux process).')
     .version(pkg.version, '-V, --version')
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
+    // Errors are printed by main's catch as one line `memtrace: …`, with where to find the usage.
+    .configureOutput({ outputError: () => {} })
     .exitOverride();
   const toolsDir = join(here, 'tools');
-  const modules: string[] = readdirSync(toolsDir)
+  // `memtrace heap …` loads only the heap command (each tool's modules cost tens of ms to load);
+  // help, errors and anything else load them all.
+  const named = argv[2] && /^[a-z]+$/.test(argv[2]) ? argv[2] : undefined;
+  const only = named === 'report' ? join(here, 'report', 'command.js') : named ? join(toolsDir, named, 'command.js') : undefined;
+  const modules: string[] = only && existsSync(only) ? [only] : readdirSync(toolsDir)
     .filter((t) => existsSync(join(toolsDir, t, 'command.js')))
     .sort()
     .map((t) => join(toolsDir, t, 'command.js'));
-  modules.push(join(here, 'report', 'command.js'));
+  if (modules.length !== 1 || modules[0] !== only) modules.push(join(here, 'report', 'command.js'));
   for (const m of modules) {
     const mod = (await import(pathToFileURL(m).href)) as CommandModule;
     mod.register(program);
@@ -35,9 +40,31 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
+/** stdout closed by the reader (`| head`) ends memtrace quietly; a full disk is one line. */
+function guardStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`memtrace: ${fileError(err, 'write to', 'stdout').message}\n`);
+    process.exit(1);
+  });
+}
+
+/** The subcommand named in argv, for the usage hint of an error. */
+function subcommandOf(argv: string[], names: string[]): string | undefined {
+  return argv.slice(2).find((a) => names.includes(a));
+}
+
+const TOOL_NAMES = ['process', 'calls', 'malloc', 'heap', 'spaces', 'report'];
+guardStdout();
+
 main(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
-    // commander has already printed its one line (or the help / version text).
+    // Help and version texts are printed already; an error gets its one line here.
+    if (err.exitCode !== 0 && !['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) {
+      const sub = subcommandOf(process.argv, TOOL_NAMES);
+      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+      process.stderr.write(`memtrace: ${message} (memtrace ${sub ? sub + ' ' : ''}--help for usage)\n`);
+    }
     process.exitCode = err.exitCode === 0 ? 0 : 2;
     return;
   }

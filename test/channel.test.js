@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -130,4 +131,25 @@ test('channel: memtrace refuses a peer without the token', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(peers, 0);
   host.close();
+});
+
+test('channel: a program that closes the channel\'s fd and reuses the number gets none of the probe\'s bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'memtrace-channel-test-'));
+  const file = join(dir, 'own.txt');
+  const host = await ChannelHost.open();
+  // The program closes every descriptor above stderr it did not open, opens its own file on
+  // the lowest free number, then ends: the probe's exit message must not land in it.
+  const prog = `const fs = require('fs');
+    for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
+      let target = '';
+      try { target = fs.readlinkSync('/proc/self/fd/' + fd); } catch {}
+      if (fd > 2 && target.startsWith('socket:')) fs.closeSync(fd);
+    }
+    const own = fs.openSync(${JSON.stringify(file)}, 'w');
+    fs.writeSync(own, 'mine\\n');`;
+  const r = await run(['-e', prog], host.environment(process.env, probe));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(file, 'utf8'), 'mine\n');
+  host.close();
+  rmSync(dir, { recursive: true });
 });

@@ -3,10 +3,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { traceMalloc, interposerPath } from '../dist/index.js';
+import { traceMalloc, interposerPath, readMallocLog } from '../dist/index.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -90,7 +90,7 @@ test('a C program with known allocations: exact counts, bytes, peak and unfreed 
   const churn = s.topSitesByCount[0];
   assert.equal(churn.frames[0], 'churn (known)');
   assert.equal(churn.calls, 50);
-  assert.match(r.stderr, /unfreed at exit, by call site\n +7\.81 KiB in 2 +keep_big \(known\) → main \(known\)/);
+  assert.match(r.stderr, /still live at exit, by call site\n +7\.81 KiB in 2 +keep_big \(known\) → main \(known\)/);
 });
 
 test('counting mode and --min-size keep exact totals', () => {
@@ -133,7 +133,7 @@ test('node --stacks: traced without crashing, JS frames named, counts within 1% 
   const frames = s.topSitesByBytes.flatMap((site) => site.frames).join('\n');
   assert.match(frames, /parseRecords \(.*buffers\.js:\d+\)/, 'a JIT frame named from the perf map');
   assert.match(frames, /node::NodeArrayBufferAllocator::Allocate|v8::internal::/, 'native frames named from the symbol table');
-  assert.equal(readdirSync('/tmp').filter((f) => f === `perf-${s.pid}.map`).length, 0, 'the perf map made for the run is removed');
+  assert.equal(readdirSync('/tmp').filter((f) => f === `perf-${s.pid}.map`).length, 0, 'no perf map at the predictable /tmp name');
   // the peer traces a run of its own: compare totals of the same program, long enough for
   // node's own run-to-run variation (GC, compiler threads) to stay well under 1%
   const plain = run(['malloc', '-o', 'node-plain.bin', '--', process.execPath, prog, '200'], { env: { ...process.env, NODE_OPTIONS: '' } });
@@ -142,6 +142,73 @@ test('node --stacks: traced without crashing, JS frames named, counts within 1% 
   const ours = p.allocations;
   const peer = haveHeaptrack ? heaptrackCalls([process.execPath, prog, '200']) : mtraceCounts([process.execPath, prog, '200']).allocations;
   assert.ok(within(ours, peer, 1), `allocations: memtrace ${ours}, ${haveHeaptrack ? 'heaptrack' : 'mtrace'} ${peer}`);
+});
+
+test('node --stacks: the JS view puts the allocating function first with its exact Buffers, start-up apart', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const r = run(['malloc', '--stacks', '-o', 'js.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '1500\n');
+  const s = report('js.bin');
+  assert.equal(s.by, 'js');
+  const first = s.topSitesByBytes[0];
+  assert.match(first.label, /^makeBuffers \(.*buffers-known\.mjs:6\)$/, 'the function, at its line');
+  const bytes = 1500 * 65536;
+  // one allocation per Buffer, below the function (±1%: a frame walk cut short by a frame
+  // without a frame pointer charges an event elsewhere, rarely)
+  const buffers = first.native.filter((n) => n.frame.startsWith('node::NodeArrayBufferAllocator::'));
+  const sum = (k) => buffers.reduce((a, n) => a + n[k], 0);
+  // node ≥ 22 (V8 ≥ 12) reuses code space for optimized code and the basic perf map logs no
+  // code deaths: a part of the calls from optimized code reads a stale name (a known limit,
+  // ARCHITECTURE.md). Node 20 names them all.
+  const pct = Number(process.versions.node.split('.')[0]) >= 22 ? 25 : 1;
+  assert.ok(within(sum('calls'), 1500, pct), `Buffers ${sum('calls')}`);
+  assert.ok(within(sum('liveCount'), 1500, pct), `live Buffers ${sum('liveCount')}`);
+  if (pct === 1) {
+    assert.ok(within(first.bytes, bytes, 1), `bytes ${first.bytes} vs ${bytes}`);
+    assert.ok(within(first.liveBytes, bytes, 1), `still live when the program began to exit: ${first.liveBytes}`);
+  }
+  assert.equal(s.unfreedBySite[0].label, first.label);
+  // start-up (node's bootstrap, OpenSSL, the snapshot) is summed apart, out of the tables
+  assert.ok(s.startup.calls > 1000 && s.startup.endMs > 0, `start-up ${JSON.stringify(s.startup)}`);
+  assert.ok(s.topSitesByBytes.every((x) => !x.startup));
+  assert.match(r.stderr, /start-up \(before the main module ran\): [\d,]+ allocations, .* \(left out of the tables below\)/);
+  assert.match(r.stderr, /top JS functions by bytes\n +[\d.]+ MiB in [\d,]+, [\d.]+ MiB live  makeBuffers \(.*buffers-known\.mjs:6\)\n +[\d.]+ MiB in +[\d,]+  node::NodeArrayBufferAllocator::/);
+  // the native view and the whole stacks are still there
+  const n = run(['malloc', '--stacks', '--by', 'native', '-o', 'js-native.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(n.code, 0, n.stderr);
+  assert.match(n.stderr, /top native functions by bytes\n +[\d.]+ MiB in [\d,]+  node::NodeArrayBufferAllocator::/);
+  const withStartup = run(['malloc', '--stacks', '--startup', '-o', 'js-startup.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.match(withStartup.stderr, /\[start-up\] /);
+});
+
+test('--since/--until MARK: allocated in the window and still live at its end', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const r = run(['malloc', '--stacks', '--since', 'start', '--until', 'end', '-o', 'win.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /still live allocated from mark 'start' to mark 'end', still live then, by JS function\n +[\d.]+ MiB in [\d,]+  makeBuffers/);
+  const a = readMallocLog(join(work, 'win.bin'), { since: 'start', until: 'end' });
+  // the window does not depend on frame names: every 64 KiB block of node's ArrayBuffer allocator
+  const live = (x) => x.sites.filter((t) => t.frames[0].startsWith('node::NodeArrayBufferAllocator::') && !t.startup && t.bytes >= 65536 * t.calls).reduce((k, t) => k + t.liveCount, 0);
+  const near = (got, want, what) => assert.ok(within(got, want, 1), `${what}: ${got} of ${want}`);
+  near(live(a), 1000, 'the Buffers made between the marks');
+  near(live(readMallocLog(join(work, 'win.bin'), { since: 'start' })), 1300, 'from start to the exit');
+  near(live(readMallocLog(join(work, 'win.bin'), { until: 'end' })), 1200, 'from the start to end');
+  assert.deepEqual(a.marks.map((m) => m.label), ['memtrace:main', 'start', 'end', 'memtrace:exit']);
+  // elapsed time works for any program; an unknown mark is one line
+  const t = run(['malloc', '--since', '0ms', '--until', '10h', '-o', 'win2.bin', '--', join(work, 'known')]);
+  assert.equal(t.code, 0, t.stderr);
+  const bad = run(['malloc', '--since', 'nope', '-o', 'win3.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.match(bad.stderr, /memtrace: warning: --since: no mark 'nope' in .*win3\.bin \(its marks: start, end\)/);
+  assert.equal(bad.code, 0, 'the program ran: its exit status stands');
+});
+
+test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {
+  const { jsFrameName } = await import('../dist/tools/malloc/symbols.js');
+  assert.equal(jsFrameName('JS:~makeBuffers /app/src/a.js:6:21', '/app'), 'makeBuffers (src/a.js:6)');
+  assert.equal(jsFrameName('JS:*parse file:///app/src/p.js:10:3', '/app'), 'parse (src/p.js:10)');
+  assert.equal(jsFrameName('py::make_blocks:/app/job.py', '/app'), 'make_blocks (job.py)');
+  assert.equal(jsFrameName('py:::/app/job.py', '/app'), '(module) (job.py)');
 });
 
 test('the library API returns the analysis and the report', async () => {
@@ -207,10 +274,10 @@ test('a full disk: the program keeps running, the trace says where it stopped', 
     const r = run(['malloc', '-o', join(dir, 't.bin'), '--', exe, '400000']);
     assert.equal(r.code, 3, 'the program ran to its end with its own exit code');
     assert.equal(r.stdout, 'done\n');
-    assert.match(r.stderr, /warning: the trace stopped at [\d.]+ ms: writing it failed \(ENOSPC\); the program kept running untraced/);
+    assert.match(r.stderr, /warning: the trace stopped at [\d.]+ ms: writing it failed \(ENOSPC\); the program (ran on|kept running untraced)/);
     const s = report(join(dir, 't.bin'));
     assert.equal(s.endedBy, 'write-error');
-    assert.ok(s.allocations > 0 && s.allocations < 400000);
+    assert.ok(s.events > 0 && s.events < 800000, `events up to the full disk: ${s.events}`);
   } finally {
     spawnSync('umount', [dir]);
   }
@@ -234,11 +301,121 @@ test('an install where the interposer could not be built: memtrace malloc says w
   cpSync(join(root, 'dist'), join(inst, 'dist'), { recursive: true });
   cpSync(join(root, 'package.json'), join(inst, 'package.json'));
   symlinkSync(join(root, 'node_modules'), join(inst, 'node_modules'));
+  mkdirSync(join(inst, 'native'));
+  cpSync(join(root, 'native', 'build.js'), join(inst, 'native', 'build.js'));
+  // a compile error: the build says which, in one line, and the install goes on
+  writeFileSync(join(inst, 'native', 'memtrace_malloc.c'), readFileSync(join(root, 'native', 'memtrace_malloc.c'), 'utf8').replace('static int rec_on;', 'static int rec_on'));
+  const b = spawnSync(process.execPath, [join(inst, 'native', 'build.js')], { encoding: 'utf8' });
+  assert.equal(b.status, 0, 'a failed build does not fail the install');
+  assert.match(b.stderr, /^memtrace: the malloc interposer was not built: (cc|gcc|clang) failed: .*memtrace_malloc\.c:\d+:\d+: error: .*; memtrace malloc will say so, the other tools work\n$/);
   const m = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'malloc', '--', 'true'], { encoding: 'utf8' });
   assert.equal(m.status, 2);
-  assert.match(m.stderr, /^memtrace: the malloc interposer is not built \(.*libmemtrace-malloc\.so is missing\): it needs gcc and make; run `npm run build:native`.*\n$/);
+  assert.match(m.stderr, /^memtrace: the malloc interposer was not built at install: (cc|gcc|clang) failed: .*error: .*; once fixed, run `node .*native\/build\.js`\n$/);
+  // no compiler at all (an empty PATH, CC unset)
+  const env = { ...process.env, PATH: join(inst, 'empty') };
+  delete env.CC;
+  const n = spawnSync(process.execPath, [join(inst, 'native', 'build.js')], { encoding: 'utf8', env });
+  assert.equal(n.status, 0);
+  assert.equal(n.stderr, 'memtrace: the malloc interposer was not built: no C compiler found (looked for cc, gcc and clang on PATH; install gcc, or set CC); memtrace malloc will say so, the other tools work\n');
+  const m2 = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'malloc', '--', 'true'], { encoding: 'utf8' });
+  assert.match(m2.stderr, /^memtrace: the malloc interposer was not built at install: no C compiler found/);
+  // fixed: the same script builds it, and malloc runs
+  writeFileSync(join(inst, 'native', 'memtrace_malloc.c'), readFileSync(join(root, 'native', 'memtrace_malloc.c')));
+  assert.equal(spawnSync(process.execPath, [join(inst, 'native', 'build.js')], { encoding: 'utf8' }).status, 0);
+  assert.ok(existsSync(join(inst, 'native', 'build', 'libmemtrace-malloc.so')));
+  assert.ok(!existsSync(join(inst, 'native', 'build', 'NOT-BUILT.txt')));
+  const ok = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'malloc', '-o', join(work, 'inst.bin'), '--', join(work, 'known')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
   const r = spawnSync(process.execPath, [join(inst, 'dist', 'cli.js'), 'report', join(work, 'known.bin'), '--format', 'json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+});
+
+test('make builds with gcc unless CC is given (make predefines CC=cc)', () => {
+  const dry = execFileSync('make', ['-n', '-p', '-C', join(root, 'native')], { encoding: 'utf8', env: { ...process.env, CC: '' } });
+  assert.match(dry, /node build\.js/);
+  const withCc = execFileSync('make', ['-s', '-n', '-C', join(root, 'native'), 'CC=clang'], { encoding: 'utf8' });
+  assert.match(withCc, /node build\.js/);
+});
+
+test('a file-size limit (ulimit -f) stops the trace, never the program', () => {
+  const exe = join(work, 'churn');
+  const untraced = spawnSync('bash', ['-c', `ulimit -f 200; exec ${exe} 400000`], { cwd: work, encoding: 'utf8' });
+  assert.equal(untraced.status, 3);
+  const r = spawnSync('bash', ['-c', `ulimit -f 200; exec "$0" "$@"`, process.execPath, cli, 'malloc', '-o', 'limited.bin', '--', exe, '400000'], { cwd: work, encoding: 'utf8' });
+  assert.equal(r.signal, null, 'not killed by SIGXFSZ');
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(r.stdout, 'done\n');
+  assert.match(r.stderr, /memtrace: warning: the trace stopped at [\d.]+ ms: the file-size limit \(ulimit -f\) was reached; the program ran on; the per-function totals cover the whole run/);
+  assert.ok(statSync(join(work, 'limited.bin')).size <= 200 * 1024);
+  const s = report('limited.bin');
+  assert.equal(s.endedBy, 'write-error');
+  assert.equal(fn(s, 'malloc').calls, 400000, 'totals are exact');
+  assert.equal(fn(s, 'free').calls, 400000);
+  assert.ok(s.events > 10000 && s.events < 800000, `events up to the limit: ${s.events}`);
+});
+
+test('node --stacks: the perf map is private, a symlink planted at /tmp/perf-PID.map is not followed, no v8 log is left', () => {
+  const dir = mkdtempSync(join(work, 'cwd-'));
+  const victim = join(work, 'victim.txt');
+  writeFileSync(victim, 'keep me\n');
+  const prog = join(fixtures, 'buffers.js');
+  // the shell plants the link at its own pid, then execs node under that pid
+  const script = `ln -s ${victim} /tmp/perf-$$.map && echo $$ > pid && exec ${process.execPath} ${prog} 5`;
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'n.bin', '--', 'sh', '-c', script], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
+  const pid = readFileSync(join(dir, 'pid'), 'utf8').trim();
+  const planted = `/tmp/perf-${pid}.map`;
+  try {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(victim, 'utf8'), 'keep me\n', 'the link target is untouched');
+    assert.equal(readlinkSync(planted), victim, 'the planted link is not memtrace\'s to remove');
+  } finally {
+    rmSync(planted, { force: true });
+  }
+  assert.deepEqual(readdirSync(dir).filter((f) => !/^n\.bin(\.\d+)?$/.test(f)), ['pid'], 'no isolate-*-v8.log, no perf map: the traces (sh forks ln and echo) and the test\'s pid file');
+  const s = report(join(dir, 'n.bin'));
+  assert.match(s.topSitesByBytes.flatMap((x) => x.frames).join('\n'), /parseRecords \(.*buffers\.js:\d+\)/, 'JIT frames named from the private map');
+  assert.deepEqual(readdirSync(tmp), [], 'the private directory is removed');
+});
+
+test('a private directory is removed when the program is killed', () => {
+  const tmp = mkdtempSync(join(work, 'tmpdir-'));
+  const r = run(['malloc', '--stacks', '-o', 'k.bin', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], { env: { ...process.env, NODE_OPTIONS: '', TMPDIR: tmp } });
+  assert.equal(r.code, 128 + 9);
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test('a trace with bytes changed is refused in one line, exit 2', () => {
+  const good = readFileSync(join(work, 'killed.bin'));
+  let refused = 0;
+  for (let k = 0; k < 20; k++) {
+    const b = Buffer.from(good);
+    // change 8 bytes of the events (past the header and the first process's INFO chunk)
+    for (let i = 0; i < 8; i++) b[400 + ((k * 7919 + i * 104729) % (b.length - 2000))] ^= 0x5a + k;
+    writeFileSync(join(work, 'bad.bin'), b);
+    const r = run(['report', 'bad.bin', '--format', 'json']);
+    if (r.code === 2) {
+      assert.match(r.stderr, /^memtrace: bad\.bin is corrupt: .+ \(chunk at byte \d+\); it was not written this way by memtrace malloc\n$/);
+      refused++;
+    }
+  }
+  assert.equal(refused, 20);
+});
+
+test('bad --top and --min-size: one line, exit 2', () => {
+  for (const [args, msg] of [
+    [['--top', 'abc'], /^memtrace: --top: 'abc' must be a whole number from 1 to 100000\n$/],
+    [['--top', '0'], /^memtrace: --top: '0' must be a whole number/],
+    [['--min-size', '17179869184t'], /^memtrace: --min-size: '17179869184t' is too large \(allowed: 0 to [^)]+\)\n$/],
+  ]) {
+    const r = run(['malloc', ...args, '--', 'true']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, msg);
+  }
+});
+
+test('the JSON summary names its tool', () => {
+  assert.equal(report('known.bin').tool, 'malloc');
 });
 
 test('cleanup', () => { rmSync(work, { recursive: true, force: true }); });

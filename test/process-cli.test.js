@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memtrace, memtraceAsync, readJsonl, sleep, tmp } from './helpers.js';
+import { cli, memtrace, memtraceAsync, readJsonl, root, sleep, tmp } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -152,6 +152,10 @@ test('process: bad input gets one clear line and exit 2', () => {
     [['process', '--pid', 'abc'], /--pid: 'abc' is not a process id/],
     [['process', '--interval', 'abc', '--', 'true'], /--interval: 'abc' is not a duration/],
     [['process', '--interval', '0', '--', 'true'], /--interval: '0' must be greater than zero/],
+    // 600 h overflows the probe's timer (2³¹ ms): a TimeoutOverflowWarning on the program's stderr.
+    [['process', '--interval', '600h', '--', process.execPath, '-e', 'console.log(1)'], /^memtrace: --interval: '600h' is too long \(allowed: 1ms to 24d\)\n$/],
+    [['process', '--interval', '0.0001ms', '--', process.execPath, '-e', 'console.log(1)'], /^memtrace: --interval: '0.0001ms' is too short \(allowed: 1ms to 24d\)\n$/],
+    [['process', '--interval', '1e3', '--', 'true'], /^memtrace: --interval: '1e3' is not a duration/],
     [['process', '--interval', '-5ms', '--', 'true'], /error: unknown option '-5ms'|is not a duration/],
     [['process'], /no command given/],
     [['process', '--bogus', '--', 'true'], /unknown option '--bogus'/],
@@ -160,9 +164,132 @@ test('process: bad input gets one clear line and exit 2', () => {
     [['process', '--pid', '1', '--', 'true'], /either --pid or a command/],
   ];
   for (const [args, re] of cases) {
-    const r = memtrace(args);
+    const r = memtrace(args, { timeout: 20_000 });
     assert.equal(r.status, 2, `${args.join(' ')}: status ${r.status} ${r.stderr}`);
+    assert.equal(r.stdout, '', `${args.join(' ')}: the program did not run`);
     assert.match(r.stderr, re, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace for ${args.join(' ')}`);
   }
+});
+
+test('process: a run too short for a trend says so instead of a verdict', () => {
+  const log = join(tmp(), 'short.jsonl');
+  // ~90 MiB in a run of ~2 samples: a line through 2 points fits (R² 1), and it said "stayed flat".
+  const r = memtrace(['process', '--interval', '2s', '-o', log, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(90 * 2 ** 20, 1); setTimeout(() => {}, 150)']);
+  assert.equal(r.status, 0, r.stderr);
+  const samples = readJsonl(log).filter((x) => typeof x.rss === 'number').length;
+  assert.ok(samples >= 1 && samples < 6, `${samples} samples`);
+  assert.match(r.stderr, /trend +\d samples? over .*: too few for a verdict on the trend \(6 needed\); a shorter --interval gives more/);
+  assert.doesNotMatch(r.stderr, /stayed flat|kept growing|levelled off|shrank|slope/);
+  const json = JSON.parse(memtrace(['report', log, '--format', 'json']).stdout);
+  assert.equal(json.rss.trend, 'too-few-samples');
+});
+
+test('process --detail on another user\'s process: says smaps_rollup cannot be read and why, exit 2', async (t) => {
+  // As root, watch a root process as user nobody; as another user, watch PID 1 if it is not ours.
+  const asRoot = process.getuid() === 0;
+  const setpriv = spawnSync('setpriv', ['--version']).status === 0;
+  if (asRoot && !setpriv) return t.skip('needs setpriv (util-linux) to run memtrace as user nobody');
+  if (!asRoot && statSync('/proc/1').uid === process.getuid()) return t.skip('PID 1 is ours: no process of another user to watch');
+  if (asRoot && spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(cli)})`]).status !== 0) {
+    return t.skip(`user nobody cannot read ${cli} (a checkout in a private folder)`);
+  }
+  const dir = tmp();
+  chmodSync(dir, 0o777);
+  const target = asRoot ? spawn('sleep', ['30'], { stdio: 'ignore' }) : undefined;
+  try {
+    const pid = target ? target.pid : 1;
+    const argv = [process.execPath, cli, 'process', '--detail', '--pid', String(pid), '-o', join(dir, 'x.jsonl')];
+    const run = (args) => (asRoot
+      ? spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...args], { encoding: 'utf8', cwd: dir, timeout: 20_000 })
+      : spawnSync(args[0], args.slice(1), { encoding: 'utf8', cwd: dir, timeout: 20_000 }));
+    const r = run(argv);
+    // It said "no samples: the program ended", exit 0, though the process lives.
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `memtrace: cannot read /proc/${pid}/smaps_rollup for --detail: permission denied (the PSS and USS of another user's process need root or CAP_SYS_PTRACE); without --detail memtrace can sample its RSS\n`);
+    assert.deepEqual(readdirSync(dir), [], 'no log left behind');
+    // The kernel agrees: the process is there, its smaps_rollup is what is refused.
+    const probe = run([process.execPath, '-e', `try { require('fs').readFileSync('/proc/${pid}/smaps_rollup'); console.log('read') } catch (e) { console.log(e.code) }; console.log(require('fs').existsSync('/proc/${pid}/statm'))`]);
+    assert.equal(probe.stdout, 'EACCES\ntrue\n');
+  } finally {
+    target?.kill();
+  }
+});
+
+test('process: V8 figures are left out, not repeated, while the main thread is busy; the summary says so', async () => {
+  const log = join(tmp(), 'busy.jsonl');
+  const r = memtrace(['process', '--interval', '50ms', '-o', log, '--', process.execPath, 'test/fixtures/process/busy-heap.js']);
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const samples = records.filter((x) => typeof x.rss === 'number');
+  const start = records.find((x) => x.mark === 'busy start').t;
+  const end = records.find((x) => x.mark === 'busy end').t;
+  // The probe published last before `busy start`: a figure is current for at most 1.5 periods
+  // (75 ms) plus timer slack; after that, samples of the busy part have RSS and no V8 figures.
+  const busy = samples.filter((s) => s.t > start + 120 && s.t < end);
+  assert.ok(busy.length >= 10, `${busy.length} samples while busy`);
+  const stale = busy.filter((s) => s.heapUsed !== undefined);
+  assert.deepEqual(stale.map((s) => [s.t, s.heapUsed]), [], 'stale V8 figures presented as current');
+  // The heap grew by ~100 MiB while busy, and figures are back once the loop turns again.
+  const after = samples.filter((s) => s.t > end + 120 && s.heapUsed !== undefined);
+  const before = samples.filter((s) => s.t < start && s.heapUsed !== undefined).at(-1);
+  assert.ok(after.length > 0, 'no V8 figures after the busy part');
+  assert.ok(after[0].heapUsed - before.heapUsed > 80 * MB, `the heap grew by ${(after[0].heapUsed - before.heapUsed) / MB} MiB`);
+  // The summary says when V8 figures were unavailable.
+  assert.match(r.stderr, /V8 figures missing in \d+ of \d+ samples \(\d+%\), from .* to .*: the main thread was busy/);
+  // Charts: the busy samples are a gap in the V8 split, never "other native".
+  const { buildReport } = await import('../dist/tools/process/report.js');
+  const { readLog } = await import('../dist/core/log.js');
+  const report = buildReport(await readLog(log));
+  const chart = report.sections.find((s) => s.kind === 'chart' && /stacked/.test(s.chart.title)).chart;
+  const series = (label) => chart.series.find((s) => s.label === label).values;
+  for (const s of busy) {
+    const i = chart.t.indexOf(s.t);
+    assert.equal(series('other native')[i], null, `other native at ${s.t}`);
+    assert.equal(series('JS heap')[i], null, `JS heap at ${s.t}`);
+    assert.equal(series('anonymous, not split (no V8 figures)')[i], s.anon);
+  }
+});
+
+test('process --children --pid <an ancestor of memtrace>: memtrace does not count itself', async () => {
+  const log = join(tmp(), 'anc.jsonl');
+  // This test's process is memtrace's parent: watch its tree, with a child of its own in it.
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const { child, done } = memtraceAsync(['process', '--children', '--pid', String(process.pid), '-i', '20ms', '--no-summary', '-o', log]);
+  try {
+    await waitForLines(log, 15);
+  } finally {
+    child.kill('SIGINT');
+  }
+  const r = await done;
+  other.kill();
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const pids = new Set(records.filter((x) => x.procs).flatMap((x) => x.procs.map(([p]) => p)));
+  assert.ok(pids.has(other.pid), 'the tree is followed');
+  assert.ok(!pids.has(child.pid), `memtrace (${child.pid}) counted itself in ${[...pids]}`);
+  assert.ok(!records.some((x) => x.proc === child.pid));
+});
+
+test('process at 1 kHz: paced by the timerfd helper, samples agree with the kernel, nothing left behind', { skip: !existsSync(join(root, 'native', 'build', 'memtrace-proc-sampler')) && 'the sampler helper is not built (node native/build.js)' }, () => {
+  const dir = tmp();
+  const scratch = join(dir, 'tmp');
+  mkdirSync(scratch);
+  const log = join(dir, 'khz.jsonl');
+  const r = memtrace(['process', '-i', '1ms', '--no-summary', '-o', log, '--', process.execPath, 'test/fixtures/process/steps.js'], { env: { ...process.env, TMPDIR: scratch } });
+  assert.equal(r.status, 0, r.stderr);
+  const kernel = JSON.parse(r.stdout);
+  const samples = readJsonl(log).filter((x) => typeof x.rss === 'number');
+  const gaps = samples.slice(1).map((s, i) => s.t - samples[i].t).sort((a, b) => a - b);
+  // Readings at the helper's ticks, 1 ms apart (a late wake on a loaded machine is read when it
+  // comes, the next one on time), in time order.
+  assert.ok(samples.length > 300, `${samples.length} samples`);
+  assert.ok(Math.abs(gaps[gaps.length >> 1] - 1) < 0.2, `median gap ${gaps[gaps.length >> 1]} ms`);
+  assert.ok(gaps[0] > 0, `readings out of order (${gaps[0]} ms)`);
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  assert.ok(Math.abs(peak.rss - kernel.after) < 0.05 * kernel.after, `log ${peak.rss} vs kernel ${kernel.after}`);
+  assert.ok(peak.anon > 0 && peak.file > 0 && peak.cpu >= 0);
+  // The helper's FIFO and the helper itself are gone.
+  assert.deepEqual(readdirSync(scratch), []);
+  assert.equal(spawnSync('pgrep', ['-f', `memtrace-proc-sampler run \\d+ 1000 ${scratch}`]).status, 1, 'a helper still runs');
 });

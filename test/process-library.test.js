@@ -80,6 +80,10 @@ test('monitorProcess: a program that exits without stop() still leaves a complet
 
 test('monitorProcess: bad options are UsageErrors', async () => {
   await assert.rejects(monitorProcess({ intervalMs: 0 }), /intervalMs must be greater than zero/);
+  // Longer than a timer holds (2³¹ ms), or finer than the sampler paces: refused with the range.
+  await assert.rejects(monitorProcess({ intervalMs: 2 ** 31 }), /intervalMs: '2147483648' is too long \(allowed: 1ms to 24d\)/);
+  await assert.rejects(monitorProcess({ intervalMs: 0.0001 }), /intervalMs: '0.0001' is too short/);
+  await assert.rejects(monitorProcess({ intervalMs: NaN }), /intervalMs: NaN is not a number/);
   await assert.rejects(monitorProcess({ output: '/nonexistent/x.jsonl' }), /cannot write/);
   await assert.rejects(monitorProcess({ pid: 999999 }), /no process with PID 999999/);
 });

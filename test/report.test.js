@@ -61,7 +61,7 @@ test('report: corrupt, foreign, empty and missing logs are one-line errors', () 
   const empty = join(dir, 'empty.jsonl');
   writeFileSync(empty, '');
   const unknown = join(dir, 'unknown.jsonl');
-  writeFileSync(unknown, '{"memtrace":1,"tool":"nope","pid":1,"command":[]}\n');
+  writeFileSync(unknown, '{"memtrace":1,"tool":"nope","pid":1,"command":[],"start":"2026-11-24T10:00:00.000Z"}\n');
   const cases = [
     [corrupt, /corrupt log .*line 3 is not a JSON record/],
     [foreign, /is not a memtrace log/],

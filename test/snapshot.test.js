@@ -35,10 +35,24 @@ test('the parsed arrays are the ones JSON.parse reads, whatever the chunk size',
       if (g.edgeTarget(e) !== json.edges[e * EF + toOffset] / F) assert.fail(`edge ${e} differs (chunk ${chunkSize})`);
     }
   }
+  // The JavaScript tokenizer (where WebAssembly is missing) reads the same arrays.
+  const js = new SnapshotParser({ wasm: false });
+  const bytes = readFileSync(first);
+  for (let o = 0; o < bytes.length; o += 65521) js.write(bytes.subarray(o, o + 65521));
+  const rawJs = js.end();
+  assert.deepEqual(rawJs.nodes, new Uint32Array(json.nodes));
+  assert.deepEqual(rawJs.edges, new Uint32Array(json.edges));
   // The same from one string in memory.
   const fromText = parseSnapshot(readFileSync(first, 'utf8'));
   assert.equal(fromText.nodeCount, graph.nodeCount);
   assert.deepEqual(fromText.strings.slice(-50), json.strings.slice(-50));
+});
+
+test('the embedded WebAssembly scanner is scan.wat compiled', (t) => {
+  const w = spawnSync('wat2wasm', [join(root, 'src/snapshot/scan.wat'), '--output=-'], { encoding: 'buffer' });
+  if (w.error || w.status !== 0) { t.skip('wat2wasm (wabt) is not installed'); return; }
+  const embedded = readFileSync(join(root, 'src/snapshot/scan-wasm.ts'), 'utf8').match(/SCAN_WASM = '([^']+)'/)[1];
+  assert.equal(embedded, w.stdout.toString('base64'));
 });
 
 test('progress is reported up to the file size', async () => {
@@ -65,6 +79,10 @@ test('class names and counts match what the program holds', () => {
   assert.ok(byClass.get('system / JSArrayBufferData').selfSize >= data);
   assert.ok(byClass.get('ArrayBuffer').nativeSize >= data);
   assert.ok(byClass.get('Buffer').retainedSize >= data);
+  // GC roots: the global objects and what V8's root categories hold, no synthetic node.
+  const roots = graph.gcRoots();
+  assert.ok(roots.some((n) => graph.className(n) === 'global'));
+  assert.ok(roots.length > 10 && roots.every((n) => graph.type(n) !== 'synthetic'));
   // Every node is in exactly one class.
   const total = [...byClass.values()].reduce((s, a) => s + a.count, 0);
   assert.equal(total, graph.nodeCount);

@@ -11,7 +11,7 @@ const fixture = (name) => join(root, 'test', 'fixtures', 'spaces', name);
 const MiB = 1024 * 1024;
 
 function run(args, opts = {}) {
-  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: opts.cwd ?? root, env: opts.env ?? process.env });
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: opts.cwd ?? root, env: opts.env ?? process.env, timeout: opts.timeout });
 }
 function readJsonl(path) {
   return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -140,7 +140,12 @@ test('memtrace report on a spaces log: text, html, csv, json', () => {
 test('bad input: one line, exit 2, the program is not run', () => {
   const dir = tmp();
   const cases = [
-    [['spaces', '--interval', '0', '--', 'node', fixture('build.js')], /^memtrace: --interval: '0' must be greater than zero\n$/],
+    [['spaces', '--interval', '0', '--', 'node', fixture('build.js')], /^memtrace: --interval: '0' must be greater than zero \(allowed: 1ms to 24d\)\n$/],
+    // 600 h overflows a timer (2³¹ ms) into 1 ms: the program would hang, its log growing.
+    [['spaces', '--interval', '600h', '--', 'node', fixture('build.js')], /^memtrace: --interval: '600h' is too long \(allowed: 1ms to 24d\)\n$/],
+    [['spaces', '--interval', '0.0001ms', '--', 'node', fixture('build.js')], /^memtrace: --interval: '0.0001ms' is too short \(allowed: 1ms to 24d\)\n$/],
+    [['spaces', '--threshold', '17179869184t', '--', 'node', fixture('build.js')], /^memtrace: --threshold: '17179869184t' is too large \(allowed: 0 to 128t\)\n$/],
+    [['spaces', '--threshold', '0.3', '--', 'node', fixture('build.js')], /^memtrace: --threshold: '0.3' is less than one byte/],
     [['spaces', '--interval', 'soon', '--', 'node', fixture('build.js')], /^memtrace: --interval: 'soon' is not a duration/],
     [['spaces', '--threshold', 'big', '--', 'node', fixture('build.js')], /^memtrace: --threshold: 'big' is not a size/],
     [['spaces', '--', 'python3', '-c', 'print(1)'], /^memtrace: spaces needs a node program .*'python3' is not node\n$/],
@@ -148,7 +153,7 @@ test('bad input: one line, exit 2, the program is not run', () => {
     [['spaces', '--', 'node99'], /^memtrace: command not found: node99\n$/],
   ];
   for (const [args, re] of cases) {
-    const r = run(args, { cwd: dir });
+    const r = run(args, { cwd: dir, timeout: 20_000 });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stdout, '', 'the program did not run');

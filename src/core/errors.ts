@@ -28,3 +28,23 @@ export function fileError(err: unknown, what: string, path: string): UsageError 
   const why = (code && reason[code]) ?? (err instanceof Error ? err.message : String(err));
   return new UsageError(`cannot ${what} ${path}: ${why}`);
 }
+
+/**
+ * Runs what a tool does once the traced program has ended (summary, moving files). Whatever
+ * fails there is printed (one line for a UsageError) and the program's exit code is kept:
+ * memtrace never replaces it with its own.
+ */
+export async function afterRun(exitCode: number, work: () => unknown): Promise<number> {
+  try {
+    await work();
+  } catch (err) {
+    if (isUsageError(err)) process.stderr.write(`memtrace: ${err.message}\n`);
+    else process.stderr.write(`memtrace: internal error (please report it):\n${(err as Error)?.stack ?? err}\n`);
+  }
+  return exitCode;
+}
+
+/** The one wording of a missing command, for every tool. */
+export function noCommandError(tool: string, example = `memtrace ${tool} -- node app.js`): UsageError {
+  return new UsageError(`no command given: put the program after --, e.g. ${example}`);
+}

@@ -1,7 +1,9 @@
-import { closeSync, createReadStream, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'node:fs';
+import { readAt } from './fsutil.js';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { UsageError, fileError } from './errors.js';
+import { isRegularFile, openOutput } from './output.js';
 
 /** Version of the log format, the value of the header's `memtrace` field. */
 export const LOG_VERSION = 1;
@@ -20,6 +22,17 @@ export interface LogHeader {
 
 /** One record of a log after the header; fields are the tool's own (times in ms since start, sizes in bytes). */
 export type LogRecord = Record<string, unknown> & { t: number };
+
+/**
+ * A log whose records do not hold what its tool writes: thrown by a tool's report with what is
+ * wrong ("record 12: …"); the report command adds the file's name.
+ */
+export class CorruptLogError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptLogError';
+  }
+}
 
 /** Builds a header with the common fields filled in. */
 export function makeHeader(tool: string, fields: { pid: number; command: string[] } & Record<string, unknown>): LogHeader {
@@ -40,28 +53,56 @@ export function defaultLogName(tool: string, pid: number, ext = 'jsonl', now = n
   return `memtrace-${tool}-${stamp}-${pid}.${ext}`;
 }
 
+/** Options of {@link LogWriter}. */
+export interface LogWriterOptions {
+  /** Keep every record in memory too (see {@link LogWriter.contents}): for a summary that cannot read the log back. */
+  keep?: boolean;
+  /** Called once when a write fails (disk full, file gone); later records are dropped. */
+  onError?: (error: UsageError, stop: LogStop) => void;
+}
+
+/** Where a log whose writes failed stops: records complete in it, and the time of the last one. */
+export interface LogStop {
+  records: number;
+  lastT: number | undefined;
+}
+
 /**
  * Writes a JSON Lines log: the header at once, then records buffered and written with
  * writeSync at least every `flushMs` (and when the buffer passes 64 KiB), so the file is
- * valid up to its last complete line whenever the writer dies.
+ * valid up to its last complete line whenever the writer dies. The path is opened by
+ * `openOutput`: a device or FIFO is written as it is, never truncated nor replaced.
  */
 export class LogWriter {
   private fd: number;
-  private chunks: string[] = [];
+  private lines: string[] = [];
+  private times: Array<number | undefined> = [];
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private kept: LogRecord[] | undefined;
   /** Set when a write failed (disk full, file gone); later records are dropped. */
   error: UsageError | undefined;
-  /** Records written so far (header excluded). */
+  /** Records given to write() so far (header excluded). */
   count = 0;
+  /** Records completely in the file so far; with {@link error}, where the log stops. */
+  readonly stop: LogStop = { records: 0, lastT: undefined };
+  /** True when the log is a regular file (one that can be read back). */
+  readonly regular: boolean;
 
-  /** Opens (truncates) `path` and writes `header`; throws UsageError when the path is not writable. */
-  constructor(readonly path: string, header: LogHeader, flushMs = 1000) {
+  /** Opens `path` (truncating a regular file only) and writes `header`; throws UsageError when it cannot. */
+  constructor(readonly path: string, readonly header: LogHeader, flushMs = 1000, private readonly options: LogWriterOptions = {}) {
     try {
-      this.fd = openSync(path, 'w');
-      writeSync(this.fd, JSON.stringify(header) + '\n');
+      this.fd = openOutput(path);
     } catch (err) {
+      throw fileError(err, 'write log', path);
+    }
+    this.regular = isRegularFile(path);
+    if (options.keep) this.kept = [];
+    try {
+      writeAll(this.fd, JSON.stringify(header) + '\n');
+    } catch (err) {
+      try { closeSync(this.fd); } catch { /* below */ }
       throw fileError(err, 'write log', path);
     }
     if (flushMs > 0) {
@@ -74,7 +115,10 @@ export class LogWriter {
   write(record: object): void {
     if (this.closed || this.error) return;
     const line = JSON.stringify(record) + '\n';
-    this.chunks.push(line);
+    this.lines.push(line);
+    const t = (record as { t?: unknown }).t;
+    this.times.push(typeof t === 'number' ? t : undefined);
+    this.kept?.push(record as LogRecord);
     this.size += line.length;
     this.count++;
     if (this.size > 65536) this.flush();
@@ -82,15 +126,42 @@ export class LogWriter {
 
   /** Writes what is buffered to the file now. */
   flush(): void {
-    if (this.chunks.length === 0 || this.error || this.closed) return;
-    const data = this.chunks.join('');
-    this.chunks = [];
+    if (this.lines.length === 0 || this.error || this.closed) return;
+    const data = Buffer.from(this.lines.join(''));
+    const lines = this.lines, times = this.times;
+    this.lines = [];
+    this.times = [];
     this.size = 0;
+    let written = data.length;
     try {
-      writeSync(this.fd, data);
+      writeAll(this.fd, data);
     } catch (err) {
+      written = (err as { written?: number }).written ?? 0;
       this.error = fileError(err, 'write log', this.path);
     }
+    // Count the records now whole in the file (a failed write may have cut one).
+    let at = 0;
+    for (let i = 0; i < lines.length; i++) {
+      at += Buffer.byteLength(lines[i]!);
+      if (at > written) break;
+      this.stop.records++;
+      if (times[i] !== undefined) this.stop.lastT = times[i];
+    }
+    if (this.error) this.options.onError?.(this.error, { ...this.stop });
+  }
+
+  /** The header and every record written, from memory (needs `keep`); undefined without it. */
+  contents(): LogContents | undefined {
+    if (!this.kept) return undefined;
+    const records = this.error ? this.kept.slice(0, this.stop.records) : this.kept;
+    return { header: this.header, records, warnings: this.error ? [this.incomplete()!] : [] };
+  }
+
+  /** One line saying where the log stops and why, or undefined when it is whole. */
+  incomplete(): string | undefined {
+    if (!this.error) return undefined;
+    const at = this.stop.lastT !== undefined ? ` (t=${Math.round(this.stop.lastT)} ms)` : '';
+    return `${this.error.message}: the log is incomplete, it stops after record ${this.stop.records}${at}`;
   }
 
   /** Flushes, syncs and closes the file; safe to call twice. */
@@ -99,8 +170,22 @@ export class LogWriter {
     this.flush();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    try { fsyncSync(this.fd); } catch { /* not every fs can */ }
+    if (this.regular) try { fsyncSync(this.fd); } catch { /* not every fs can */ }
     try { closeSync(this.fd); } catch { /* already closed */ }
+  }
+}
+
+/** writeSync until all is written (a write to a nearly full disk writes part); a failure carries `written`. */
+function writeAll(fd: number, data: string | Buffer): void {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw Object.assign(err as Error, { written: off });
+    }
   }
 }
 
@@ -112,16 +197,23 @@ export interface LogContents {
   warnings: string[];
 }
 
-/** Reads the first line of a log, checking it is a memtrace header. */
+/** Reads the first line of a log, however long (the header holds the command line), checking it is a memtrace header. */
 export function readHeader(path: string): LogHeader {
   let fd: number;
   try { fd = openSync(path, 'r'); } catch (err) { throw fileError(err, 'read log', path); }
   try {
-    const b = Buffer.alloc(65536);
-    const n = readSync(fd, b, 0, b.length, 0);
-    const text = b.toString('utf8', 0, n);
-    const nl = text.indexOf('\n');
-    return parseHeader(nl >= 0 ? text.slice(0, nl) : text, path);
+    const parts: Buffer[] = [];
+    let pos = 0;
+    for (;;) {
+      const b = readAt(fd, pos, 65536);
+      const nl = b.indexOf(0x0a);
+      if (nl >= 0) { parts.push(b.subarray(0, nl)); break; }
+      parts.push(b);
+      pos += b.length;
+      if (b.length < 65536) break;
+      if (pos > MAX_HEADER) throw new UsageError(`${path} is not a memtrace log (its first line is over ${MAX_HEADER >> 20} MiB)`);
+    }
+    return parseHeader(Buffer.concat(parts).toString('utf8'), path);
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw fileError(err, 'read log', path);
@@ -129,6 +221,9 @@ export function readHeader(path: string): LogHeader {
     closeSync(fd);
   }
 }
+
+/** A header longer than this is not one (a command line is at most a few MiB: ARG_MAX). */
+const MAX_HEADER = 64 * 1024 * 1024;
 
 function parseHeader(line: string, path: string): LogHeader {
   let h: unknown;
@@ -140,7 +235,18 @@ function parseHeader(line: string, path: string): LogHeader {
   if (header.memtrace > LOG_VERSION) {
     throw new UsageError(`${path} is a version ${header.memtrace} log; this memtrace reads version ${LOG_VERSION}`);
   }
+  const problem = headerProblem(header);
+  if (problem) throw new UsageError(`corrupt log ${path}: its header ${problem}`);
   return header;
+}
+
+/** What is wrong with the common fields of a header, or undefined when they are sound. */
+export function headerProblem(header: Record<string, unknown>): string | undefined {
+  const wrong: string[] = [];
+  if (!Number.isInteger(header.pid) || (header.pid as number) < 0) wrong.push('pid (a process id)');
+  if (!Array.isArray(header.command) || !header.command.every((a) => typeof a === 'string')) wrong.push('command (a list of strings)');
+  if (typeof header.start !== 'string' || Number.isNaN(Date.parse(header.start))) wrong.push('start (a date)');
+  return wrong.length ? `lacks or has a wrong ${wrong.join(', ')}` : undefined;
 }
 
 /**
@@ -155,6 +261,7 @@ export async function readLog(path: string): Promise<LogContents> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
   let pendingBad: { line: number; text: string } | undefined;
+  let badT: number | undefined;
   try {
     for await (const line of lines) {
       lineNo++;
@@ -164,6 +271,7 @@ export async function readLog(path: string): Promise<LogContents> {
       try {
         const r = JSON.parse(line);
         if (!r || typeof r !== 'object' || Array.isArray(r)) throw new Error('not an object');
+        if (typeof r.t !== 'number' || !Number.isFinite(r.t)) badT = badT ?? lineNo;
         records.push(r as LogRecord);
       } catch {
         pendingBad = { line: lineNo, text: line };
@@ -173,6 +281,7 @@ export async function readLog(path: string): Promise<LogContents> {
     if (err instanceof UsageError) throw err;
     throw fileError(err, 'read log', path);
   }
+  if (badT !== undefined) throw new UsageError(`corrupt log ${path}: line ${badT} has no time (a number t)`);
   if (pendingBad) {
     warnings.push(`${path}: line ${pendingBad.line} is cut mid-record (the writer was stopped?); read ${records.length} records before it`);
   }

@@ -52,6 +52,20 @@ export function processError(err: unknown, pid: number): UsageError {
 }
 
 /**
+ * Reads /proc/PID/smaps_rollup: its text, or the error code when it may not be read (the kernel
+ * lets only the owner, root or CAP_SYS_PTRACE read it: statm and status are world-readable).
+ */
+export function readSmapsRollup(pid: number): string | { denied: string } {
+  try {
+    return readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'EACCES' || code === 'EPERM') return { denied: code };
+    throw err;
+  }
+}
+
+/**
  * Reads one process's memory through kept-open /proc files (a pread each, ~2 µs), so that
  * sampling at 1 kHz stays cheap. Throws ProcessGone once the process has exited.
  */
@@ -85,17 +99,25 @@ export class ProcReader {
    * come from statm at every call (~2 µs). Swap, shared memory, page faults and CPU time come
    * from status and stat, re-read only when `refresh` is set (the caller does so at most every
    * few ms, since these are rates or change slowly). `detail` adds PSS/USS from smaps_rollup
-   * (costlier: the kernel walks the page tables).
+   * (costlier: the kernel walks the page tables); they are left out when the kernel denies them.
+   * `statmPages` gives statm's resident and shared pages read elsewhere at the sample's time.
    */
-  sample(detail = false, refresh = true): ProcSample | null {
+  sample(detail = false, refresh = true, statmPages?: { resident: number; shared: number }): ProcSample | null {
     try {
-      const statm = preadText(this.statm);
-      const sp1 = statm.indexOf(' ');
-      const sp2 = statm.indexOf(' ', sp1 + 1);
-      const sp3 = statm.indexOf(' ', sp2 + 1);
-      if (sp2 < 0) return null;
-      const residentPages = Number(statm.slice(sp1 + 1, sp2));
-      const sharedPages = Number(statm.slice(sp2 + 1, sp3));
+      let residentPages: number, sharedPages: number;
+      if (statmPages) {
+        // Read by someone else at the sample's time (the timer-paced sampler): RSS as it was then.
+        residentPages = statmPages.resident;
+        sharedPages = statmPages.shared;
+      } else {
+        const statm = preadText(this.statm);
+        const sp1 = statm.indexOf(' ');
+        const sp2 = statm.indexOf(' ', sp1 + 1);
+        const sp3 = statm.indexOf(' ', sp2 + 1);
+        if (sp2 < 0) return null;
+        residentPages = Number(statm.slice(sp1 + 1, sp2));
+        sharedPages = Number(statm.slice(sp2 + 1, sp3));
+      }
       const c = this.cached;
       if (refresh) {
         const status = preadText(this.status);
@@ -125,9 +147,11 @@ export class ProcReader {
         cpuMs: c.cpuMs,
       };
       if (detail) {
-        const roll = readFileSync(`/proc/${this.pid}/smaps_rollup`, 'latin1');
-        s.pss = kbField(roll, 'Pss');
-        s.uss = kbField(roll, 'Private_Clean') + kbField(roll, 'Private_Dirty');
+        const roll = readSmapsRollup(this.pid);
+        if (typeof roll === 'string') {
+          s.pss = kbField(roll, 'Pss');
+          s.uss = kbField(roll, 'Private_Clean') + kbField(roll, 'Private_Dirty');
+        }
       }
       return s;
     } catch (err) {
@@ -171,13 +195,14 @@ export function readChildren(pid: number): number[] {
   return out;
 }
 
-/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent. */
-export function readDescendants(pid: number): Array<{ pid: number; ppid: number }> {
+/** Every descendant of `pid` (children, grandchildren, ...), parents before children, with its parent; `exclude`d ones and theirs left out. */
+export function readDescendants(pid: number, exclude: readonly number[] = []): Array<{ pid: number; ppid: number }> {
   const out: Array<{ pid: number; ppid: number }> = [];
   const queue = [pid];
   while (queue.length) {
     const p = queue.shift()!;
     for (const c of readChildren(p)) {
+      if (exclude.includes(c)) continue;
       out.push({ pid: c, ppid: p });
       queue.push(c);
     }

@@ -37,6 +37,11 @@ export class SourceMaps {
     }
   }
 
+  /** True when V8 gave `path` an inline map (code compiled in memory from the file on disk). */
+  hasInline(path: string): boolean {
+    return this.inline.has(path);
+  }
+
   /** The map of `path`, or null when it has none or it cannot be read (a note says why). */
   private mapFor(path: string): TraceMap | null {
     if (this.maps.has(path)) return this.maps.get(path)!;
@@ -83,4 +88,40 @@ export class SourceMaps {
     const file = urlToPath(pos.source) ?? pos.source;
     return { file, line: pos.line, col: (pos.column ?? 0) + 1, name: pos.name ?? undefined };
   }
+}
+
+const sources = new Map<string, string | null>();
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Where a function named `fnName` (V8's name: "big", "Cache.get", "get size") is declared in
+ * the file at `path` (1-based line and column), the first declaration when several share the
+ * name; undefined when none is found. For frames whose script V8 had already collected.
+ */
+export function functionLine(path: string, fnName: string): { line: number; col: number } | undefined {
+  let text = sources.get(path);
+  if (text === undefined) {
+    try { text = readFileSync(path, 'utf8'); } catch { text = null; }
+    sources.set(path, text);
+  }
+  if (!text) return undefined;
+  const name = escapeRe(fnName.split(/[.\s]/).pop() ?? fnName);
+  if (!name) return undefined;
+  const patterns = [
+    new RegExp(`\\bfunction\\s*\\*?\\s*${name}\\s*[<(]`),
+    new RegExp(`\\b${name}\\s*[=:]\\s*(?:async\\s+)?(?:function\\b|\\(|[A-Za-z_$][\\w$]*\\s*=>)`),
+    new RegExp(`^[ \\t]*(?:(?:public|private|protected|static|async|get|set|override|readonly)\\s+)*\\*?${name}\\s*[<(]`, 'm'),
+  ];
+  for (const re of patterns) {
+    const m = re.exec(text);
+    if (!m) continue;
+    const at = m.index + m[0].search(new RegExp(name));
+    const before = text.slice(0, at);
+    const line = before.split('\n').length;
+    return { line, col: at - before.lastIndexOf('\n') };
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { basename } from 'node:path';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './errors.js';
+import { UsageError, noCommandError } from './errors.js';
 
 /** How a traced program ended. */
 export interface ChildExit {
@@ -83,7 +83,7 @@ function scanInheritedFds(): number[] {
  * `kill` from elsewhere); other signals are always forwarded.
  */
 export async function spawnTraced(command: string[], opts: SpawnOptions = {}): Promise<TracedChild> {
-  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace process -- node app.js');
+  if (command.length === 0) throw noCommandError('process');
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
   for (const fd of opts.inheritFds ?? runningCli ? inheritedFds : []) {
     while (stdio.length < fd) stdio.push('ignore');

@@ -1,3 +1,5 @@
+import { formatDuration } from './units.js';
+
 /** A least-squares line through (x, y) points: slope, intercept and R². */
 export interface Fit {
   slope: number;
@@ -33,9 +35,22 @@ export interface SeriesSummary {
   /** Least-squares slope in units per second. */
   slopePerSec: number;
   r2: number;
-  /** A plain word on the trend: growing, shrinking, grew-then-levelled, flat. */
-  trend: 'growing' | 'shrinking' | 'grew-then-levelled' | 'flat';
+  /** Number of values summarised. */
+  samples: number;
+  /** Time from the first value to the last (ms). */
+  spanMs: number;
+  /**
+   * A plain word on the trend: growing, shrinking, grew-then-levelled, flat; too-few-samples
+   * when there are fewer than {@link MIN_TREND_SAMPLES} values, too few to tell one from another.
+   */
+  trend: 'growing' | 'shrinking' | 'grew-then-levelled' | 'flat' | 'too-few-samples';
 }
+
+/**
+ * The fewest values a trend word is given for: a line through 2 points always fits (R² 1), and
+ * the last third, which tells "kept growing" from "levelled off", needs 2 points of its own.
+ */
+export const MIN_TREND_SAMPLES = 6;
 
 /**
  * Summarises a memory series. "growing" means the least-squares line explains most of the
@@ -59,7 +74,8 @@ export function summarizeSeries(ts: ArrayLike<number>, vs: ArrayLike<number>): S
   const threshold = Math.max(1024 * 1024, 0.05 * Math.abs(start));
   const rise = fit.slope * duration;
   let trend: SeriesSummary['trend'] = 'flat';
-  if (n >= 3 && Math.abs(rise) > threshold && fit.r2 >= 0.6) {
+  if (n < MIN_TREND_SAMPLES) trend = 'too-few-samples';
+  else if (Math.abs(rise) > threshold && fit.r2 >= 0.6) {
     if (rise < 0) trend = 'shrinking';
     else {
       const k = Math.floor((2 * n) / 3);
@@ -67,15 +83,17 @@ export function summarizeSeries(ts: ArrayLike<number>, vs: ArrayLike<number>): S
       const tailRise = tail.slope * (xs[n - 1]! - xs[k]!);
       trend = tailRise > threshold / 3 ? 'growing' : 'grew-then-levelled';
     }
-  } else if (n >= 3 && end - start > threshold) {
+  } else if (end - start > threshold) {
     trend = 'grew-then-levelled';
   }
-  return { start, min, minT, peak, peakT, end, slopePerSec: fit.slope, r2: fit.r2, trend };
+  return { start, min, minT, peak, peakT, end, slopePerSec: fit.slope, r2: fit.r2, samples: n, spanMs: ts[n - 1]! - ts[0]!, trend };
 }
 
-/** The plain sentence for a trend word. */
-export function trendSentence(trend: SeriesSummary['trend']): string {
+/** The plain sentence for a trend word; with the summary, too few samples says how many over how long. */
+export function trendSentence(trend: SeriesSummary['trend'], s?: Pick<SeriesSummary, 'samples' | 'spanMs'>): string {
   switch (trend) {
+    case 'too-few-samples':
+      return `${s ? `${s.samples} sample${s.samples === 1 ? '' : 's'} over ${formatDuration(s.spanMs)}: ` : ''}too few for a verdict on the trend (${MIN_TREND_SAMPLES} needed)`;
     case 'growing': return 'memory kept growing to the end: look for a leak';
     case 'shrinking': return 'memory shrank over the run';
     case 'grew-then-levelled': return 'memory grew, then levelled off';

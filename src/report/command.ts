@@ -1,15 +1,32 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { FORMATS, buildReport, defaultOutput, writeReport, type Format } from './index.js';
+import { helpExamples } from '../core/help.js';
 
 /** Adds `memtrace report LOG [--format …] [--output PATH]` to the CLI. */
 export function register(program: Command): void {
   program
     .command('report')
+    .addHelpText('after', `
+Formats (every log is one of process, calls, malloc, heap, spaces):
+  text        every log: the summary the tool printed at exit
+  json        every log: the summary as one JSON object
+  html        every log: one page with the charts and tables, opens offline
+  csv         every log: one row per sample (process, spaces), event (calls), call site
+              (heap; malloc with --stacks) or live-bytes point (malloc)
+  gnuplot     logs with a time series (process, spaces, calls, malloc): LOG.dat and LOG.plt
+              (needs -o NAME.dat or the default, not stdout); heap logs have no time series
+  speedscope  heap logs only: allocation stacks for https://www.speedscope.app`)
+    .addHelpText('after', helpExamples([
+      ['memtrace report memtrace-process-20261124-100000-4242.jsonl', 'the summary as text'],
+      ['memtrace report app.jsonl --format html', 'writes app.html beside the log'],
+      ['memtrace report app.jsonl --format csv -o - | head', 'CSV on stdout'],
+      ['memtrace report heap.jsonl --format speedscope', 'heap stacks for speedscope.app'],
+    ]))
     .description('turn any memtrace log into HTML, gnuplot, CSV, text or a JSON summary (heap logs also: speedscope)')
     .argument('<log>', 'a log written by any memtrace tool')
-    .addOption(new Option('-f, --format <format>', 'output format').choices([...FORMATS]).default('text'))
-    .option('-o, --output <path>', 'where to write (html/csv/gnuplot/speedscope default: beside the log; text/json: stdout; "-" for stdout)')
+    .addOption(new Option('-f, --format <format>', 'output format (see "Formats" below)').choices([...FORMATS]).default('text'))
+    .option('-o, --output <path>', 'where to write; "-" is stdout (default: text and json to stdout, the others beside the log: LOG.html, LOG.csv, LOG.dat + LOG.plt, LOG.speedscope.json)')
     .option('--top <n>', 'rows in top-N tables', '20')
     .action(async (log: string, opts: { format: Format; output?: string; top: string }) => {
       const top = Number(opts.top);

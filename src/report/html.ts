@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { formatBytes } from '../core/units.js';
 import type { Chart, Report, Section, Table } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -18,10 +19,17 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+function cellHtml(v: string | number | null, bytes: boolean): string {
+  if (typeof v !== 'number') return `<td>${escapeHtml(v ?? '')}</td>`;
+  if (bytes) return `<td class="num" title="${v} bytes">${escapeHtml(formatBytes(v))}</td>`;
+  return `<td class="num">${escapeHtml(v.toLocaleString('en-US'))}</td>`;
+}
+
 function tableHtml(t: Table): string {
   const head = t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
+  const bytes = t.columns.map((c) => t.byteColumns?.includes(c) ?? false);
   const body = t.rows
-    .map((r) => `<tr>${r.map((v) => `<td${typeof v === 'number' ? ' class="num"' : ''}>${escapeHtml(v ?? '')}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((v, i) => cellHtml(v, bytes[i]!)).join('')}</tr>`)
     .join('\n');
   return `${t.title ? `<h2>${escapeHtml(t.title)}</h2>` : ''}<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }

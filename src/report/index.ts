@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readSync, readdirSync, writeFileSync }
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError, fileError } from '../core/errors.js';
-import { readLog, type LogContents } from '../core/log.js';
+import { CorruptLogError, readLog, type LogContents } from '../core/log.js';
 import { renderCsv } from './csv.js';
 import { renderGnuplot } from './gnuplot.js';
 import { renderHtml } from './html.js';
@@ -60,7 +60,15 @@ export async function loadLog(path: string): Promise<{ log: LogContents; module:
 /** Builds the report of the log at `path`. */
 export async function buildReport(path: string, options: ReportOptions = {}): Promise<Report> {
   const { log, module } = await loadLog(path);
-  const report = await module.buildReport(log, options);
+  let report: Report;
+  try {
+    report = await module.buildReport(log, options);
+  } catch (err) {
+    if (err instanceof CorruptLogError) throw new UsageError(`corrupt log ${path}: ${err.message}`);
+    // A record of the wrong shape that no check caught: still a damaged log, said in one line.
+    if (err instanceof TypeError) throw new UsageError(`corrupt log ${path}: its records do not have the shape of a ${log.header.tool} log (${err.message})`);
+    throw err;
+  }
   report.warnings = [...log.warnings, ...report.warnings];
   return report;
 }

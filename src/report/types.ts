@@ -20,6 +20,8 @@ export interface Table {
   title?: string;
   columns: string[];
   rows: Array<Array<string | number | null>>;
+  /** Columns whose numbers are bytes: HTML shows them as sizes (exact bytes on hover); CSV keeps them raw. */
+  byteColumns?: string[];
 }
 
 /** One part of a report page. */

@@ -3,7 +3,8 @@
 import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
-import { instrumentSource, makeScope } from '../tools/calls/instrument.js';
+import { makeScope } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 
 /** What install.ts passes to the hooks. */
 export interface HooksData {
@@ -11,6 +12,8 @@ export interface HooksData {
   exclude: string[];
   skip: string[];
   lines: boolean;
+  /** Probe call sites too (`--native`). */
+  native?: boolean;
   runtimeUrl: string;
   /** The probe shape (see InstrumentOptions.probe); MEMTRACE_CALLS_PROBE sets it, for the bench. */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
@@ -68,7 +71,7 @@ export function instrumentLoaded(url: string, result: LoadResult, d: HooksData |
     if (js === 'commonjs') return { ...result, format: js, source: src };
     result = { ...result, format: js };
   }
-  const out = instrumentSource(src, { file: path, kind: 'esm', lines: d.lines, runtimeUrl: d.runtimeUrl, probe: d.probe });
+  const out = instrumentCached(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
   if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); skipped(path, out.warning); }
   return { ...result, source: out.code };
 }

@@ -3,7 +3,8 @@
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { instrumentSource, makeScope, originalSource } from '../tools/calls/instrument.js';
+import { makeScope, originalSource } from '../tools/calls/scope.js';
+import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
 import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
@@ -17,6 +18,8 @@ export interface InstrumentScope {
   exclude?: string[];
   /** Probe every statement too (line events). */
   lines?: boolean;
+  /** Probe every call site too: events for calls into code that is not instrumented (built-ins, node's API, addons, excluded modules). */
+  native?: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,12 +35,13 @@ let installed: Required<InstrumentScope> | undefined;
  */
 export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   if (installed) return ensurePublisher();
-  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false };
+  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false };
   const data: HooksData = {
     include: installed.include,
     exclude: installed.exclude,
     skip: [ownRoot],
     lines: installed.lines,
+    native: installed.native,
     runtimeUrl: pathToFileURL(resolve(here, 'calls-runtime.js')).href,
     cwd: process.cwd(),
     probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
@@ -63,7 +67,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
-      const out = instrumentSource(content, { file: filename, kind: 'cjs', lines: data.lines, probe: data.probe });
+      const out = instrumentCached(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
       if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }

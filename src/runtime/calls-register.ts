@@ -1,7 +1,7 @@
 // The `--import memtrace/calls` entry: instruments the program and, unless told otherwise,
 // traces it from start to exit into a log. Options come as JSON in MEMTRACE_CALLS, e.g.
 // MEMTRACE_CALLS='{"trigger":65536,"output":"calls.jsonl","include":["**/node_modules/yaml/**"]}'.
-import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
@@ -15,12 +15,19 @@ export interface CallsEnvOptions {
   trigger?: number;
   output?: string;
   lines?: boolean;
+  /** Events for calls into code that is not instrumented (`--native`). */
+  native?: boolean;
   include?: string[];
   exclude?: string[];
   /** false: instrument only; traces are started with traceCalls(). */
   trace?: boolean;
-  /** Several processes may share the options (a tree under one command): the first to write an event owns the log. */
-  claim?: boolean;
+  /**
+   * Several processes may share the options (a tree under one command): the first to write an
+   * event owns the log. A string is the file to claim (created with O_EXCL in a folder of the
+   * memtrace command's own), where the owner also says at exit how many records the log holds
+   * and, after a failed write, where it stops.
+   */
+  claim?: boolean | string;
   /** Print nothing (the memtrace command prints the summary itself). */
   quiet?: boolean;
 }
@@ -65,7 +72,8 @@ async function importLaterLoaders(): Promise<void> {
     const spec = a === '--import' ? argv[++i] : a.startsWith('--import=') ? a.slice('--import='.length) : undefined;
     if (!spec || spec === import.meta.url) continue;
     const url = spec.startsWith('file:') ? spec : spec.startsWith('/') ? pathToFileURL(spec).href : undefined;
-    if (url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
+    // This entry named by its path: importing it here would wait on itself.
+    if (url && url !== import.meta.url) { try { await import(url); } catch { /* node reports it when it imports it */ } }
   }
 }
 
@@ -74,7 +82,7 @@ async function main(): Promise<void> {
   // Came from NODE_OPTIONS (not among node's options): loaders on the command line come after.
   if (!process.execArgv.includes(import.meta.url) && !process.execArgv.includes(`--import=${import.meta.url}`)) await importLaterLoaders();
   hideFromProgram();
-  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines });
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native });
   if (opts.trace === false) return;
   // The program starts once the publisher runs: its start-up is not charged to the program.
   await ready;
@@ -87,20 +95,23 @@ async function main(): Promise<void> {
     if (writer || refused) return writer;
     if (opts.claim) {
       // The first process of the tree to write owns the log; the others stay silent.
-      try { closeSync(openSync(output, 'wx')); } catch { refused = true; popSink(sink); return undefined; }
+      try { closeSync(openSync(typeof opts.claim === 'string' ? opts.claim : output, 'wx')); } catch { refused = true; popSink(sink); return undefined; }
     }
     try {
       writer = new LogWriter(output, makeHeader('calls', {
-        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines,
+        pid: process.pid, command: process.argv.slice(), trigger, lines: !!opts.lines, native: !!opts.native,
         include: opts.include ?? [], exclude: opts.exclude ?? [], start: new Date(start).toISOString(),
-      }));
+      }), 1000, { onError: () => tellClaim() });
     } catch (err) {
       refused = true;
       popSink(sink);
       process.stderr.write(`memtrace: ${(err as Error).message}\n`);
-      if (opts.claim) try { unlinkSync(output); } catch { /* not ours */ }
     }
     return writer;
+  };
+  const tellClaim = () => {
+    if (typeof opts.claim !== 'string' || !writer) return;
+    try { writeFileSync(opts.claim, JSON.stringify({ records: writer.stop.records, incomplete: writer.incomplete() })); } catch { /* the command says what it can */ }
   };
   const sink: CallsSink = {
     trigger,
@@ -127,6 +138,7 @@ async function main(): Promise<void> {
     if (!writer && !opts.claim && !refused) open();
     if (writer) {
       writer.close();
+      tellClaim();
       if (!opts.quiet) process.stderr.write(`memtrace: calls log written to ${output} (${writer.count} records)\n`);
     }
   };

@@ -6,11 +6,14 @@ import { relative, isAbsolute } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
-import { RSS_SLOT, startRssPublisher, type RssPublisher } from './rss-publisher.js';
+import { RSS_SLOT, startNativeRssPublisher, startRssPublisher, type RssPublisher } from './rss-publisher.js';
 import { epochNow } from './marks.js';
 
-/** The shared array the probes read (RSS_SLOT layout). */
-export const F = new Int32Array(new SharedArrayBuffer(16 * 4));
+// The publisher thread: the addon's plain thread where it is built, else a Worker (started later).
+const nativePublisher = process.env.MEMTRACE_CALLS_PUBLISHER === 'worker' ? undefined : startNativeRssPublisher(1);
+
+/** The array the probes read (RSS_SLOT layout), written by the publisher thread. */
+export const F = nativePublisher?.view ?? new Int32Array(new SharedArrayBuffer(16 * 4));
 
 /** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
 export interface CallEvent {
@@ -19,8 +22,10 @@ export interface CallEvent {
   ev: 'call' | 'return' | 'throw' | 'line';
   /** Frames of instrumented functions on the stack at the event (1 = outermost). */
   depth: number;
-  /** Function name, `Class.method` for methods; absent on line events. */
+  /** Function name, `Class.method` for methods; for a native call the callee as the source names it. Absent on line events. */
   fn?: string;
+  /** True for a call into code that is not instrumented (`--native`): file:line:col is the call site. */
+  native?: boolean;
   /** Source file (relative to the working directory when under it), line and column (1-based). */
   file: string;
   line: number;
@@ -44,12 +49,15 @@ export interface CallsSink {
   lastRss: number;
 }
 
-type Table = { file: string; fns: Array<[string, number, number, string | 0]>; lines: Array<[number, number, string | 0]> };
+type Table = { file: string; fns: Array<[string, number, number, string | 0]>; lines: Array<[number, number, string | 0]>; calls?: Array<[string, number, number, string | 0]> };
 const tables = new WeakMap<() => Table, Table>();
 /** Instrumented files, as the stack API names them (a path for CommonJS, a URL for ESM). */
 const files = new Set<string>();
 type Site = { getFileName(): string | null; getEnclosingLineNumber?(): number | null; getEnclosingColumnNumber?(): number | null };
 const asSites = (_e: unknown, sites: Site[]) => sites;
+
+/** Set by {@link stackDepth}: whether the innermost instrumented frame was called from an instrumented frame. */
+let calledFromInstrumented = false;
 
 /** Counts frames of instrumented functions on the stack (module bodies excluded): paid only per event written. */
 function stackDepth(): number {
@@ -60,13 +68,17 @@ function stackDepth(): number {
     Error.stackTraceLimit = 10000;
     Error.captureStackTrace(holder, stackDepth);
     const sites = holder.stack as unknown as Site[];
-    let d = 0;
-    for (const cs of sites) {
+    let d = 0, first = -1;
+    for (let i = 0; i < sites.length; i++) {
+      const cs = sites[i]!;
       const f = cs.getFileName();
       if (f === null || !files.has(f)) continue;
+      if (first < 0) first = i;
       if (cs.getEnclosingLineNumber?.() === 1 && cs.getEnclosingColumnNumber?.() === 1) continue;
       d++;
     }
+    const caller = first >= 0 ? sites[first + 1]?.getFileName() : null;
+    calledFromInstrumented = caller != null && files.has(caller);
     return d;
   } catch {
     return 0;
@@ -124,16 +136,131 @@ function unwind(sink: CallsSink, depth: number, inclusive: boolean, rss: number)
     const top = open[open.length - 1]!;
     if (top.depth < depth || (top.depth === depth && !inclusive)) break;
     open.pop();
-    write(sink, 'throw', top.T, top.k, top.depth, rss);
+    write(sink, 'throw', top.T, top.k, shownDepth(top.depth), rss);
   }
 }
 
-function write(sink: CallsSink, kind: CallEvent['ev'], T: () => Table, k: number, depth: number, rss: number): void {
+/**
+ * Native calls (`--native`): a call site's probes run after its arguments and after the call,
+ * and cannot see the callee; a call into instrumented code looks the same from there. So a site
+ * probe that finds memory moved only notes the site (`pending`) and keeps the flag raised: the
+ * next probe decides. An instrumented function entered next and called straight from
+ * instrumented code was the callee: the site is not native, and the memory goes on that
+ * function's call event. Anything else (the site's own return probe, a callback entered from the
+ * native code, a probe back in the caller after a throw) makes it a native call, whose call event
+ * carries the RSS noted at the site.
+ */
+interface NativeSite { T: () => Table; k: number; depth: number; rss: number }
+let pending: NativeSite | undefined;
+/** Native calls whose call event is written and whose return is not yet seen (callbacks ran inside). */
+let nativeOpen: NativeSite[] = [];
+/** Sites found calling instrumented code: their return probe writes nothing. */
+let directSites: NativeSite[] = [];
+
+/** The depth shown for a frame `depth` instrumented frames deep: native calls open below it count too. */
+function shownDepth(depth: number): number {
+  let d = depth;
+  for (const o of nativeOpen) if (o.depth < depth) d++;
+  return d;
+}
+
+/** Forgets sites of frames `depth` deep or deeper: those calls are over. With trigger 0 an open native call that was not seen returning threw. */
+function pruneSites(sink: CallsSink, depth: number, rss: number): void {
+  while (directSites.length > 0 && directSites[directSites.length - 1]!.depth >= depth) directSites.pop();
+  while (nativeOpen.length > 0 && nativeOpen[nativeOpen.length - 1]!.depth >= depth) {
+    const o = nativeOpen.pop()!;
+    if (sink.trigger === 0) write(sink, 'throw', o.T, o.k, shownDepth(o.depth) + 1, rss, true);
+  }
+}
+
+/** Decides the pending site at a probe of instrumented code (`kind` at `depth`). */
+function settlePending(sink: CallsSink, kind: CallEvent['ev'], depth: number): void {
+  const p = pending!;
+  pending = undefined;
+  pruneSites(sink, p.depth + 1, p.rss);
+  if (kind === 'call' && depth === p.depth + 1 && calledFromInstrumented) {
+    directSites.push(p);
+    return;
+  }
+  write(sink, 'call', p.T, p.k, shownDepth(p.depth) + 1, p.rss, true);
+  if (depth > p.depth) nativeOpen.push(p);
+  else write(sink, 'throw', p.T, p.k, shownDepth(p.depth) + 1, currentRss(), true);
+}
+
+/** Resident pages now, or -1 when they did not move past the trigger since the last event (the flag is cleared then). */
+function movedPages(sink: CallsSink): number {
+  const pages = readPages();
+  if (sink.trigger > 0) {
+    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+    const drss = pages * PAGE_SIZE - sink.lastRss;
+    if (drss < sink.trigger && drss > -sink.trigger) return -1;
+  }
+  return pages;
+}
+
+/** A site's probe before the call, with memory moved (or trigger 0). */
+function nativeCall(T: () => Table, k: number): void {
+  const sink = stack[stack.length - 1];
+  if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
+  if (pending) settlePending(sink, 'line', pending.depth);
+  const pages = movedPages(sink);
+  if (pages < 0) return;
+  const rss = pages * PAGE_SIZE;
+  const depth = stackDepth();
+  pruneSites(sink, depth + 1, rss);
+  if (sink.trigger === 0) unwind(sink, depth + 1, true, rss);
+  pending = { T, k, depth, rss };
+  F[RSS_SLOT.MOVED] = 1;
+}
+
+/** A site's probe after the call returned, with memory moved (or trigger 0). */
+function nativeReturn(T: () => Table, k: number): void {
+  const sink = stack[stack.length - 1];
+  if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
+  const pages = readPages();
+  const rss = pages * PAGE_SIZE;
+  const p = pending;
+  if (p && p.T === T && p.k === k) {
+    pending = undefined;
+    write(sink, 'call', T, k, shownDepth(p.depth) + 1, p.rss, true);
+    write(sink, 'return', T, k, shownDepth(p.depth) + 1, rss, true);
+  } else {
+    if (p) settlePending(sink, 'line', p.depth);
+    const top = nativeOpen[nativeOpen.length - 1], direct = directSites[directSites.length - 1];
+    if (direct && direct.T === T && direct.k === k) {
+      // The callee was instrumented: what moved since its last event goes to the next event.
+      directSites.pop();
+      return;
+    }
+    const drss = rss - sink.lastRss;
+    if (sink.trigger > 0 && drss < sink.trigger && drss > -sink.trigger) {
+      if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+      return;
+    }
+    if (top && top.T === T && top.k === k) {
+      nativeOpen.pop();
+      write(sink, 'return', T, k, shownDepth(top.depth) + 1, rss, true);
+    } else {
+      // Memory moved during a call whose start found nothing: the call event has the RSS of the last event.
+      const depth = stackDepth();
+      pruneSites(sink, depth + 1, rss);
+      write(sink, 'call', T, k, shownDepth(depth) + 1, sink.lastRss, true);
+      write(sink, 'return', T, k, shownDepth(depth) + 1, rss, true);
+    }
+  }
+  F[RSS_SLOT.REFERENCE] = pages;
+  if (sink.trigger > 0 && F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
+}
+
+function write(sink: CallsSink, kind: CallEvent['ev'], T: () => Table, k: number, depth: number, rss: number, native = false): void {
   const drss = rss - sink.lastRss;
   sink.lastRss = rss;
   const tb = table(T);
   let rec: CallEvent;
-  if (kind === 'line') {
+  if (native) {
+    const c = tb.calls![k]!;
+    rec = { t: 0, ev: kind, depth, fn: c[0], native: true, file: showFile(c[3] || tb.file), line: c[1], col: c[2], rss, drss, heap: 0 };
+  } else if (kind === 'line') {
     const l = tb.lines[k]!;
     rec = { t: 0, ev: kind, depth, file: showFile(l[2] || tb.file), line: l[0], col: l[1], rss, drss, heap: 0 };
   } else {
@@ -149,15 +276,14 @@ function write(sink: CallsSink, kind: CallEvent['ev'], T: () => Table, k: number
 function event(kind: CallEvent['ev'], T: () => Table, k: number, plain: number): void {
   const sink = stack[stack.length - 1];
   if (!sink) { F[RSS_SLOT.MOVED] = 0; return; }
-  const pages = readPages();
+  let depth = -1;
+  if (pending) { depth = stackDepth(); settlePending(sink, kind, depth); }
+  const pages = movedPages(sink);
+  if (pages < 0) return;
   const rss = pages * PAGE_SIZE;
-  const drss = rss - sink.lastRss;
-  if (sink.trigger > 0) {
-    if (F[RSS_SLOT.READY] === 1) F[RSS_SLOT.MOVED] = 0;
-    if (drss < sink.trigger && drss > -sink.trigger) return;
-  }
   F[RSS_SLOT.REFERENCE] = pages;
-  const depth = stackDepth();
+  if (depth < 0) depth = stackDepth();
+  if (nativeOpen.length > 0 || directSites.length > 0) pruneSites(sink, kind === 'call' ? depth : depth + 1, rss);
   if (sink.trigger === 0) {
     unwind(sink, depth, kind === 'call', rss);
     if (plain === 1) open.push({ T, k, depth });
@@ -166,7 +292,7 @@ function event(kind: CallEvent['ev'], T: () => Table, k: number, plain: number):
       if (top && top.T === T && top.k === k && top.depth === depth) open.pop();
     }
   }
-  write(sink, kind, T, k, depth, rss);
+  write(sink, kind, T, k, shownDepth(depth), rss);
 }
 
 /** The probes' slow paths, reached only when the publisher raised the flag. */
@@ -182,6 +308,14 @@ export const R = {
   x(T: () => Table, k: number): void { event('return', T, k, 2); },
   /** Line probe. */
   l(T: () => Table, k: number): void { event('line', T, k, 0); },
+  /** Native-call probe before the call, passing the last argument through. */
+  a<V>(v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeCall(T, k); return v; },
+  /** Native-call probe before a call without arguments. */
+  n(T: () => Table, k: number): void { nativeCall(T, k); },
+  /** Native-call probe after a call without arguments (`n` ran before it), passing its value through. */
+  z<V>(_before: unknown, v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeReturn(T, k); return v; },
+  /** Native-call probe after the call, passing its value through. */
+  p<V>(v: V, T: () => Table, k: number): V { if (F[RSS_SLOT.MOVED]) nativeReturn(T, k); return v; },
   /** Names an instrumented file (run by its first statement). */
   m(file: string): void { files.add(file); },
 };
@@ -203,7 +337,7 @@ export function currentRss(): number {
 
 /** Starts the publisher thread if it is not running (it parks while no trace is on); resolves when it runs. */
 export function ensurePublisher(intervalMs = 1): Promise<void> {
-  if (!publisher) publisher = startRssPublisher({ intervalMs, view: F });
+  if (!publisher) publisher = nativePublisher ?? startRssPublisher({ intervalMs, view: F });
   return publisher.ready;
 }
 
@@ -212,6 +346,9 @@ function arm(sink: CallsSink): void {
   sink.lastRss = pages * PAGE_SIZE;
   F[RSS_SLOT.REFERENCE] = pages;
   open = [];
+  pending = undefined;
+  nativeOpen = [];
+  directSites = [];
   F[RSS_SLOT.THRESHOLD] = sink.trigger === 0 ? 0 : Math.max(1, Math.ceil(sink.trigger / PAGE_SIZE));
   // Until the publisher runs, every probe takes the precise path.
   F[RSS_SLOT.MOVED] = sink.trigger === 0 || F[RSS_SLOT.READY] !== 1 ? 1 : 0;
@@ -236,6 +373,8 @@ export function popSink(sink: CallsSink): void {
   if (i < 0) return;
   // Plain frames still open and no longer on the stack threw (an uncaught exception ends here).
   if (i === stack.length - 1 && open.length > 0 && sink.trigger === 0) unwind(sink, stackDepth(), false, currentRss());
+  // A native call the trace ends in (process.exit()) has its call event and no return.
+  if (i === stack.length - 1 && pending) { const p = pending; pending = undefined; write(sink, 'call', p.T, p.k, shownDepth(p.depth) + 1, p.rss, true); }
   stack.splice(i, 1);
   const outer = stack[stack.length - 1];
   if (outer) {

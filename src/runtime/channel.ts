@@ -11,7 +11,7 @@
 // program and its children see the environment they would have had untraced.
 //
 // Imports only `node:` modules: it is loaded into the traced program.
-import { fstatSync, lstatSync, statSync, writeSync } from 'node:fs';
+import { fstatSync, lstatSync, rmSync, statSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -103,6 +103,20 @@ export function takeOffer(): ChannelOffer | undefined {
   return offer;
 }
 
+/**
+ * Removes the channel's private directory when the memtrace process that made it is gone (it
+ * was killed and could not clean up); only a directory that still verifies as memtrace's.
+ */
+export function removeAbandoned(offer: ChannelOffer): void {
+  try {
+    process.kill(offer.ppid, 0);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return;
+  }
+  try { if (verified(offer)) rmSync(dirname(offer.path), { recursive: true, force: true }); } catch { /* not ours to insist */ }
+}
+
 /** True when `offer.path` is still the socket memtrace made, in a private directory of this uid. */
 function verified(offer: ChannelOffer): boolean {
   const uid = process.getuid?.();
@@ -126,15 +140,23 @@ async function open(): Promise<Channel | undefined> {
   // The connect request is released after its callback: the program's first line comes later.
   await new Promise((r) => setImmediate(r));
   socket.on('error', () => { broken = true; });
+  socket.on('close', () => removeAbandoned(offer));
   socket.unref();
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   // The fd must be the socket just connected (not one the program opened in between).
   if (typeof fd !== 'number' || fd < 0 || !sameSocket(fd, offer)) { socket.destroy(); return undefined; }
 
   let broken = false;
+  const own = fstatSync(fd);
   const wait = new Int32Array(new SharedArrayBuffer(4));
   const write = (line: string): boolean => {
     if (broken) return false;
+    // A program may close descriptors it did not open and reuse the number: write only while
+    // the fd is still this socket (one fstat, ~1 µs).
+    try {
+      const now = fstatSync(fd);
+      if (now.ino !== own.ino || now.dev !== own.dev) { broken = true; return false; }
+    } catch { broken = true; return false; }
     const data = Buffer.from(line);
     let off = 0;
     let tries = 0;

@@ -1,3 +1,5 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -103,5 +105,27 @@ export function startRssPublisher(opts: { intervalMs?: number; view?: Int32Array
       Atomics.notify(view, RSS_SLOT.ACTIVE);
       Atomics.notify(view, RSS_SLOT.STOP);
     },
+  };
+}
+
+const addonPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'memtrace-rss.node');
+
+/**
+ * The same publisher as a plain thread of the Node-API addon `native/memtrace_rss.c` (no V8
+ * isolate: a Worker adds 11-20 MiB to the program's RSS), publishing into memory of its own that
+ * outlives the isolate. Undefined when the addon is not built (no C compiler at install).
+ */
+export function startNativeRssPublisher(intervalMs = 1): RssPublisher | undefined {
+  const mod = { exports: {} as { start?: (ms: number) => ArrayBuffer | null } };
+  let buffer: ArrayBuffer | null | undefined;
+  // process.dlopen, not require: the program's require.cache stays its own.
+  try { process.dlopen(mod, addonPath); buffer = mod.exports.start?.(intervalMs); } catch { return undefined; }
+  if (!buffer) return undefined;
+  const view = new Int32Array(buffer);
+  return {
+    view,
+    ready: Promise.resolve(),
+    setActive(on: boolean) { view[RSS_SLOT.ACTIVE] = on ? 1 : 0; },
+    stop() { view[RSS_SLOT.STOP] = 1; },
   };
 }

@@ -220,6 +220,25 @@ export class HeapGraph {
     return out;
   }
 
+  /**
+   * The GC roots: what V8's synthetic root categories ("(GC roots)" → "(Strong roots)",
+   * "(Handle scope)", "(Global handles)"…) and the root's shortcut edges (the user's global
+   * objects) hold, without the categories themselves.
+   */
+  gcRoots(): number[] {
+    const out = new Set<number>();
+    const seen = new Set<number>([0]);
+    const todo = [0];
+    while (todo.length) {
+      const v = todo.pop()!;
+      for (let e = this.firstEdge[v]!; e < this.firstEdge[v + 1]!; e++) {
+        const c = this.edgeTarget(e);
+        if (this.type(c) === 'synthetic') { if (!seen.has(c)) { seen.add(c); todo.push(c); } } else out.add(c);
+      }
+    }
+    return [...out];
+  }
+
   /** The node ordinal of the object with V8 id `id`, or -1. */
   nodeIndexById(id: number): number {
     if (!this.sortedIds) {

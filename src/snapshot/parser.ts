@@ -47,6 +47,8 @@ export class SnapshotFormatError extends Error {
   }
 }
 
+import { SCAN_INPUT_BYTES, wasmScanner, type WasmScanner } from './scan-wasm.js';
+
 const enum S { Top, Key, Colon, Value, Numbers, Strings, Capture, Done }
 const Q = 0x22, BS = 0x5c, COMMA = 0x2c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACK = 0x5b, RBRACK = 0x5d, COLON = 0x3a;
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -108,9 +110,10 @@ export class SnapshotParser {
   private num: NumberState | undefined;
   // strings
   private strings: string[] = [];
-  private inString = false;
-  private pending: Buffer[] = [];
-  private pendingSlashes = 0;
+  /** Text of the strings array decoded but not consumed yet (a string cut by a chunk's end). */
+  private strCarry = '';
+  /** Bytes after a chunk's last ASCII byte: decoded with the next chunk, so no character is split. */
+  private strBytes: Buffer | undefined;
   // generic capture of a small JSON value
   private capture: Buffer[] = [];
   private depth = 0;
@@ -119,6 +122,12 @@ export class SnapshotParser {
   private readonly out: Partial<RawHeapSnapshot> & { [k: string]: unknown } = {};
   /** Bytes consumed so far. */
   bytes = 0;
+  private readonly wasm: WasmScanner | undefined;
+
+  /** `wasm: false` keeps the number tokenizer in JavaScript (WebAssembly is used when there). */
+  constructor(opts: { wasm?: boolean } = {}) {
+    this.wasm = opts.wasm === false ? undefined : wasmScanner();
+  }
 
   /** Parses the next chunk of the file. */
   write(chunk: Uint8Array | string): void {
@@ -168,7 +177,7 @@ export class SnapshotParser {
           if (!this.meta) throw this.notSnapshot();
           if (c !== LBRACK) throw new SnapshotFormatError(`heap snapshot: "${this.key}" is not an array`);
           i++;
-          if (this.key === 'strings') { this.state = S.Strings; this.inString = false; break; }
+          if (this.key === 'strings') { this.state = S.Strings; this.strCarry = ''; this.strBytes = undefined; break; }
           this.startNumbers();
           break;
         }
@@ -208,10 +217,7 @@ export class SnapshotParser {
     const st = this.num!;
     const close = buf.indexOf(RBRACK, i);
     const stop = close < 0 || close > end ? end : close;
-    nArr = st.arr; nLen = st.len; nCur = st.cur; nIn = st.inNum;
-    const ok = scanNumbers(buf, i, stop);
-    st.arr = nArr; st.len = nLen; st.cur = nCur; st.inNum = nIn;
-    nArr = new Uint32Array(0);
+    const ok = this.wasm ? this.scanWasm(this.wasm, buf, i, stop) : this.scanJs(buf, i, stop);
     if (!ok) throw this.notSnapshot();
     if (stop === end) return end;
     if (st.inNum) {
@@ -228,45 +234,87 @@ export class SnapshotParser {
     return stop + 1;
   }
 
-  private stringsChunk(buf: Buffer, i: number, end: number): number {
-    while (i < end) {
-      if (!this.inString) {
-        const c = buf[i++]!;
-        if (c === Q) { this.inString = true; this.pending = []; this.pendingSlashes = 0; continue; }
-        if (c === COMMA || isSpace(c)) continue;
-        if (c === RBRACK) { this.state = S.Key; return i; }
-        throw this.notSnapshot();
+  private scanJs(buf: Buffer, i: number, stop: number): boolean {
+    const st = this.num!;
+    nArr = st.arr; nLen = st.len; nCur = st.cur; nIn = st.inNum;
+    const ok = scanNumbers(buf, i, stop);
+    st.arr = nArr; st.len = nLen; st.cur = nCur; st.inNum = nIn;
+    nArr = new Uint32Array(0);
+    return ok;
+  }
+
+  // The same loop in WebAssembly (scan.wat), 1 MiB at a time through its memory.
+  private scanWasm(w: WasmScanner, buf: Buffer, i: number, stop: number): boolean {
+    const st = this.num!;
+    const mem = new Uint8Array(w.memory.buffer);
+    const out = new Uint32Array(w.memory.buffer, SCAN_INPUT_BYTES);
+    w.cur.value = st.cur; w.inNum.value = st.inNum ? 1 : 0;
+    let ok = true;
+    while (i < stop) {
+      const n = Math.min(SCAN_INPUT_BYTES, stop - i);
+      mem.set(buf.subarray(i, i + n), 0);
+      const count = w.scan(0, n, SCAN_INPUT_BYTES);
+      if (st.len + count > st.arr.length) {
+        const bigger = new Uint32Array(Math.max(1024, st.arr.length * 2, st.len + count));
+        bigger.set(st.arr.subarray(0, st.len));
+        st.arr = bigger;
       }
-      // Find the closing quote: one not preceded by an odd run of backslashes.
-      let q = i;
+      st.arr.set(out.subarray(0, count), st.len);
+      st.len += count;
+      if (w.bad.value !== 0) { ok = false; break; }
+      i += n;
+    }
+    st.cur = w.cur.value >>> 0; st.inNum = w.inNum.value === 1;
+    return ok;
+  }
+
+  // The strings array: each chunk is decoded to one JS string (up to its last ASCII byte, so
+  // no multi-byte character is split) and cut at the quotes with String indexOf: two
+  // native calls per chunk, not per string. A string cut by the chunk's end is carried over.
+  private stringsChunk(buf: Buffer, i: number, end: number): number {
+    let cut = end;
+    while (cut > i && buf[cut - 1]! >= 0x80) cut--;
+    let head = 0;
+    let text: string;
+    if (this.strBytes) {
+      head = this.strBytes.length;
+      text = this.strCarry + Buffer.concat([this.strBytes, buf.subarray(i, cut)]).toString('utf8');
+      this.strBytes = undefined;
+    } else text = this.strCarry + buf.toString('utf8', i, cut);
+    const carried = this.strCarry.length;
+    const len = text.length;
+    let p = 0;
+    for (;;) {
+      // Between strings: separators, then a quote or the closing bracket.
+      let c = 0;
+      while (p < len && ((c = text.charCodeAt(p)) === COMMA || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) p++;
+      if (p >= len) break;
+      if (c === RBRACK) {
+        // Back to bytes: what of this chunk the text up to the bracket took.
+        const used = Buffer.byteLength(text.slice(carried, p + 1), 'utf8') - head;
+        this.strCarry = '';
+        this.state = S.Key;
+        return i + used;
+      }
+      if (c !== Q) throw this.notSnapshot();
+      const start = p + 1;
+      let q = start;
       for (;;) {
-        q = buf.indexOf(Q, q);
+        q = text.indexOf('"', q);
         if (q < 0) break;
-        let slashes = 0, j = q - 1;
-        while (j >= i && buf[j] === BS) { slashes++; j--; }
-        if (j < i) slashes += this.pendingSlashes;
-        if ((slashes & 1) === 0) break;
+        let j = q - 1;
+        while (text.charCodeAt(j) === BS) j--;
+        if (((q - 1 - j) & 1) === 0) break; // not escaped
         q++;
       }
-      if (q < 0) {
-        const rest = Buffer.from(buf.subarray(i, end));
-        let slashes = 0, j = end - 1;
-        while (j >= i && buf[j] === BS) { slashes++; j--; }
-        this.pendingSlashes = j < i ? this.pendingSlashes + slashes : slashes;
-        this.pending.push(rest);
-        return end;
-      }
-      let text: string;
-      if (this.pending.length) {
-        this.pending.push(buf.subarray(i, q));
-        text = Buffer.concat(this.pending).toString('utf8');
-        this.pending = [];
-      } else text = buf.toString('utf8', i, q);
-      this.strings.push(text.includes('\\') ? JSON.parse(`"${text}"`) as string : text);
-      this.inString = false;
-      i = q + 1;
+      if (q < 0) break; // cut by the chunk's end: carried over from its opening quote
+      const raw = text.slice(start, q);
+      this.strings.push(raw.includes('\\') ? JSON.parse(`"${raw}"`) as string : raw);
+      p = q + 1;
     }
-    return i;
+    this.strCarry = p >= len ? '' : text.slice(p);
+    if (cut < end) this.strBytes = Buffer.from(buf.subarray(cut, end));
+    return end;
   }
 
   private startCapture(): void {

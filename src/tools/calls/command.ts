@@ -1,13 +1,15 @@
-import { existsSync, unlinkSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { UsageError, fileError } from '../../core/errors.js';
+import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir, isRegularFile, makeTempDir } from '../../core/output.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
-import { spawnTraced, withNodeImport } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
 import { formatCallsSummary, summarizeCalls } from './summary.js';
 import type { CallsEnvOptions } from '../../runtime/calls-register.js';
+import { helpExamples } from '../../core/help.js';
 
 const registerUrl = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), '../../runtime/calls-register.js')).href;
 
@@ -42,34 +44,68 @@ function collect(value: string, previous: string[]): string[] {
 export function register(program: Command): void {
   program
     .command('calls')
+    .addHelpText('after', helpExamples([
+      ['memtrace calls -- node app.js', 'log memory at calls where RSS moved 4 KiB'],
+      ['memtrace calls --trigger 64k -o calls.jsonl -- node --import tsx src/main.ts', 'TypeScript, coarser trigger'],
+      ["memtrace calls --include '**/node_modules/yaml/**' -- node app.js", "also a package's functions"],
+      ['memtrace report calls.jsonl --format html', 'the timelines and top functions'],
+    ]))
     .description('memory at every function call and return of a Node.js program (JS and TS), where RSS moved')
     .option('-t, --trigger <size>', 'write an event when RSS moved this much since the last one (0: every event)', '4k')
     .option('--include <glob>', 'also instrument files matching this glob (repeatable; node_modules is out by default)', collect, [])
     .option('--exclude <glob>', 'never instrument files matching this glob (repeatable)', collect, [])
     .option('--lines', 'also probe every statement (line events)')
-    .option('-o, --output <file>', 'the log to write (default: memtrace-calls-DATE-PID.jsonl here)')
+    .option('--native', 'also events for calls into code that is not instrumented: built-ins (JSON.parse), node\'s API (fs.readFileSync), addons, excluded modules')
+    .option('-o, --output <file>', 'the log to write (default: memtrace-calls-DATE-TIME-PID.jsonl here)')
     .option('--top <n>', 'functions in the summary printed at exit', '10')
     .argument('[command...]', 'the program to run, after --')
-    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; output?: string; top: string }) => {
+    .action(async (command: string[], opts: { trigger: string; include: string[]; exclude: string[]; lines?: boolean; native?: boolean; output?: string; top: string }) => {
       const trigger = parseBytes(opts.trigger, '--trigger');
       const top = Number(opts.top);
       if (!Number.isInteger(top) || top <= 0) throw new UsageError(`--top: '${opts.top}' must be a whole number above zero`);
-      if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace calls -- node app.js');
+      if (command.length === 0) throw noCommandError('calls');
+      // The traced program writes the log; the path is checked now, before it starts, and left as it is.
+      if (opts.output !== undefined) checkOutput(opts.output);
+      else checkOutputDir(process.cwd());
       const output = resolve(opts.output ?? defaultLogName('calls', process.pid));
-      // The traced program creates the log when it first writes; make sure the path is writable now.
-      try { new LogWriter(output, makeHeader('calls', { pid: 0, command })).close(); unlinkSync(output); } catch (err) {
-        throw err instanceof UsageError ? err : fileError(err, 'write log', output);
+      // The first process of the tree to write claims the log through a file in a folder of ours.
+      const claimDir = makeTempDir('memtrace-calls-');
+      const claim = join(claimDir, 'claim');
+      let exit: ChildExit;
+      let told: { records?: number; incomplete?: string } | undefined;
+      let claimed = false;
+      let pid = 0;
+      try {
+        const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude, claim, quiet: true };
+        const run = withCallsImport(command, { ...process.env, MEMTRACE_CALLS: JSON.stringify(envOpts) });
+        const child = await spawnTraced(run.command, { env: run.env });
+        pid = child.pid;
+        exit = await child.exited;
+        claimed = existsSync(claim);
+        try { told = JSON.parse(readFileSync(claim, 'utf8')) as typeof told; } catch { told = undefined; }
+      } finally {
+        rmSync(claimDir, { recursive: true, force: true });
       }
-      const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, include: opts.include, exclude: opts.exclude, claim: true, quiet: true };
-      const run = withCallsImport(command, { ...process.env, MEMTRACE_CALLS: JSON.stringify(envOpts) });
-      const child = await spawnTraced(run.command, { env: run.env });
-      const exit = await child.exited;
-      if (!existsSync(output)) {
-        new LogWriter(output, makeHeader('calls', { pid: child.pid, command, trigger, lines: !!opts.lines, include: opts.include, exclude: opts.exclude })).close();
-      }
-      const log = await readLog(output);
-      process.stderr.write(`memtrace: calls log written to ${output}\n`);
-      process.stderr.write(formatCallsSummary(summarizeCalls(log.records, top), top).replace(/^/gm, 'memtrace: ') + '\n');
-      process.exitCode = exit.exitCode;
+      process.exitCode = await afterRun(exit.exitCode, async () => {
+        const err = process.stderr;
+        if (!claimed) {
+          // No event at all: the log still says what ran.
+          const writer = new LogWriter(output, makeHeader('calls', { pid, command, trigger, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude }));
+          writer.close();
+          if (writer.error) throw writer.error;
+        }
+        if (!isRegularFile(output)) {
+          // A device or a FIFO: nothing to read back for a summary.
+          const n = told?.records !== undefined ? ` (${told.records} records)` : '';
+          err.write(`memtrace: calls log written to ${output}${n}; no summary: it is not a regular file to read back\n`);
+          if (told?.incomplete) err.write(`memtrace: warning: ${told.incomplete}\n`);
+          return;
+        }
+        const log = await readLog(output);
+        err.write(`memtrace: calls log written to ${output}\n`);
+        // A failed write is said once, with where the log stops (not also as a cut last line).
+        for (const w of told?.incomplete ? [told.incomplete] : log.warnings) err.write(`memtrace: warning: ${w}\n`);
+        err.write(formatCallsSummary(summarizeCalls(log.records, top), top).replace(/^/gm, 'memtrace: ') + '\n');
+      });
     });
 }

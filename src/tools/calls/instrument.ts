@@ -9,6 +9,8 @@ import MagicString from 'magic-string';
 import remapping from '@jridgewell/remapping';
 import { TraceMap, originalPositionFor, type SourceMapInput } from '@jridgewell/trace-mapping';
 
+export { globToRegExp, makeScope, originalSource, type ScopeOptions } from './scope.js';
+
 /** How a module is loaded: an ES module, or CommonJS through the CJS compile path. */
 export type ModuleKind = 'esm' | 'cjs';
 
@@ -29,6 +31,10 @@ export interface InstrumentOptions {
    * `off` (no probe: the parse and table only).
    */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
+  /** Also probe every call site (`--native`): events for calls into code that is not instrumented. */
+  native?: boolean;
+  /** Where the source map will be (its URL goes in the code, the map in `map`); default: inline. */
+  mapUrl?: string;
 }
 
 /** The instrumented code, or the reason it was left as it was. */
@@ -38,6 +44,8 @@ export interface InstrumentResult {
   functions: number;
   /** Set when the source was left untouched (it did not parse). */
   warning?: string;
+  /** The source map (JSON), when `mapUrl` was given and the code changed. */
+  map?: string;
 }
 
 
@@ -62,6 +70,32 @@ function memberName(n: AnyNode): string {
   return '?';
 }
 
+const unwrap = (n: AnyNode): AnyNode =>
+  n.type === 'ParenthesizedExpression' ? unwrap(n.expression)
+    : n.type === 'SequenceExpression' ? unwrap(n.expressions[n.expressions.length - 1]) : n;
+
+/** The callee as the source spells it (`JSON.parse`, `fs.readFileSync`, `this.#cache.get`). */
+function calleeName(c: AnyNode): string {
+  const n = unwrap(c);
+  switch (n.type) {
+    case 'Identifier': return n.name;
+    case 'Super': return 'super';
+    case 'ThisExpression': return 'this';
+    case 'MemberExpression': return `${calleeName(n.object)}${n.computed ? (n.property.type === 'Literal' ? `[${JSON.stringify(n.property.value)}]` : '[…]') : '.' + keyName(n.property, false)}`;
+    case 'CallExpression': return `${calleeName(n.callee)}()`;
+    case 'NewExpression': return `new ${calleeName(n.callee)}()`;
+    case 'ChainExpression': return calleeName(n.expression);
+    case 'FunctionExpression': case 'ArrowFunctionExpression': return '(function)';
+    case 'ArrayExpression': return '[…]';
+    case 'ObjectExpression': return '{…}';
+    case 'Literal': return String(n.raw).length <= 20 ? String(n.raw) : '(literal)';
+    default: return '(expression)';
+  }
+}
+
+/** Module-plumbing calls that CommonJS export detection and bundlers read by their shape: never wrapped. */
+const PLUMBING = /^(require|Object\.defineProperty|__exportStar|__export|\w+\.__exportStar|__reExport|__setModuleDefault)$/;
+
 /** Reads the source map a module names (inline data: URL or a file beside it), or undefined. */
 function inputMap(code: string, file: string): { map: SourceMapInput; commentStart: number; mapUrl: string } | undefined {
   const re = /\/\/[#@] sourceMappingURL=(\S+)\s*$/;
@@ -84,32 +118,6 @@ function inputMap(code: string, file: string): { map: SourceMapInput; commentSta
   } catch {
     return undefined;
   }
-}
-
-// The inverse of the edits below, for Function.prototype.toString: every fragment instrumentSource
-// inserts, as a pattern (inserted code never holds a newline and always holds `$mt`). Longer
-// fragments first where one contains another.
-const P_RE = String.raw`\$mtF\[0\]&&\$mtR`;
-const ENTER_RE = String.raw`(?:${P_RE}\.c\(\$mtT,\d+\);let \$mt\$s=0,\$mt\$v;try\{|${P_RE}\.[ce]\(\$mtT,\d+\);let \$mt\$v;|${P_RE}\.c\(\$mtT,\d+\);)`;
-const FINALLY_RE = String.raw`\}(?:catch\(\$mt\$e\)\{\$mt\$s=-1;throw \$mt\$e\})?finally\{${P_RE}\.r\(\$mtT,\d+,(?:\$mt\$s>=0\?1:0|\$mt\$s)\)\}`;
-const INSERTED = new RegExp([
-  String.raw`\{${ENTER_RE}return \$mt\$v=\(`, // arrow with an expression body: head
-  String.raw`\),\$mt\$s=1,\$mt\$v${FINALLY_RE}\}`, // …its tail (async arrow)
-  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\}`, // …its tail (plain arrow)
-  String.raw`;\$mt\$s=1${FINALLY_RE}`, // end of an async function or generator body
-  String.raw`;${P_RE}\.[xr]\(\$mtT,\d+,1\)`, // end of a plain function body
-  String.raw`;?${ENTER_RE}`, // entry (after a directive: with a semicolon)
-  String.raw`\(\$mt\$v=\(`, // return value: head
-  String.raw`\),${P_RE}\.[xr]\(\$mtT,\d+,1\),\$mt\$v\)`, // …tail (plain function)
-  String.raw`\),\$mt\$s=1,\$mt\$v\)`, // …tail (async function, generator)
-  String.raw` \(${P_RE}\.[xr]\(\$mtT,\d+,1\),void 0\)`, // bare return (plain function)
-  String.raw` \(\$mt\$s=1,void 0\)`, // bare return (async function, generator)
-  String.raw`${P_RE}\.l\(\$mtT,\d+\);`, // line probe
-].join('|'), 'g');
-
-/** The source text of an instrumented function as it was before instrumentSource (what Function.prototype.toString must give back). */
-export function originalSource(text: string): string {
-  return text.includes('$mt') ? text.replace(INSERTED, '') : text;
 }
 
 /**
@@ -160,6 +168,8 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
   const fns: Array<FnInfo & { file?: string }> = [];
   const lines: Array<{ line: number; col: number; file?: string }> = [];
   const classNames: string[] = [];
+  const natives: Array<{ name: string; line: number; col: number; file?: string }> = [];
+  let generatedDepth = 0;
   const P = '$mtF[0]&&$mtR';
 
   const nameOf = (fn: AnyNode, parent: AnyNode | null, grand: AnyNode | null): string => {
@@ -211,7 +221,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       const at = parent && (parent.type === 'MethodDefinition' || parent.type === 'Property') && parent.value === node ? parent.key : node;
       o = origin(at.loc.start.line, at.loc.start.column);
       // A function the input's source map does not map is generated (a compiler's helper): left alone.
-      if (tracer && o.file === undefined) { fn = false; generated = true; fnStack.push(null); }
+      if (tracer && o.file === undefined) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
     }
     if (fn) {
       mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
@@ -256,6 +266,45 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       if (node.argument) s.appendRight(node.argument.start, '($mt$v=(');
       else s.appendLeft(node.start + 6, ownerMode === 'return' ? ` (${P}.${owner.$mtX}($mtT,${k2},1),void 0)` : ' ($mt$s=1,void 0)');
     }
+    // --native: the call site is wrapped whole, `$mtR.p(<call>,$mtT,k)` after it and the last
+    // argument passed through `$mtR.a(arg,$mtT,k)` before it (after every argument is computed),
+    // so the call itself, its `this`, its callee and its arguments are the original's. Without
+    // arguments: `$mtR.z(<probe before>,<call>,$mtT,k)`. Every tail is `,$mtT,k)` (originalSource).
+    let site = -1;
+    let siteLast: AnyNode | undefined;
+    if (opts.native && generatedDepth === 0) {
+      if (node.type === 'ChainExpression') {
+        // Only the chain as a whole is wrapped: a call inside it may be skipped by `?.`.
+        for (let c = node.expression as AnyNode; c && (c.type === 'CallExpression' || c.type === 'MemberExpression'); c = c.type === 'CallExpression' ? c.callee : c.object) {
+          if (c.type === 'CallExpression') c.$mtSpine = true;
+        }
+      }
+      const call = node.type === 'ChainExpression' ? (node.expression.type === 'CallExpression' ? node.expression as AnyNode : undefined)
+        : (node.type === 'CallExpression' && !node.$mtSpine) || node.type === 'NewExpression' ? node
+        : node.type === 'TaggedTemplateExpression' ? node : undefined;
+      const target = parent && ((parent.type === 'AssignmentExpression' && parent.left === node) || parent.type === 'UpdateExpression'
+        || ((parent.type === 'ForInStatement' || parent.type === 'ForOfStatement') && parent.left === node));
+      if (call && !target) {
+        const callee = (call.type === 'TaggedTemplateExpression' ? call.tag : call.callee) as AnyNode;
+        let name = calleeName(callee);
+        const topLevel = fnStack.length === 1;
+        if (!(PLUMBING.test(name) && (name === 'require' || (topLevel && opts.kind === 'cjs')))) {
+          if (call.type === 'NewExpression') name = `new ${name}`;
+          else if (call.type === 'TaggedTemplateExpression') name += '``';
+          site = natives.length;
+          natives.push({ name, ...origin(callee.loc!.start.line, callee.loc!.start.column) });
+          const args = (call.type === 'TaggedTemplateExpression' ? [] : call.arguments) as AnyNode[];
+          const last = args[args.length - 1];
+          if (last) {
+            siteLast = last.type === 'SpreadElement' ? last.argument : last;
+            s.appendRight(node.start, '$mtR.p(');
+            s.appendRight(siteLast!.start, '$mtR.a(');
+          } else {
+            s.appendRight(node.start, `$mtR.z(${P}.n($mtT,${site}),`);
+          }
+        }
+      }
+    }
     if (opts.lines) {
       const list = node.type === 'Program' || node.type === 'BlockStatement' || node.type === 'StaticBlock'
         ? (node.body as AnyNode[]) : node.type === 'SwitchCase' ? (node.consequent as AnyNode[]) : null;
@@ -277,6 +326,10 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       } else if (v && typeof v === 'object' && typeof v.type === 'string') {
         walk(v, node, parent);
       }
+    }
+    if (site >= 0) {
+      if (siteLast) s.appendLeft(siteLast.end, `,$mtT,${site})`);
+      s.appendLeft(node.end, `,$mtT,${site})`);
     }
     if (rewriteReturn && node.argument) {
       s.appendLeft(node.argument.end, ownerMode === 'return' ? `),${P}.${owner!.$mtX}($mtT,${owner!.$mtK},1),$mt$v)` : '),$mt$s=1,$mt$v)');
@@ -300,11 +353,11 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
         else s.appendLeft(body.end, `),${P}.${node.$mtX}($mtT,${k},1),$mt$v}`);
       }
     }
-    if (generated) fnStack.pop();
+    if (generated) { fnStack.pop(); generatedDepth--; }
     if (pushedClass) classNames.pop();
   };
   walk(ast, null, null);
-  if (fns.length === 0 && lines.length === 0) return { code, functions: 0 };
+  if (fns.length === 0 && lines.length === 0 && natives.length === 0) return { code, functions: 0 };
 
   // The prelude goes after a hashbang and the directive prologue, on the same line.
   let preludeAt = 0;
@@ -329,6 +382,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
     file: defaultFile,
     fns: fns.map((f) => [f.name, f.line, f.col, f.file && f.file !== defaultFile ? f.file : 0]),
     lines: lines.map((l) => [l.line, l.col, l.file && l.file !== defaultFile ? l.file : 0]),
+    calls: natives.map((c) => [c.name, c.line, c.col, c.file && c.file !== defaultFile ? c.file : 0]),
   };
   if (input) s.remove(input.commentStart, code.length);
   // A hoisted declaration: the table is there even when a function runs before the module body.
@@ -343,50 +397,7 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       map = remapping(map as any, (src) => (src === inner ? (input.map as any) : null));
     } catch { /* keep ours */ }
   }
+  if (opts.mapUrl) return { code: out + `\n//# sourceMappingURL=${opts.mapUrl}\n`, functions: fns.length, map: JSON.stringify(map) };
   out += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
   return { code: out, functions: fns.length };
-}
-
-/** Turns a glob (`*` within a path segment, `**` across, `?` one character) into a RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
-/** Which files are instrumented: the user's own code, plus `include`, minus `exclude`. */
-export interface ScopeOptions {
-  include?: string[];
-  exclude?: string[];
-  /** Paths never instrumented (memtrace's own files). */
-  skip?: string[];
-  cwd?: string;
-}
-
-/** Builds the predicate that says whether the file at `path` (absolute) is instrumented. */
-export function makeScope(opts: ScopeOptions): (path: string) => boolean {
-  const cwd = opts.cwd ?? process.cwd();
-  const inc = (opts.include ?? []).map(globToRegExp);
-  const exc = (opts.exclude ?? []).map(globToRegExp);
-  const skip = opts.skip ?? [];
-  const matches = (res: RegExp[], path: string) => {
-    const rel = path.startsWith(cwd + '/') ? path.slice(cwd.length + 1) : undefined;
-    return res.some((r) => r.test(path) || (rel !== undefined && r.test(rel)));
-  };
-  return (path: string) => {
-    if (!path.startsWith('/')) return false;
-    if (skip.some((p) => path.startsWith(p))) return false;
-    if (matches(exc, path)) return false;
-    if (path.includes('/node_modules/')) return matches(inc, path);
-    return true;
-  };
 }

@@ -56,18 +56,18 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   };
   const topTable: Table = {
     title: 'Functions whose events moved RSS most',
-    columns: ['function', 'file:line', 'events', 'calls', 'sum ΔRSS', 'max ΔRSS'],
-    rows: summary.top.map((f) => [f.fn ?? '(line)', `${f.file}:${f.line}`, f.events, f.calls, formatBytes(f.sumDrss, true), formatBytes(f.maxDrss, true)]),
+    columns: ['function', 'kind', 'file:line', 'events', 'calls', 'sum ΔRSS', 'max ΔRSS'],
+    rows: summary.top.map((f) => [f.fn ?? '(line)', f.native ? 'native' : f.fn ? 'js' : 'line', `${f.file}:${f.line}`, f.events, f.calls, formatBytes(f.sumDrss, true), formatBytes(f.maxDrss, true)]),
   };
   const biggest = [...ev].sort((a, b) => (b.drss as number) - (a.drss as number)).slice(0, top);
   const eventsTable: Table = {
     title: 'Largest single moves',
     columns: ['t (ms)', 'event', 'depth', 'function', 'file:line', 'RSS', 'ΔRSS'],
-    rows: biggest.map((r) => [r.t, r.ev as string, r.depth as number, (r.fn as string) ?? '', `${r.file}:${r.line}`, formatBytes(r.rss as number), formatBytes(r.drss as number, true)]),
+    rows: biggest.map((r) => [r.t, r.ev as string, r.depth as number, r.native ? `${r.fn as string} [native]` : (r.fn as string) ?? '', `${r.file}:${r.line}`, formatBytes(r.rss as number), formatBytes(r.drss as number, true)]),
   };
   const h = log.header;
   const text = [
-    `memtrace calls: ${h.command.join(' ')} (pid ${h.pid}, trigger ${formatBytes(Number(h.trigger ?? 4096))}${h.lines ? ', lines' : ''})`,
+    `memtrace calls: ${h.command.join(' ')} (pid ${h.pid}, trigger ${formatBytes(Number(h.trigger ?? 4096))}${h.lines ? ', lines' : ''}${h.native ? ', native' : ''})`,
     formatCallsSummary(summary, top),
   ].join('\n');
   return {
@@ -81,8 +81,8 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
       { kind: 'table', table: eventsTable },
     ],
     table: {
-      columns: ['t', 'ev', 'depth', 'fn', 'file', 'line', 'col', 'rss', 'drss', 'heap'],
-      rows: ev.map((r) => [r.t, r.ev as string, r.depth as number, (r.fn as string) ?? '', r.file as string, r.line as number, r.col as number, r.rss as number, r.drss as number, (r.heap as number) ?? null]),
+      columns: ['t', 'ev', 'depth', 'fn', 'native', 'file', 'line', 'col', 'rss', 'drss', 'heap'],
+      rows: ev.map((r) => [r.t, r.ev as string, r.depth as number, (r.fn as string) ?? '', r.native ? 1 : 0, r.file as string, r.line as number, r.col as number, r.rss as number, r.drss as number, (r.heap as number) ?? null]),
     },
     warnings: [],
   };

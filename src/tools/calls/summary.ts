@@ -5,6 +5,8 @@ export interface FunctionMemory {
   /** `name (file:line)`, or `file:line` for line events. */
   where: string;
   fn?: string;
+  /** A call into code that is not instrumented (`--native`): `fn` is the callee, file:line the call site. */
+  native?: boolean;
   file: string;
   line: number;
   /** Events written for it (call, return, throw or line). */
@@ -50,10 +52,13 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if (rssPeak === null || rss > rssPeak) rssPeak = rss;
     if ((r.depth as number) > maxDepth) maxDepth = r.depth as number;
     const fn = r.fn as string | undefined;
-    const key = `${fn ?? ''}\0${r.file}\0${r.line}`;
+    const native = r.native === true;
+    const key = `${fn ?? ''}\0${r.file}\0${r.line}\0${native}`;
     let m = byKey.get(key);
     if (!m) {
-      m = { where: fn ? `${fn} (${r.file}:${r.line})` : `${r.file}:${r.line}`, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      const where = fn ? `${fn}${native ? ' [native]' : ''} (${r.file}:${r.line})` : `${r.file}:${r.line}`;
+      m = { where, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      if (native) m.native = true;
       byKey.set(key, m);
     }
     m.events++;

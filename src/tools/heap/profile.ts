@@ -4,10 +4,10 @@
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfileNode, SamplingProfile } from '../../runtime/heap-inspector.js';
-import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
+import { SourceMaps, functionLine, urlToPath } from '../../core/sourcemap.js';
 
 /** Who a frame belongs to. `tool` is memtrace itself; its allocations are never charged to user code. */
-export type FrameKind = 'user' | 'package' | 'node' | 'v8' | 'tool';
+export type FrameKind = 'user' | 'package' | 'node' | 'v8' | 'tool' | 'unknown';
 
 /** One function frame, after source maps (lines and columns 1-based; 0 when unknown). */
 export interface Frame {
@@ -20,6 +20,8 @@ export interface Frame {
   pkg?: string;
   /** `file:line:col` in the generated file, when a source map moved the position. */
   generated?: string;
+  /** Why the position is less than V8 gave for live scripts (kind `unknown`, or a line found by the function's name). */
+  why?: string;
 }
 
 /** One distinct stack: frame ids from the outermost to the allocating function, and its bytes. */
@@ -32,6 +34,10 @@ export interface StackRow {
   /** Bytes allocated from this stack, collected objects included (when known). */
   alloc: number;
   allocCount: number;
+  /** External bytes (Buffer backing stores) from this stack still alive at the moment read, estimated. */
+  extLive?: number;
+  /** External bytes allocated from this stack, estimated. */
+  extAlloc?: number;
 }
 
 /** A profile as memtrace reads it: frames, stacks, and what it knows (live, allocated, or both). */
@@ -44,6 +50,8 @@ export interface HeapData {
   hasAlloc: boolean;
   /** Notes from reading (unreadable source maps). */
   notes: string[];
+  /** External bytes were sampled (the ext columns are meaningful). */
+  hasExternal?: boolean;
 }
 
 /** How to group sites: where allocated (`line`, self), every function on the stack (`function`, inclusive), or the whole `stack`. */
@@ -89,12 +97,12 @@ export class FrameTable {
     return this.maps.notes;
   }
 
-  /** The frame id of a function at `url` (1-based line and column). */
-  id(fnName: string, url: string, line: number, col: number): number {
-    const key = `${fnName}\u0000${url}\u0000${line}\u0000${col}`;
+  /** The frame id of a function at `url` (1-based line and column; 0 when V8 lost them). */
+  id(fnName: string, url: string, line: number, col: number, builtin = false): number {
+    const key = `${fnName}\u0000${url}\u0000${line}\u0000${col}\u0000${builtin}`;
     const known = this.ids.get(key);
     if (known !== undefined) return known;
-    const frame = this.classify(fnName, url, line, col);
+    const frame = builtin ? { fn: fnName, file: '', line: 0, col: 0, kind: 'v8' as const } : this.classify(fnName, url, line, col);
     this.frames.push(frame);
     this.ids.set(key, this.frames.length - 1);
     return this.frames.length - 1;
@@ -102,12 +110,30 @@ export class FrameTable {
 
   private classify(fnName: string, url: string, line: number, col: number): Frame {
     const fn = fnName || '(anonymous)';
-    if (!url) return { fn, file: '', line: 0, col: 0, kind: PSEUDO.test(fn) ? 'v8' : 'node' };
+    if (!url) {
+      if (PSEUDO.test(fn)) return { fn, file: '', line: 0, col: 0, kind: 'v8' };
+      // A function with no script: never "node internals" (node's scripts are recorded too).
+      return { fn, file: '', line: 0, col: 0, kind: 'unknown', why: 'V8 had collected its script before any profile named it' };
+    }
     if (url.startsWith('node:') || !url.includes('/')) return { fn, file: url, line, col, kind: 'node' };
     const path = urlToPath(url);
     if (!path) return { fn, file: url, line, col, kind: 'user' };
     if (path.startsWith(this.toolDir)) return { fn, file: path, line, col, kind: 'tool' };
     const frame: Frame = { fn, file: path, line, col, kind: 'user' };
+    if (line <= 0) {
+      // V8 lost the script before the profile was read (a CommonJS module that has run): its
+      // URL came from the script table; the line is found by the function's name in the source.
+      const inMemory = this.maps.hasInline(path);
+      const found = fnName ? functionLine(path, fnName) : undefined;
+      frame.why = found ? 'line found by the function\'s name (V8 had collected the script)' : 'V8 had collected the script; its line is unknown';
+      if (!found) return frame;
+      frame.line = found.line;
+      frame.col = found.col;
+      // tsx and loaders compile in memory: the file on disk is already the original source.
+      if (inMemory) return this.withPackage(frame);
+      line = found.line;
+      col = found.col;
+    }
     if (this.opts.sourceMaps !== false) {
       const o = this.maps.original(path, line, col);
       if (o) {
@@ -117,6 +143,10 @@ export class FrameTable {
         frame.col = o.col;
       }
     }
+    return this.withPackage(frame);
+  }
+
+  private withPackage(frame: Frame): Frame {
     const pkg = packageOf(frame.file);
     if (pkg) { frame.kind = 'package'; frame.pkg = pkg; }
     return frame;
@@ -147,7 +177,8 @@ export function readSamplingProfile(profile: SamplingProfile, all: boolean, tabl
     const cf = node.callFrame;
     let here = path;
     if (cf.functionName !== '(root)' || cf.url) {
-      here = [...path, table.id(cf.functionName, cf.url, cf.lineNumber + 1, cf.columnNumber + 1)];
+      // scriptId 0: V8's builtins (RegExp, Array.prototype.map…), no script.
+      here = [...path, table.id(cf.functionName, cf.url, cf.lineNumber + 1, cf.columnNumber + 1, !cf.url && cf.scriptId === '0')];
     }
     const key = here.join(',');
     let sid = stackIds.get(key);
@@ -183,7 +214,7 @@ export function readSamplingProfile(profile: SamplingProfile, all: boolean, tabl
 export function chargedFrame(frames: Frame[], stack: number[]): { index: number; tool: boolean } {
   for (let i = stack.length - 1; i >= 0; i--) {
     const f = frames[stack[i]!]!;
-    if (f.kind === 'user' || f.kind === 'package') return { index: i, tool: false };
+    if (f.kind === 'user' || f.kind === 'package' || f.kind === 'unknown') return { index: i, tool: false };
     if (f.kind === 'tool') return { index: i, tool: true };
   }
   for (const id of stack) {
@@ -204,6 +235,8 @@ export interface Site {
   liveCount: number;
   alloc: number;
   allocCount: number;
+  extLive: number;
+  extAlloc: number;
 }
 
 /** Totals of a profile: user code's bytes and memtrace's own, kept apart. */
@@ -215,6 +248,9 @@ export interface HeapTotals {
   /** Bytes allocated (or live) by memtrace itself: never charged to user code. */
   toolLive: number;
   toolAlloc: number;
+  /** External bytes (Buffers) placed on stacks, live and allocated (estimated). */
+  extLive: number;
+  extAlloc: number;
 }
 
 /** Options of {@link groupSites}. */
@@ -235,6 +271,7 @@ function shortPath(file: string, cwd: string | undefined): string {
 function frameLabel(f: Frame, expand: boolean, cwd: string | undefined): { key: string; where: string; fn: string } {
   if (f.kind === 'package' && !expand) return { key: `pkg:${f.pkg}`, where: `[${f.pkg}]`, fn: `(package ${f.pkg})` };
   if (f.kind === 'node' && !expand) return { key: 'node:', where: '[node internals]', fn: '(node:*)' };
+  if (f.kind === 'unknown') return { key: `unknown:${f.fn}`, where: '[unknown script]', fn: f.fn };
   if (!f.file) return { key: `fn:${f.fn}`, where: f.fn, fn: f.fn };
   const where = f.line > 0 ? `${shortPath(f.file, cwd)}:${f.line}` : shortPath(f.file, cwd);
   return { key: where, where, fn: f.fn };
@@ -242,10 +279,11 @@ function frameLabel(f: Frame, expand: boolean, cwd: string | undefined): { key: 
 
 /** Totals of user code and of the tool. */
 export function totals(data: HeapData): HeapTotals {
-  const t: HeapTotals = { live: 0, liveCount: 0, alloc: 0, allocCount: 0, toolLive: 0, toolAlloc: 0 };
+  const t: HeapTotals = { live: 0, liveCount: 0, alloc: 0, allocCount: 0, toolLive: 0, toolAlloc: 0, extLive: 0, extAlloc: 0 };
   for (const r of data.stacks) {
     if (chargedFrame(data.frames, r.frames).tool) { t.toolLive += r.live; t.toolAlloc += r.alloc; continue; }
     t.live += r.live; t.liveCount += r.liveCount; t.alloc += r.alloc; t.allocCount += r.allocCount;
+    t.extLive += r.extLive ?? 0; t.extAlloc += r.extAlloc ?? 0;
   }
   return t;
 }
@@ -258,6 +296,7 @@ export function stackLabels(data: HeapData, row: StackRow, opts: GroupOptions = 
   for (let i = 0; i <= upto; i++) {
     const f = data.frames[row.frames[i]!]!;
     if (f.kind === 'node' || f.kind === 'v8' || f.kind === 'tool') { if (i === upto) out.push(f.fn); continue; }
+    if (f.kind === 'unknown') { out.push(`${f.fn} [unknown script]`); continue; }
     const l = frameLabel(f, !!opts.expand, opts.cwd);
     const label = f.kind === 'package' && !opts.expand ? l.where : `${f.fn} ${l.where}`;
     if (out[out.length - 1] !== label) out.push(label);
@@ -271,8 +310,9 @@ export function groupSites(data: HeapData, opts: GroupOptions = {}): Site[] {
   const sites = new Map<string, Site>();
   const add = (key: string, where: string, fn: string, r: StackRow) => {
     let s = sites.get(key);
-    if (!s) { s = { key, where, fn, live: 0, liveCount: 0, alloc: 0, allocCount: 0 }; sites.set(key, s); }
+    if (!s) { s = { key, where, fn, live: 0, liveCount: 0, alloc: 0, allocCount: 0, extLive: 0, extAlloc: 0 }; sites.set(key, s); }
     s.live += r.live; s.liveCount += r.liveCount; s.alloc += r.alloc; s.allocCount += r.allocCount;
+    s.extLive += r.extLive ?? 0; s.extAlloc += r.extAlloc ?? 0;
   };
   for (const r of data.stacks) {
     const charged = chargedFrame(data.frames, r.frames);
@@ -299,6 +339,37 @@ export function groupSites(data: HeapData, opts: GroupOptions = {}): Site[] {
       add(key, labels.slice(-4).join(' > '), labels[labels.length - 1] ?? '', r);
     }
   }
-  const order = data.hasLive ? (s: Site) => s.live : (s: Site) => s.alloc;
+  const order = data.hasLive ? (s: Site) => s.live + s.extLive : (s: Site) => s.alloc + s.extAlloc;
   return [...sites.values()].sort((a, b) => order(b) - order(a) || b.alloc - a.alloc);
+}
+
+/** An external (Buffer) stack as the preload samples it: [fn, url, fnLine, fnCol, callLine, callCol] frames, outermost first. */
+export interface ExternalSiteIn {
+  frames: Array<[string, string, number, number, number, number]>;
+  live: number;
+  alloc: number;
+}
+
+/**
+ * Adds sampled external bytes (Buffers) to `data` as stacks of their own. Their frames are at
+ * the call position inside each function (the line that made the Buffer), finer than V8's
+ * function-start positions. `all` says which column the report reads.
+ */
+export function addExternal(data: HeapData, sites: ExternalSiteIn[], table: FrameTable): void {
+  const ids = new Map<string, number>();
+  for (const s of sites) {
+    const frames = s.frames.map(([fn, url, , , line, col]) => table.id(fn, url, line, col));
+    const key = frames.join(',');
+    let i = ids.get(key);
+    if (i === undefined) {
+      i = data.stacks.length;
+      ids.set(key, i);
+      data.stacks.push({ frames, live: 0, liveCount: 0, alloc: 0, allocCount: 0, extLive: 0, extAlloc: 0 });
+    }
+    const row = data.stacks[i]!;
+    row.extLive = (row.extLive ?? 0) + s.live;
+    row.extAlloc = (row.extAlloc ?? 0) + s.alloc;
+  }
+  data.frames = table.frames;
+  data.hasExternal = true;
 }

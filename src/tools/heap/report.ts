@@ -5,10 +5,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { LogContents } from '../../core/log.js';
 import { formatBytes, formatDuration } from '../../core/units.js';
-import type { Report, ReportOptions, Section } from '../../report/types.js';
+import type { Chart, Report, ReportOptions, Section } from '../../report/types.js';
 import { formatSites, formatTotals, type TableContext } from './format.js';
-import { heapDataFromLog } from './heaplog.js';
-import { groupSites, stackLabels, totals, chargedFrame, type GroupBy, type HeapData } from './profile.js';
+import { heapDataFromLog, type EndRecord, type SeriesPoint } from './heaplog.js';
+import { groupSites, stackLabels, totals, chargedFrame, type GroupBy, type HeapData, type StackRow } from './profile.js';
 
 const require = createRequire(import.meta.url);
 const BYS: GroupBy[] = ['line', 'function', 'stack'];
@@ -20,11 +20,16 @@ export interface FlameNode {
   children: FlameNode[];
 }
 
-/** The stacks of `data` as a flame-graph tree of `which` bytes (user code only; memtrace's own left out). */
+/** A stack's bytes of one kind: JS heap plus external (Buffers). */
+export function bytesOf(row: StackRow, which: 'live' | 'alloc'): number {
+  return row[which] + ((which === 'live' ? row.extLive : row.extAlloc) ?? 0);
+}
+
+/** The stacks of `data` as a flame-graph tree of `which` bytes, JS heap plus external (user code only; memtrace's own left out). */
 export function flameTree(data: HeapData, which: 'live' | 'alloc', expand = false, cwd?: string): FlameNode {
   const root: FlameNode = { name: 'all', value: 0, children: [] };
   for (const row of data.stacks) {
-    const v = row[which];
+    const v = bytesOf(row, which);
     if (!(v > 0) || chargedFrame(data.frames, row.frames).tool) continue;
     let node = root;
     root.value += v;
@@ -44,13 +49,13 @@ export function speedscopeFile(data: HeapData, name: string, expand = false, cwd
   const ids = new Map<string, number>();
   const profiles: Array<Record<string, unknown>> = [];
   const kinds: Array<['live' | 'alloc', string]> = [];
-  if (data.hasLive) kinds.push(['live', 'live at the end']);
+  if (data.hasLive) kinds.push(['live', 'live']);
   if (data.hasAlloc) kinds.push(['alloc', 'allocated']);
   for (const [which, label] of kinds) {
     const samples: number[][] = [];
     const weights: number[] = [];
     for (const row of data.stacks) {
-      const v = Math.round(row[which]);
+      const v = Math.round(bytesOf(row, which));
       if (!(v > 0) || chargedFrame(data.frames, row.frames).tool) continue;
       samples.push(stackLabels(data, row, { expand, cwd }).map((l) => {
         let id = ids.get(l);
@@ -116,9 +121,61 @@ ${inlineScript(lib)}
 </script>`;
 }
 
+/** What "live" means at the moment the log's stacks were read. */
+function liveWord(end: EndRecord | undefined): string {
+  const m = end?.moment;
+  if (!m || m.kind === 'exit') return 'live at the end';
+  const at = formatDuration(m.t);
+  if (m.kind === 'peak') return `live at the peak (${at})`;
+  if (m.kind === 'mark') return `live at mark '${m.label}' (${at})`;
+  if (m.kind === 'signal') return `live at ${m.label} (${at})`;
+  return `live at ${at}`;
+}
+
+/** The memory line: JS heap, external and ArrayBuffers at the start, peak and end. */
+function memoryLines(end: EndRecord | undefined, placed: number, hasExternal: boolean): string[] {
+  const mem = end?.memory;
+  if (!mem) return [];
+  const three = (k: 'heapUsed' | 'external' | 'arrayBuffers') => `${formatBytes(mem.start[k])} / ${formatBytes(mem.peak[k])} / ${formatBytes(mem.end[k])}`;
+  const lines = [`memory start / peak (${formatDuration(mem.peak.t)}) / end: JS heap ${three('heapUsed')}; external ${three('external')}, of which ArrayBuffers ${three('arrayBuffers')}`];
+  if (!hasExternal) {
+    lines.push(`ArrayBuffers at the end: ${formatBytes(mem.end.arrayBuffers)}, not placed on JS sites (${end?.moment ? '--no-external' : '--exact'} samples no Buffers)`);
+  } else if (end?.moment) {
+    const ab = end.moment.memory.arrayBuffers;
+    lines.push(`ArrayBuffers at the moment shown: ${formatBytes(ab)}; placed on JS sites (Buffers, sampled): ${formatBytes(placed)}; not placed: ${formatBytes(Math.max(0, ab - placed))} (typed arrays and ArrayBuffers made directly, node's own buffers)`);
+  }
+  return lines;
+}
+
+/** Charts of a series (--every): memory, and the table's biggest sites over time. */
+function seriesCharts(data: HeapData, points: SeriesPoint[], by: GroupBy, expand: boolean, cwd: string | undefined, marks: Array<{ t: number; label: string }>): Chart[] {
+  if (points.length === 0) return [];
+  const t = points.map((p) => p.t);
+  const memory: Chart = {
+    title: 'Memory at each profile of the series', unit: 'bytes', t, marks,
+    series: [
+      { label: 'JS heap used', values: points.map((p) => p.memory.heapUsed) },
+      { label: 'external', values: points.map((p) => p.memory.external) },
+      { label: 'ArrayBuffers', values: points.map((p) => p.memory.arrayBuffers) },
+    ],
+  };
+  // Each point's stacks grouped the way the tables are, so the lines are the table's sites.
+  const perPoint = points.map((p) => {
+    const stacks = p.values.map(([sid, b, x]) => ({ ...data.stacks[sid]!, live: b, alloc: b, extLive: x, extAlloc: x }));
+    return new Map(groupSites({ ...data, stacks, hasLive: true }, { by: by === 'stack' ? 'line' : by, expand, cwd }).map((s) => [s.where, s.live + s.extLive]));
+  });
+  // The table's biggest sites (its order), over time: the last point is the table.
+  const shown = groupSites(data, { by: by === 'stack' ? 'line' : by, expand, cwd }).slice(0, 8);
+  const sites: Chart = {
+    title: 'The biggest sites over the series (JS heap plus external)', unit: 'bytes', t, marks,
+    series: shown.map((s) => ({ label: s.where, values: perPoint.map((m) => m.get(s.where) ?? 0) })),
+  };
+  return [memory, sites];
+}
+
 /** Builds the heap report: totals, the top table, the flame graphs and the speedscope export. */
 export function buildReport(log: LogContents, options: ReportOptions): Report {
-  const { data, end } = heapDataFromLog(log);
+  const { data, end, points } = heapDataFromLog(log);
   const h = log.header;
   const byOpt = (options.by ?? h.by ?? 'line') as GroupBy;
   const by = BYS.includes(byOpt) ? byOpt : 'line';
@@ -126,12 +183,14 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const top = options.top ?? Number(h.top ?? 20);
   const cwd = typeof h.cwd === 'string' ? h.cwd : undefined;
   const mode = h.mode === 'exact' ? 'exact' : 'sampled';
-  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode };
   const t = totals(data);
+  // The external column only when Buffers were placed: the memory line says the rest.
+  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode, hasExternal: !!data.hasExternal && t.extLive + t.extAlloc > 0, liveWord: liveWord(end) };
   const sites = groupSites(data, { by, expand, cwd });
   const how = mode === 'exact'
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
     : `sampled: one sample per ${formatBytes(Number(h.interval_bytes))} allocated on average${h.all ? ', collected objects kept (everything allocated)' : ', live objects only'}`;
+  const moment = end?.moment && end.moment.kind !== 'exit' ? `; the profile read ${liveWord(end).replace(/^(held|live) /, '')}, after a full GC` : '';
   const ended = end ? `; ran ${formatDuration(end.durationMs)}, ended by ${end.reason === 'exit' ? `exit code ${end.exitCode}` : end.reason}; writing the profile took ${formatDuration(end.writeMs)}` : '';
   // [class, count, shallow, retained, native]: logs before retained sizes hold the first three.
   const objects = log.records.find((r) => r.ev === 'objects')?.counts as Array<[string, number, number, number?, number?]> | undefined;
@@ -145,29 +204,57 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
       : ['live objects at the end by constructor (most first):',
         ...objects.slice(0, Math.min(top, 10)).map(([name, n, bytes]) => `  ${String(n).padStart(8)}  ${formatBytes(bytes).padStart(10)}  ${name}`)]
     : [];
+  const placed = data.hasLive ? t.extLive : t.extAlloc;
+  const unknown = data.frames.filter((f) => f.why && (f.kind === 'unknown' || f.kind === 'user'));
+  const frameNotes = unknown.length
+    ? [`note: ${unknown.length} frame${unknown.length > 1 ? 's' : ''} whose script V8 had collected: ${unknown.slice(0, 3).map((f) => `${f.fn} (${f.file || 'unknown script'}: ${f.why})`).join('; ')}${unknown.length > 3 ? '; …' : ''}`]
+    : [];
+  // A CommonJS script's module scope is gone once it has run: at exit its own code holds little
+  // of what the heap grew by during the run.
+  const own = sites.filter((s) => !s.where.startsWith('[')).reduce((a, s) => a + s.live + s.extLive, 0);
+  const grew = end?.memory ? end.memory.peak.heapUsed + end.memory.peak.external - end.memory.start.heapUsed - end.memory.start.external : 0;
+  const emptyNote = data.hasLive && (!end?.moment || end.moment.kind === 'exit') && grew > 1024 * 1024 && own < 0.1 * grew
+    ? [`memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (a CommonJS script's module scope is collected once it has run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`]
+    : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,
-    `${how}${ended}`,
+    `${how}${moment}${ended}`,
+    ...(end?.momentNote ? [`note: ${end.momentNote}`] : []),
+    ...memoryLines(end, placed, !!data.hasExternal),
+    ...(points.length ? [`series: ${points.length} profiles${h.every_ms ? ` every ${formatDuration(Number(h.every_ms))}` : ''}, the last one the table below (charts in --format html or gnuplot)`] : []),
     ...formatTotals(t, ctx),
     formatSites(sites, t, ctx, top),
+    ...emptyNote,
+    ...frameNotes,
     ...objectLines,
     ...data.notes.map((n) => `note: ${n}`),
   ].join('\n');
   const graphs: Array<{ id: string; title: string; tree: FlameNode }> = [];
-  if (data.hasLive) graphs.push({ id: 'flame-live', title: 'Live at the end, by stack', tree: flameTree(data, 'live', expand, cwd) });
+  const lw = liveWord(end);
+  if (data.hasLive) graphs.push({ id: 'flame-live', title: `${lw[0]!.toUpperCase()}${lw.slice(1)}, by stack${data.hasExternal ? ' (JS heap plus Buffers\' external bytes)' : ''}`, tree: flameTree(data, 'live', expand, cwd) });
   if (data.hasAlloc) graphs.push({ id: 'flame-alloc', title: 'Allocated (collected objects included), by stack', tree: flameTree(data, 'alloc', expand, cwd) });
-  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', 'live_count'] : []), ...(data.hasAlloc ? ['allocated_bytes', 'allocated_count'] : [])];
-  const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), s.liveCount] : []), ...(data.hasAlloc ? [Math.round(s.alloc), s.allocCount] : [])];
+  // The counts are V8's samples in sampled mode, objects in exact mode: the columns say which.
+  const counted = mode === 'exact' ? 'objects' : 'samples';
+  const xl = ctx.hasExternal && data.hasLive, xa = ctx.hasExternal && !data.hasLive;
+  const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', ...(xl ? ['external_bytes'] : []), `live_${counted}`] : []),
+    ...(data.hasAlloc ? ['allocated_bytes', ...(xa ? ['external_bytes'] : []), `allocated_${counted}`] : [])];
+  const byteColumns = ['live_bytes', 'allocated_bytes', 'external_bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
+  const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), ...(xl ? [Math.round(s.extLive)] : []), s.liveCount] : []),
+    ...(data.hasAlloc ? [Math.round(s.alloc), ...(xa ? [Math.round(s.extAlloc)] : []), s.allocCount] : [])];
+  const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
+  // The CLI's summary at exit needs only the text: the flame graph inlines ~15 files of d3.
+  const textOnly = options.textOnly === true;
   const sections: Section[] = [
-    { kind: 'html', title: 'Flame graph of allocations by stack', html: flameSection(graphs) },
-    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf) } },
+    ...seriesCharts(data, points, by, expand, cwd, marks).map((chart): Section => ({ kind: 'chart', chart })),
+    ...(textOnly ? [] : [{ kind: 'html' as const, title: 'Flame graph of allocations by stack', html: flameSection(graphs) }]),
+    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf), byteColumns } },
   ];
   if (objects?.length) {
     sections.push({
       kind: 'table',
       table: hasRetained
-        ? { title: 'Live objects at the end by constructor, by retained size', columns: ['constructor', 'count', 'shallow bytes', 'retained bytes', 'native bytes'], rows: objects.slice(0, top).map(([n, c, b, r, nat]) => [n, c, b, r ?? 0, nat ?? 0]) }
-        : { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]) },
+        ? { title: 'Live objects at the end by constructor, by retained size', columns: ['constructor', 'count', 'shallow bytes', 'retained bytes', 'native bytes'], rows: objects.slice(0, top).map(([n, c, b, r, nat]) => [n, c, b, r ?? 0, nat ?? 0]), byteColumns }
+        : { title: 'Live objects at the end by constructor', columns: ['constructor', 'count', 'shallow bytes'], rows: objects.slice(0, top).map(([n, c, b]) => [n, c, b]), byteColumns },
     });
   }
   return {
@@ -175,6 +262,8 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     summary: {
       tool: 'heap', command: h.command, mode, intervalBytes: h.interval_bytes, all: !!h.all, by,
       totals: t, end: end ? { reason: end.reason, exitCode: end.exitCode, durationMs: end.durationMs, writeMs: end.writeMs } : null,
+      at: end?.moment ?? null, memory: end?.memory ?? null, external: data.hasExternal ? { placed, notPlaced: end?.moment ? Math.max(0, end.moment.memory.arrayBuffers - placed) : null } : null,
+      series: points.length,
       top: sites.slice(0, top), notes: data.notes,
       objects: objects?.map(([name, count, bytes, retained, native]) => ({ name, count, bytes, ...(retained !== undefined ? { retained, native: native ?? 0 } : {}) })) ?? null,
     },
@@ -182,6 +271,6 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
     sections,
     table: { columns, rows: sites.map(rowOf) },
     warnings: [],
-    speedscope: speedscopeFile(data, `memtrace heap: ${h.command.join(' ')}`, expand, cwd),
+    ...(textOnly ? {} : { speedscope: speedscopeFile(data, `memtrace heap: ${h.command.join(' ')}`, expand, cwd) }),
   };
 }

@@ -62,7 +62,7 @@ export function readTrackedSnapshot(graph: HeapGraph, table = new FrameTable()):
   const tnf = meta.trace_node_fields ?? [];
   const infos = graph.raw.traceFunctionInfos;
   const FI = fif.length || 6;
-  const fName = fif.indexOf('name'), fScript = fif.indexOf('script_name'), fLine = fif.indexOf('line'), fCol = fif.indexOf('column');
+  const fName = fif.indexOf('name'), fScript = fif.indexOf('script_name'), fScriptId = fif.indexOf('script_id'), fLine = fif.indexOf('line'), fCol = fif.indexOf('column');
   const TN = tnf.length || 5;
   const nId = tnf.indexOf('id'), nFi = tnf.indexOf('function_info_index'), nCount = tnf.indexOf('count'), nSize = tnf.indexOf('size'), nKids = tnf.indexOf('children');
   const frameOfInfo = new Map<number, number>();
@@ -72,7 +72,8 @@ export function readTrackedSnapshot(graph: HeapGraph, table = new FrameTable()):
       const b = fi * FI;
       const name = strings[infos[b + fName]!] ?? '';
       const script = strings[infos[b + fScript]!] ?? '';
-      id = table.id(name, script, infos[b + fLine]!, infos[b + fCol]!);
+      // script id 0 with no name: V8's builtins (get, RegExp, keys…), not an unknown script.
+      id = table.id(name, script, infos[b + fLine]!, infos[b + fCol]!, !script && fScriptId >= 0 && infos[b + fScriptId] === 0);
       frameOfInfo.set(fi, id);
     }
     return id;

@@ -3,15 +3,16 @@
 // File: "MTMALLOC" u32 version u32 0, then chunks {u32 type, u32 length, payload}:
 //   1 INFO     pid ppid flags 0 u32; run startTicks startMono startReal minSize u64; cmdline; hostname
 //              (one per process image: an exec'd image of the same pid appends a new INFO)
-//   2 EVENTS   tid nevents u32; baseTicks flushTicks flushMono 0 u64; then events, each
+//   2 EVENTS   tid nevents u32; baseTicks flushTicks flushMono checksum u64; then events, each
 //              op u8, varint Δticks, varint size (not for free), varint zigzag Δaddr,
 //              varint old address (realloc), varint stack id (with stacks). Op 15 defines a
 //              stack: varint id, varint n, n × varint zigzag Δip.
 //   3 MAPS     /proc/self/maps text     4 COUNTS  calls[16] bytes[16] log2-size histogram[64] u64
 //   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
+//   8 MARK     ticks mono u64, label (utf8, URI-encoded): a mark; 'memtrace:main' ends start-up
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
@@ -28,6 +29,12 @@ export const OPS = ['', 'malloc', 'calloc', 'realloc', 'free', 'posix_memalign',
 const OP_REALLOC = 3, OP_FREE = 4, OP_MUNMAP = 11, OP_STACKDEF = 15;
 const NOPS = 16, NHIST = 64;
 const FINE_BINS = 100_000, CHART_POINTS = 2000;
+/** Added to a site key for the events of start-up (above every image × stack id key). */
+const STARTUP_KEY = 2 ** 40;
+/** The mark memtrace's node preload places when the main module is about to run (src/runtime/malloc-marks.ts). */
+export const MAIN_MARK = 'memtrace:main';
+/** The mark the preload places when the program begins to exit (before node frees its heap at teardown). */
+export const EXIT_MARK = 'memtrace:exit';
 
 /** One process image (a process, or what it exec'd) found in a trace file. */
 export interface MallocImage {
@@ -49,8 +56,10 @@ export interface MallocAnalysis {
   histogram: Array<{ lo: number; hi: number; count: number }>;
   /** Live bytes over time (ms since start; each point the highest in its slice). */
   timeline: { t: number[]; live: number[] };
-  /** Call sites (innermost frame first), with what they allocated and what was still live at exit. */
-  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number }>;
+  /** Call sites (innermost frame first), with what they allocated and what was still live at exit; `startup` for allocations before the main module ran. */
+  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup: boolean }>;
+  /** Marks placed by the program (ms since start), start-up's end among them as 'memtrace:main'. */
+  marks: Array<{ t: number; label: string }>;
   warnings: string[];
 }
 
@@ -61,6 +70,7 @@ interface Scan {
   endTicks: number;
   ended: boolean;
   stopped?: { ticks: number; errno: number };
+  marks: Array<{ ticks: number; label: string; image: number }>;
   cutAt?: number;
   hasSymbols: boolean;
   size: number;
@@ -69,22 +79,46 @@ interface Scan {
 
 const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
 
+/** Chunk lengths the interposer always writes (COUNTS, END, STOPPED); INFO and EVENTS have a minimum. */
+const FIXED_LEN: Record<number, number> = { 4: (2 * NOPS + NHIST) * 8, 5: 16, 7: 24 };
+const MIN_LEN: Record<number, number> = { 1: 64, 2: 40, 8: 16 };
+/** Bounds a sane trace keeps: block sizes and addresses of a 64-bit process, stack ids of the table. */
+const MAX_SIZE = 2 ** 48, MAX_ADDR = 2 ** 57, MAX_STACK_ID = 2 ** 21, MAX_FRAMES = 64;
+
+/** The interposer's checksum of an EVENTS chunk's events (events_sum in memtrace_malloc.c). */
+function eventsSum(b: Buffer, from: number): bigint {
+  let a = 1, s = 0, i = from;
+  for (; i + 4 <= b.length; i += 4) { a = (a + b.readUInt32LE(i)) >>> 0; s = (s + a) >>> 0; }
+  let w = 0;
+  for (let k = 0; i + k < b.length; k++) w += b[i + k]! * 2 ** (8 * k);
+  a = (a + w) >>> 0; s = (s + a) >>> 0;
+  return (BigInt(s) << 32n) | BigInt(a) | (1n << 63n);
+}
+
+function corrupt(path: string, what: string, at: number): UsageError {
+  return new UsageError(`${path} is corrupt: ${what} (chunk at byte ${at}); it was not written this way by memtrace malloc`);
+}
+
 function scan(fd: number, path: string): Scan {
   const size = fstatSync(fd).size;
   const head = readAt(fd, 0, 16);
   if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
-  const s: Scan = { images: [], pairs: [], events: [], endTicks: 0, ended: false, hasSymbols: false, size };
+  if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
+  const s: Scan = { images: [], pairs: [], events: [], marks: [], endTicks: 0, ended: false, hasSymbols: false, size };
   let pos = 16;
   while (pos < size) {
     const h = readAt(fd, pos, 8);
     if (h.length < 8) { s.cutAt = pos; break; }
     const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
-    if (pos + 8 + len > size || type === 0 || type > 7) { s.cutAt = pos; break; }
+    if (type === 0 || type > 8) throw corrupt(path, `unknown chunk type ${type}`, pos);
+    if (pos + 8 + len > size) { s.cutAt = pos; break; }
+    if ((FIXED_LEN[type] !== undefined && len !== FIXED_LEN[type]) || len < (MIN_LEN[type] ?? 0)) throw corrupt(path, `a chunk of type ${type} has ${len} bytes`, pos);
     const body = pos + 8;
     const img = s.images.length - 1;
     if (type === 1) {
       const b = readAt(fd, body, len);
       const cmdLen = b.readUInt32LE(56);
+      if (60 + cmdLen + 4 > len || 64 + cmdLen + b.readUInt32LE(60 + cmdLen) > len) throw corrupt(path, 'the process header overruns its chunk', pos);
       const command = b.toString('utf8', 60, 60 + cmdLen).split('\0').filter((x, i, a) => x !== '' || i < a.length - 1);
       const hostLen = b.readUInt32LE(60 + cmdLen);
       const image = {
@@ -92,10 +126,11 @@ function scan(fd: number, path: string): Scan {
         startTicks: u64(b, 24), startMono: u64(b, 32), startReal: u64(b, 40) / 1e6, minSize: u64(b, 48),
         command, hostname: b.toString('utf8', 64 + cmdLen, 64 + cmdLen + hostLen),
       };
+      if (image.flags > 15) throw corrupt(path, `unknown flags ${image.flags}`, pos);
       s.images.push(image);
       s.pairs.push([image.startTicks, image.startMono]);
     } else if (img < 0) {
-      s.cutAt = pos; break;
+      throw corrupt(path, 'events before the process header', pos);
     } else if (type === 2) {
       const b = readAt(fd, body, 40);
       s.pairs.push([u64(b, 16), u64(b, 24)]);
@@ -111,9 +146,16 @@ function scan(fd: number, path: string): Scan {
       s.endTicks = Math.max(s.endTicks, u64(b, 0));
       s.ended = true;
     } else if (type === 6) {
-      const all = JSON.parse(readAt(fd, body, len).toString('utf8')) as Record<string, Array<[number, string]>>;
+      let all: Record<string, Array<[number, string]>>;
+      try { all = JSON.parse(readAt(fd, body, len).toString('utf8')); } catch { throw corrupt(path, 'the frame names are not JSON', pos); }
       for (const [i, list] of Object.entries(all)) if (s.images[Number(i)]) s.images[Number(i)]!.symbols = list;
       s.hasSymbols = true;
+    } else if (type === 8) {
+      const b = readAt(fd, body, len);
+      let label: string;
+      try { label = decodeURIComponent(b.toString('utf8', 16)); } catch { label = b.toString('utf8', 16); }
+      s.marks.push({ ticks: u64(b, 0), label, image: img });
+      s.pairs.push([u64(b, 0), u64(b, 8)]);
     } else if (type === 7) {
       const b = readAt(fd, body, 24);
       s.stopped = { ticks: u64(b, 0), errno: b.readUInt32LE(16) };
@@ -124,11 +166,44 @@ function scan(fd: number, path: string): Scan {
   return s;
 }
 
+/** A time in a trace: a mark's label, or ms since the start. */
+export type TracePoint = string | number;
+
+/** The window of "allocated in it and still live at its end", in ms; `label` says it in words. */
+export interface LiveWindow { fromMs: number; toMs: number; label: string }
+
+/** The window a read asks for: --since/--until as marks or ms; by default up to where node began to exit. */
+function windowOf(s: Scan, toMs: (ticks: number) => number, options: ReadOptions, path: string): LiveWindow {
+  const marks = s.marks.filter((m) => m.label !== MAIN_MARK && m.label !== EXIT_MARK);
+  const at = (p: TracePoint, what: string, after = -Infinity): number => {
+    if (typeof p === 'number') return p;
+    const m = marks.map((k) => ({ ...k, ms: toMs(k.ticks) })).find((k) => k.label === p && k.ms >= after);
+    if (!m) {
+      const known = [...new Set(marks.map((k) => k.label))];
+      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ' (it has no marks: give a time, e.g. 2s)'}`);
+    }
+    return m.ms;
+  };
+  const fromMs = options.since !== undefined ? at(options.since, '--since') : 0;
+  const exit = s.marks.find((m) => m.label === EXIT_MARK && m.image === 0);
+  const toMs_ = options.until !== undefined ? at(options.until, '--until', fromMs) : exit ? toMs(exit.ticks) : Infinity;
+  if (toMs_ < fromMs) throw new UsageError(`--until is before --since in ${path}`);
+  const name = (p: TracePoint | undefined, ms: number) => (typeof p === 'string' ? `mark '${p}'` : `${ms.toFixed(1)} ms`);
+  const label = options.since === undefined && options.until === undefined
+    ? (exit ? 'when the program began to exit' : 'at exit')
+    : `allocated from ${options.since !== undefined ? name(options.since, fromMs) : 'the start'} to ${options.until !== undefined ? name(options.until, toMs_) : exit ? 'the exit' : 'the end'}, still live then`;
+  return { fromMs, toMs: toMs_, label };
+}
+
 /** Options of {@link readMallocLog}. */
 export interface ReadOptions {
+  /** Live columns count blocks allocated from here (a mark's label, or ms since the start)… */
+  since?: TracePoint;
+  /** …and still live here (default: where a node program began to exit, else the end). */
+  until?: TracePoint;
   /** Append the resolved frame names to the file (so a later report needs no perf map). */
   saveSymbols?: boolean;
-  /** Directory of node's perf maps (default /tmp). */
+  /** Directory of the perf maps memtrace had node write (a map not found there is read from /tmp). */
   perfDir?: string;
 }
 
@@ -155,6 +230,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
   // ticks → ms since the first image started
   const pairs = s.pairs.slice().sort((a, b) => a[0] - b[0]);
+  // the (ticks, monotonic ns) pairs come from two clocks that both only go forward
+  for (let i = 1; i < pairs.length; i++) if (pairs[i]![1] < pairs[i - 1]![1]) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
   const [t0, m0] = pairs[0]!;
   const [t1, m1] = pairs[pairs.length - 1]!;
   const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
@@ -171,6 +248,22 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (v > maxPre[b]!) maxPre[b] = v;
   };
 
+  // start-up of each image: its events before the main module ran (the preload's mark)
+  const mainMs = new Map<number, number>();
+  for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
+  // the window whose allocations still live at its end fill the "live" columns: by default all
+  // of the run up to where the program began to exit (node: before teardown frees its heap)
+  const win = windowOf(s, toMs, options, path);
+  const inWin = (ms: number) => ms >= win.fromMs && ms <= win.toMs;
+  const liveBy = new Map<number, { bytes: number; count: number }>();
+  const credit = (site: number, size: number) => {
+    let l = liveBy.get(site);
+    if (!l) liveBy.set(site, (l = { bytes: 0, count: 0 }));
+    l.bytes += size;
+    l.count++;
+  };
+  const allocMs = new Map<number, number>();
+  const shadow = new Map<number, { size: number; site: number; at: number }>();
   const live = new Map<number, number>();
   const liveSite = new Map<number, number>();
   const pending = new Map<number, number>();
@@ -194,17 +287,36 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
       unknownFrees--;
       add(ms, size);
       add(freedAt, -size);
+      if (inWin(ms) && freedAt > win.toMs) credit(site, size);
       return;
+    }
+    const prev = live.get(addr);
+    if (prev !== undefined) { // the block before at this address: its free (another thread's) is still to be read
+      shadow.set(addr, { size: prev, site: liveSite.get(addr)!, at: allocMs.get(addr)! });
     }
     live.set(addr, size);
     liveSite.set(addr, site);
+    allocMs.set(addr, ms);
     add(ms, size);
+  };
+  const gone = (addr: number, size: number, ms: number) => {
+    const at = allocMs.get(addr)!;
+    if (inWin(at) && ms > win.toMs) credit(liveSite.get(addr)!, size);
   };
   const release = (addr: number, ms: number) => {
     const size = live.get(addr);
     if (size === undefined) { pending.set(addr, ms); unknownFrees++; return; }
+    const old = shadow.get(addr);
+    if (old && allocMs.get(addr)! > ms) { // frees the earlier block at this address, not the one after
+      shadow.delete(addr);
+      if (inWin(old.at) && ms > win.toMs) credit(old.site, old.size);
+      add(ms, -old.size);
+      return;
+    }
+    gone(addr, size, ms);
     live.delete(addr);
     liveSite.delete(addr);
+    allocMs.delete(addr);
     add(ms, -size);
   };
 
@@ -213,8 +325,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (ch.image !== currentImage) {
       if (currentImage >= 0 && live.size > 0) { // an exec replaced the image: its heap is gone
         const at = toMs(s.images[ch.image]!.startTicks);
-        for (const size of live.values()) add(at, -size);
-        live.clear(); liveSite.clear(); pending.clear();
+        for (const [addr, size] of live) { gone(addr, size, at); add(at, -size); }
+        live.clear(); liveSite.clear(); allocMs.clear(); shadow.clear(); pending.clear();
       }
       currentImage = ch.image;
     }
@@ -222,33 +334,52 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     const withStacks = (image.flags & FLAGS.stacks) !== 0;
     const b = readAt(fd, ch.offset, ch.length);
     let ticks = u64(b, 8);
+    // every event of a chunk was timed before the chunk was flushed (slack: TSCs of two cores)
+    const lastTicksOk = u64(b, 16) + 2 ** 32;
+    const expected = b.readUInt32LE(4);
+    let decoded = 0;
     let prevAddr = 0;
     let p = 40;
     const end = b.length;
+    const bad = (what: string) => corrupt(path, what, ch.offset - 8);
+    const sum = b.readBigUInt64LE(32);
+    if (sum !== 0n && sum !== eventsSum(b, 40)) throw bad('its events do not match their checksum');
     const varint = () => {
-      let v = 0, mul = 1, c: number;
-      do { c = b[p++]!; v += (c & 0x7f) * mul; mul *= 128; } while (c & 0x80 && p < end);
+      let v = 0, mul = 1, c: number, k = 0;
+      do {
+        if (p >= end || ++k > 10) throw bad('a number runs past its chunk');
+        c = b[p++]!; v += (c & 0x7f) * mul; mul *= 128;
+      } while (c & 0x80);
       return v;
     };
     const zz = (v: number) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2);
     const imgKey = ch.image * 2 ** 21;
+    const startupEnd = mainMs.get(ch.image);
     const calls = evCalls[ch.image]!, bytes = evBytes[ch.image]!, hist = evHist[ch.image]!;
     while (p < end) {
       const op = b[p++]!;
       if (op === OP_STACKDEF) {
         const id = varint(), n = varint();
+        if (id >= MAX_STACK_ID || n > MAX_FRAMES) throw bad(`a stack of ${n} frames with id ${id}`);
         const ips: number[] = [];
         let ip = 0;
         for (let i = 0; i < n; i++) { ip += zz(varint()); ips.push(ip); }
         stackDefs.set(imgKey + id, ips);
         continue;
       }
+      if (op === 0 || op > OP_MUNMAP) throw bad(`unknown operation ${op}`);
       ticks += varint();
       const size = op === OP_FREE ? 0 : varint();
       const addr = (prevAddr += zz(varint()));
       const old = op === OP_REALLOC ? varint() : 0;
-      const site = imgKey + (withStacks ? varint() : 0);
+      const sid = withStacks ? varint() : 0;
+      if (size > MAX_SIZE) throw bad(`a block of ${size} bytes`);
+      if (addr < 0 || addr >= MAX_ADDR || old >= MAX_ADDR) throw bad(`address ${addr} out of range`);
+      if (ticks > lastTicksOk) throw bad('an event timed after its chunk was written');
+      if (sid >= MAX_STACK_ID) throw bad(`stack id ${sid}`);
+      decoded++;
       const ms = toMs(ticks);
+      const site = imgKey + sid + (startupEnd !== undefined && ms < startupEnd ? STARTUP_KEY : 0);
       events++;
       const cop = op === OP_FREE && addr === 0 ? 12 : op;
       calls[cop]!++;
@@ -260,6 +391,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
         if (addr) allocate(addr, size, site, ms);
       } else if (addr) allocate(addr, size, site, ms);
     }
+    if (decoded !== expected) throw bad(`${decoded} events where the chunk says ${expected}`);
     lastTicks = Math.max(lastTicks, ticks);
   }
 
@@ -292,15 +424,10 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     }
   }
 
-  // live at exit by site
-  const liveBy = new Map<number, { bytes: number; count: number }>();
+  // blocks live at exit: live at the window's end when allocated in it
   let liveAtExit = 0;
   for (const [addr, size] of live) {
-    const site = liveSite.get(addr)!;
-    let l = liveBy.get(site);
-    if (!l) liveBy.set(site, (l = { bytes: 0, count: 0 }));
-    l.bytes += size;
-    l.count++;
+    if (inWin(allocMs.get(addr)!)) credit(liveSite.get(addr)!, size);
     liveAtExit += size;
   }
 
@@ -312,7 +439,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     for (const [key, list] of stackDefs) if (Math.floor(key / 2 ** 21) === i) for (const ip of list) ips.add(ip);
     if (img.symbols) { names.set(i, new Map(img.symbols)); return; }
     if (ips.size === 0) return;
-    const perf = readPerfMap(`${options.perfDir ?? '/tmp'}/perf-${img.pid}.map`);
+    const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
+    const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
     const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf);
     names.set(i, resolved);
     saved[i] = [...resolved];
@@ -327,17 +455,19 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
 
   const bySite = new Map<string, MallocAnalysis['sites'][number]>();
   const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
-  for (const key of new Set([...sites.keys(), ...liveBy.keys()])) {
+  for (const siteKey of new Set([...sites.keys(), ...liveBy.keys()])) {
+    const startup = siteKey >= STARTUP_KEY;
+    const key = startup ? siteKey - STARTUP_KEY : siteKey;
     const img = Math.floor(key / 2 ** 21);
     const id = key - img * 2 ** 21;
     const ips = stackDefs.get(key);
     const frames = !anyStacks ? ['(all call sites: run with --stacks)'] : id === 0 ? ['(no stack)'] : ips ? ips.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`) : ['(stack not in the trace)'];
-    const label = frames.join('\n');
+    const label = (startup ? 'startup\n' : '') + frames.join('\n');
     let e = bySite.get(label);
-    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 }));
-    const st = sites.get(key);
+    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+    const st = sites.get(siteKey);
     if (st) { e.calls += st.calls; e.bytes += st.bytes; }
-    const l = liveBy.get(key);
+    const l = liveBy.get(siteKey);
     if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
   }
 
@@ -348,7 +478,9 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     endedBy = 'write-error';
     stoppedAtMs = toMs(s.stopped.ticks);
     const name = Object.entries(constants.errno).find(([, v]) => v === s.stopped!.errno)?.[0] ?? `errno ${s.stopped.errno}`;
-    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: writing it failed (${name}); the program kept running untraced`);
+    const why = name === 'EFBIG' ? 'the file-size limit (ulimit -f) was reached' : `writing it failed (${name})`;
+    const rest = s.images.every((img) => img.counts) ? 'the program ran on; the per-function totals cover the whole run, live bytes stop there' : 'the program kept running untraced';
+    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: ${why}; ${rest}`);
   } else if (s.cutAt !== undefined) {
     endedBy = 'cut';
     stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
@@ -386,10 +518,13 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     unknownFrees,
     endedBy,
     ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
+    liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label },
+    ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
     file: basename(path),
   };
   const functions = OPS.map((op, k) => ({ op, calls: fnCalls[k]!, bytes: fnBytes[k]! })).filter((f) => f.op && f.calls > 0);
   const histogram: MallocAnalysis['histogram'] = [];
   for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
-  return { header, functions, histogram, timeline, sites: [...bySite.values()], warnings };
+  const marks = s.marks.map((m) => ({ t: Math.round(toMs(m.ticks) * 1000) / 1000, label: m.label }));
+  return { header, functions, histogram, timeline, sites: [...bySite.values()], marks, warnings };
 }

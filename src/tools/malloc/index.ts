@@ -2,17 +2,20 @@
 // reads its trace back. An interposer must be loaded when a program starts, so there is no
 // in-process "wrap this block" form: the unit of tracing is a command.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError, fileError } from '../../core/errors.js';
+import { UsageError, fileError, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { defaultLogName } from '../../core/log.js';
-import { spawnTraced, type ChildExit } from '../../core/spawn.js';
+import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
+import { pathToFileURL } from 'node:url';
 import type { Report } from '../../report/types.js';
-import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis } from './format.js';
-import { buildReport, toLogContents } from './report.js';
+import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
+import { buildReport, toLogContents, type GroupBy } from './report.js';
 
-export { readMallocLog, type MallocAnalysis } from './format.js';
+export { readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
 
 /** Options of {@link traceMalloc}. */
 export interface MallocOptions {
@@ -32,6 +35,14 @@ export interface MallocOptions {
   env?: NodeJS.ProcessEnv;
   /** Rows in top-N tables of the report. */
   top?: number;
+  /** How the report groups call sites: by the innermost JS function, the allocating native function, or the whole stack. */
+  by?: GroupBy;
+  /** Keep start-up (before the main module ran) in the top tables. */
+  startup?: boolean;
+  /** Live columns: blocks allocated from this mark (label) or time (ms since start)… */
+  since?: TracePoint;
+  /** …and still live at this mark or time (default: where node began to exit, else the end). */
+  until?: TracePoint;
 }
 
 /** What {@link traceMalloc} returns. */
@@ -46,20 +57,31 @@ export interface MallocResult {
   warnings: string[];
 }
 
+/** The largest --min-size (1 PiB: more than any block; the interposer reads a u64). */
+export const MAX_MIN_SIZE = 2 ** 50;
+
 const here = dirname(fileURLToPath(import.meta.url));
+
+const nativeDir = resolve(here, '..', '..', '..', 'native');
+const marksPreload = resolve(here, '..', '..', 'runtime', 'malloc-marks.js');
 
 /** Where the built interposer is expected (native/build/libmemtrace-malloc.so). */
 export function interposerPath(): string {
-  return resolve(here, '..', '..', '..', 'native', 'build', 'libmemtrace-malloc.so');
+  return join(nativeDir, 'build', 'libmemtrace-malloc.so');
 }
 
-/** Throws a one-line UsageError when the interposer was not built. */
+/**
+ * Throws a one-line UsageError when the interposer was not built, with the reason the build
+ * at install wrote (native/build/NOT-BUILT.txt: no compiler, or the compiler's first error).
+ */
 export function requireInterposer(): string {
   const so = interposerPath();
-  if (!existsSync(so)) {
-    throw new UsageError(`the malloc interposer is not built (${so} is missing): it needs gcc and make; run \`npm run build:native\` in the memtrace package`);
-  }
-  return so;
+  if (existsSync(so)) return so;
+  let reason: string | undefined;
+  try { reason = readFileSync(join(nativeDir, 'build', 'NOT-BUILT.txt'), 'utf8').trim().split('\n')[0]; } catch { /* no build ran */ }
+  const rebuild = `node ${join(nativeDir, 'build.js')}`;
+  if (reason) throw new UsageError(`the malloc interposer was not built at install: ${reason}; once fixed, run \`${rebuild}\``);
+  throw new UsageError(`the malloc interposer is not built (${so} is missing: the install scripts did not run, e.g. --ignore-scripts); run \`${rebuild}\``);
 }
 
 function findOnPath(cmd: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -111,30 +133,71 @@ function runIdOf(path: string): bigint | undefined {
  */
 export async function traceMalloc(command: string[], options: MallocOptions = {}): Promise<MallocResult> {
   const so = requireInterposer();
-  if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. memtrace malloc -- node app.js');
+  if (command.length === 0) throw noCommandError('malloc');
   const baseEnv = options.env ?? process.env;
   const exe = findOnPath(command[0]!, baseEnv);
   if (!exe) throw new UsageError(`command not found: ${command[0]}`);
   if (isStaticElf(exe)) throw new UsageError(`${command[0]} is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace`);
-  if (options.minSize !== undefined && !(options.minSize >= 0)) throw new UsageError(`--min-size: must be a size of zero or more`);
+  if (options.minSize !== undefined && !(options.minSize >= 0 && options.minSize <= MAX_MIN_SIZE)) throw new UsageError(`--min-size: must be a size from 0 to 1 PiB`);
 
+  // Checked before the run, created or changed in nothing: the interposer reads its file back.
+  const target = options.output !== undefined
+    ? checkOutput(options.output, { what: 'write trace', regularOnly: 'a malloc trace is a file per process, read back after the run' })
+    : (checkOutputDir(process.cwd(), 'write a trace in'), undefined);
   const output = resolve(options.output ?? defaultLogName('malloc', process.pid, 'bin'));
-  try { closeSync(openSync(output, 'w')); unlinkSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
+  // An existing file is emptied in place (what a symlink points to, same inode): the interposer appends.
+  if (target?.kind === 'file') {
+    try { truncateSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
+  }
 
   const runId = randomBytes(6).readUIntBE(0, 6);
   const flags = (options.stacks ? FLAGS.stacks : 0) | (options.countOnly ? FLAGS.countOnly : 0)
     | (options.follow === false ? FLAGS.noFollow : 0) | (options.mmap ? FLAGS.mmap : 0);
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
+  // node's perf map (and node 20's isolate-*-v8.log) go to a private directory, never to a
+  // predictable /tmp name or the user's folder; it is removed when the run ends
+  const privateDir = mkdtempSync(join(tmpdir(), 'memtrace-malloc-'));
+  const removePrivate = () => rmSync(privateDir, { recursive: true, force: true });
+  process.once('exit', removePrivate);
+  try {
+    return await run(command, options, { so, output, runId, flags, privateDir, baseEnv });
+  } finally {
+    removePrivate();
+    process.off('exit', removePrivate);
+  }
+}
+
+/** True when the command or NODE_OPTIONS asks V8 for a log of its own (--prof, --log…, --logfile). */
+const wantsV8Log = (command: string[], nodeOpts: string) => [...command, ...nodeOpts.split(/\s+/)].some((a) => /^--(prof|log|logfile|log-[\w-]+)(=|$)/.test(a));
+
+async function run(command: string[], options: MallocOptions, o: { so: string; output: string; runId: number; flags: number; privateDir: string; baseEnv: NodeJS.ProcessEnv }): Promise<MallocResult> {
+  const { so, output, runId, flags, privateDir, baseEnv } = o;
+  // a node program loads the preload that marks where start-up ends and passes mark()s on
+  const env: NodeJS.ProcessEnv = options.countOnly ? { ...baseEnv } : withNodeImport(baseEnv, pathToFileURL(marksPreload).href);
+  Object.assign(env, {
     LD_PRELOAD: [so, baseEnv.LD_PRELOAD].filter(Boolean).join(':'),
     MEMTRACE_MALLOC_OUT: output,
     MEMTRACE_MALLOC_FLAGS: String(flags),
     MEMTRACE_MALLOC_MIN: String(Math.floor(options.minSize ?? 0)),
     MEMTRACE_MALLOC_RUN: String(runId),
-  };
+    MEMTRACE_MALLOC_DIR: privateDir,
+  });
   const nodeOpts = baseEnv.NODE_OPTIONS ?? '';
   const addedPerfMap = !!options.stacks && !options.countOnly && !/--perf-basic-prof|--perf-prof/.test(nodeOpts);
-  if (addedPerfMap) env.NODE_OPTIONS = `${nodeOpts} --perf-basic-prof`.trim();
+  // CPython ≥ 3.12 writes the same perf map for its Python frames (older ones ignore this)
+  if (options.stacks && !options.countOnly && baseEnv.PYTHONPERFSUPPORT === undefined) {
+    env.PYTHONPERFSUPPORT = '1';
+    env.MEMTRACE_MALLOC_PERFMAP = '1';
+  }
+  if (addedPerfMap) {
+    // the map memtrace asks for is memtrace's: opened in the private directory (a map the user
+    // asked for stays where node puts it, and is read from there). Interpreted frames get
+    // names (a trampoline copy per function) so that the JS view names the function that
+    // allocated even before V8 compiles it, unless only native frames are wanted.
+    const interp = options.by === 'native' ? '' : ' --interpreted-frames-native-stack';
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --perf-basic-prof${interp}`.trim();
+    env.MEMTRACE_MALLOC_PERFMAP = '1';
+    if (!wantsV8Log(command, nodeOpts)) env.MEMTRACE_MALLOC_V8LOG = '1';
+  }
 
   const traced = await spawnTraced(command, { env });
   const exit = await traced.exited;
@@ -145,30 +208,32 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
     .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
     .map((f) => join(dir, f))
     .filter((f) => runIdOf(f) === BigInt(runId));
-  const perfPids = new Set<number>();
   const others: MallocResult['others'] = [];
   for (const f of siblings) {
     try {
-      const analysis = readMallocLog(f, { saveSymbols: true });
+      const analysis = readMallocLog(f, { saveSymbols: true, perfDir: privateDir });
       others.push({ log: f, analysis });
-      for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
     } catch (err) {
       warnings.push(`${f}: ${(err as Error).message}`);
     }
   }
   let analysis: MallocAnalysis | undefined;
   let report: Report | undefined;
-  if (existsSync(output)) {
-    analysis = readMallocLog(output, { saveSymbols: true });
-    for (const img of analysis.header.images as Array<{ pid: number }>) perfPids.add(img.pid);
-    report = buildReport(toLogContents(analysis), { top: options.top ?? 10 });
-    report.warnings = [...analysis.warnings];
+  const written = runIdOf(output) === BigInt(runId);
+  if (written) {
+    try {
+      analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
+      report = buildReport(toLogContents(analysis), { top: options.top ?? 10, by: options.by, startup: options.startup });
+      report.warnings = [...analysis.warnings];
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      warnings.push(err.message); // the program's exit status stands
+    }
   } else {
     warnings.push(`the interposer was not loaded into ${command[0]} (setuid, or it clears LD_PRELOAD): nothing was traced`);
   }
-  if (addedPerfMap) for (const pid of perfPids) { try { unlinkSync(`/tmp/perf-${pid}.map`); } catch { /* not a node process */ } }
   others.sort((a, b) => Number(b.analysis.header.events) - Number(a.analysis.header.events));
-  return { exit, log: existsSync(output) ? output : undefined, others, analysis, report, warnings };
+  return { exit, log: written ? output : undefined, others, analysis, report, warnings };
 }
 
 /** Absolute or not, the path as a user typed it reads best in messages. */

@@ -4,7 +4,7 @@
 import { formatBytes, formatDuration } from '../../core/units.js';
 import type { LogContents, LogHeader, LogRecord } from '../../core/log.js';
 import type { Report, ReportOptions, Section, Table } from '../../report/types.js';
-import { MAGIC, readMallocLog, type MallocAnalysis } from './format.js';
+import { MAGIC, MAIN_MARK, readMallocLog, type MallocAnalysis } from './format.js';
 
 /** True when these first bytes are a malloc trace. */
 export function sniff(head: Buffer): boolean {
@@ -26,11 +26,31 @@ export function toLogContents(a: MallocAnalysis): LogContents {
   for (const h of a.histogram) records.push({ t: 0, kind: 'size', ...h });
   a.timeline.t.forEach((t, i) => records.push({ t, kind: 'live', bytes: a.timeline.live[i]! }));
   for (const s of a.sites) records.push({ t: 0, kind: 'site', ...s });
+  for (const m of a.marks) records.push({ t: m.t, mark: m.label });
   return { header: a.header, records, warnings: a.warnings };
 }
 
-/** True for a frame of JavaScript code (named from node's perf map: "fn (file.js:12)"). */
-const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx))[^()]*\)$/.test(f);
+/** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
+const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
+/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's mark() in the program. */
+const isNodeInternal = (f: string) => /\((?:node:[^()]*|[^()]*\bdist\/(?:core\/marks|runtime\/malloc-marks)\.js:\d+)\)$/.test(f);
+
+/** How call sites are grouped: by the innermost JS function of the program, by the native function that allocated, or by the whole stack. */
+export type GroupBy = 'js' | 'native' | 'stack';
+/** The values of --by. */
+export const GROUP_BY: readonly GroupBy[] = ['js', 'native', 'stack'];
+
+/**
+ * The JS function a stack is charged to: the innermost JS frame outside node's own code (its
+ * callers' code when node's JS called the allocator, e.g. Buffer.alloc), else the innermost
+ * JS frame, else none. Returns its index in the frames.
+ */
+export function jsFrameIndex(frames: string[]): number {
+  const user = frames.findIndex((f) => isJsFrame(f) && !isNodeInternal(f) && !f.startsWith('(anonymous) ('));
+  if (user >= 0) return user;
+  const anyUser = frames.findIndex((f) => isJsFrame(f) && !isNodeInternal(f));
+  return anyUser >= 0 ? anyUser : frames.findIndex(isJsFrame);
+}
 
 /**
  * Frames of a call site as one line, innermost first, "→" reading "called from". When the
@@ -57,7 +77,28 @@ function sizeLabel(lo: number, hi: number): string {
 
 const num = (n: number) => Math.round(n).toLocaleString('en-US');
 
-interface Site { frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number }
+interface Site { frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup?: boolean }
+/** What one native path below a JS function allocated. */
+interface NativeBelow { frame: string; path: string; calls: number; bytes: number; liveBytes: number; liveCount: number }
+/** A row of the report: one group of call sites, shown by `label`, with its heaviest stack's frames. */
+interface Group extends Site { label: string; below?: string; heaviest: number; native?: Map<string, NativeBelow> }
+
+/** The row a call site belongs to under `by`, and the native frames below its JS function. */
+function groupOf(frames: string[], by: GroupBy, depth: number): { label: string; below?: string } {
+  if (by === 'native') return { label: frames[0] ?? '(no stack)' };
+  if (by === 'js') {
+    const i = jsFrameIndex(frames);
+    if (i >= 0) {
+      const native = frames.slice(0, i);
+      const below = native.length <= 3 ? native : [native[0]!, '…', ...native.slice(-2)];
+      return { label: frames[i]!, below: below.length ? below.join(' → ') : undefined };
+    }
+  }
+  return { label: siteLabel(frames, depth) };
+}
+
+/** The native functions below a JS row, heaviest first. */
+const nativeRows = (g: Pick<Group, 'native'>): NativeBelow[] => [...(g.native?.values() ?? [])].sort((a, b) => b.bytes - a.bytes);
 
 /** Builds the report of a malloc trace. */
 export function buildReport(log: LogContents, options: ReportOptions = {}): Report {
@@ -67,17 +108,39 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const fns = log.records.filter((r) => r.kind === 'function') as unknown as Array<{ op: string; calls: number; bytes: number }>;
   const sizes = log.records.filter((r) => r.kind === 'size') as unknown as Array<{ lo: number; hi: number; count: number }>;
   const live = log.records.filter((r) => r.kind === 'live') as unknown as Array<{ t: number; bytes: number }>;
-  // call sites that read the same at the shown depth are one row
-  const merged = new Map<string, Site>();
-  for (const r of log.records) {
-    if (r.kind !== 'site') continue;
-    const s = r as unknown as Site;
-    const key = siteLabel(s.frames, depth);
-    const m = merged.get(key);
-    if (!m) merged.set(key, { frames: s.frames, calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount });
-    else { m.calls += s.calls; m.bytes += s.bytes; m.liveBytes += s.liveBytes; m.liveCount += s.liveCount; }
+  const marks = log.records.filter((r) => typeof r.mark === 'string' && r.mark !== MAIN_MARK) as unknown as Array<{ t: number; mark: string }>;
+  const rawSites = log.records.filter((r) => r.kind === 'site') as unknown as Site[];
+  const hasJs = rawSites.some((s) => jsFrameIndex(s.frames) >= 0);
+  const by: GroupBy = GROUP_BY.includes(options.by as GroupBy) ? (options.by as GroupBy) : hasJs ? 'js' : 'stack';
+  const withStartup = options.startup === true;
+  // start-up (before the main module ran) is summed apart and, by default, kept out of the tables
+  const startup = { calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 };
+  // call sites that read the same under the grouping are one row
+  const merged = new Map<string, Group>();
+  for (const s of rawSites) {
+    if (s.startup) {
+      startup.calls += s.calls; startup.bytes += s.bytes; startup.liveBytes += s.liveBytes; startup.liveCount += s.liveCount;
+      if (!withStartup) continue;
+    }
+    const g = groupOf(s.frames, by, depth);
+    const key = (s.startup ? 'start-up\n' : '') + g.label;
+    let m = merged.get(key);
+    if (!m) merged.set(key, (m = { ...g, frames: s.frames, calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount, startup: !!s.startup, heaviest: s.bytes }));
+    else {
+      m.calls += s.calls; m.bytes += s.bytes; m.liveBytes += s.liveBytes; m.liveCount += s.liveCount;
+      if (s.bytes > m.heaviest) { m.heaviest = s.bytes; m.frames = s.frames; m.below = g.below; }
+    }
+    if (g.below !== undefined) { // the native function that allocated, under the JS one
+      const nb = (m.native ??= new Map());
+      const frame = s.frames[0]!;
+      let e = nb.get(frame);
+      if (!e) nb.set(frame, (e = { frame, path: g.below, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 }));
+      e.calls += s.calls; e.bytes += s.bytes; e.liveBytes += s.liveBytes; e.liveCount += s.liveCount;
+    }
   }
   const sites = [...merged.values()];
+  const window = h.liveWindow as { fromMs: number; toMs: number; label: string } | undefined;
+  const liveLabel = window?.label ?? 'at exit';
   const stacks = h.mode === 'stacks';
   const counting = h.mode === 'count';
   const byBytes = [...sites].sort((a, b) => b.bytes - a.bytes).slice(0, top);
@@ -90,7 +153,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   lines.push(`  allocations ${num(n('allocations'))} (${formatBytes(n('bytesAllocated'))}), frees ${num(n('frees'))}` + (n('freeNull') ? ` + ${num(n('freeNull'))} free(NULL)` : ''));
   if (!counting) {
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
-    lines.push(`  live at exit ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
+    lines.push(`  live at ${h.endedBy === 'exit' ? 'exit' : `${formatDuration(n('stoppedAtMs'))} (the trace stops)`} ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
   }
   lines.push('');
   lines.push('  function          calls          bytes');
@@ -101,45 +164,62 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     for (const s of sizes) lines.push(`  ${sizeLabel(s.lo, s.hi).padStart(20)} ${num(s.count).padStart(12)} ${'#'.repeat(Math.max(1, Math.round((s.count / maxCount) * 30)))}`);
   }
   if (stacks) {
-    const show = (title: string, list: Site[], what: (s: Site) => string) => {
+    const what = by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site';
+    const tag = (s: Group) => (s.startup ? '[start-up] ' : '');
+    const show = (title: string, list: Group[], fig: (s: Group) => string, liveOnly = false) => {
       if (!list.length) return;
       lines.push('', `  ${title}`);
-      for (const s of list) lines.push(`  ${what(s).padStart(24)}  ${siteLabel(s.frames, depth)}`);
+      for (const s of list) {
+        lines.push(`  ${fig(s).padStart(24)}  ${tag(s)}${s.label}`);
+        const natives = liveOnly ? nativeRows(s).filter((nb) => nb.liveBytes > 0).sort((a, b) => b.liveBytes - a.liveBytes) : nativeRows(s);
+        for (const nb of natives.slice(0, 3)) lines.push(`  ${''.padStart(24)}    ${formatBytes(liveOnly ? nb.liveBytes : nb.bytes).padStart(10)} in ${num(liveOnly ? nb.liveCount : nb.calls).padStart(7)}  ${nb.path}`);
+      }
     };
-    show('unfreed at exit, by call site', unfreed, (s) => `${formatBytes(s.liveBytes)} in ${num(s.liveCount)}`);
-    show('top call sites by bytes', byBytes, (s) => `${formatBytes(s.bytes)} in ${num(s.calls)}`);
-    show('top call sites by count', byCount, (s) => `${num(s.calls)} calls`);
+    if (startup.calls > 0) {
+      lines.push('', `  start-up (before the main module ran): ${num(startup.calls)} allocations, ${formatBytes(startup.bytes)}, ${formatBytes(startup.liveBytes)} still live at exit${withStartup ? '' : ' (left out of the tables below)'}`);
+    }
+    show(`still live ${liveLabel}, by ${what}`, unfreed, (s) => `${formatBytes(s.liveBytes)} in ${num(s.liveCount)}`, true);
+    show(`top ${what}s by bytes`, byBytes, (s) => `${formatBytes(s.bytes)} in ${num(s.calls)}${by === 'js' ? `, ${formatBytes(s.liveBytes)} live` : ''}`);
+    show(`top ${what}s by count`, byCount, (s) => `${num(s.calls)} calls`);
   } else if (!counting) {
     lines.push('', '  (run with --stacks for call sites)');
   }
   const images = (h.images as Array<{ pid: number; command: string[] }>) ?? [];
   if (images.length > 1) lines.push('', `  process images in this file (exec): ${images.map((i) => i.command[0]).join(' → ')}`);
 
-  const siteRow = (s: Site) => [siteLabel(s.frames, depth), s.calls, s.bytes, s.liveBytes, s.liveCount];
-  const siteCols = ['call site', 'calls', 'bytes', 'live bytes at exit', 'live blocks at exit'];
+  const siteRow = (s: Group) => [(s.startup ? '[start-up] ' : '') + s.label + (s.below ? ` ← ${s.below}` : ''), s.calls, s.bytes, s.liveBytes, s.liveCount];
+  const siteCols = [by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site', 'calls', 'bytes', 'live bytes', 'live blocks'];
+  const byteColumns = ['bytes', 'live bytes', 'live bytes at exit'];
   const sections: Section[] = [];
   if (!counting && live.length) {
-    sections.push({ kind: 'chart', chart: { title: 'Live heap bytes (malloc − free)', unit: 'bytes', t: live.map((r) => r.t), series: [{ label: 'live bytes', values: live.map((r) => r.bytes) }], marks: [{ t: n('peakMs'), label: `peak ${formatBytes(n('peakBytes'))}` }] } });
+    const chartMarks = [{ t: n('peakMs'), label: `peak ${formatBytes(n('peakBytes'))}` }, ...marks.map((m) => ({ t: m.t, label: m.mark }))];
+    if (h.startupEndMs !== undefined) chartMarks.push({ t: n('startupEndMs'), label: 'main module' });
+    sections.push({ kind: 'chart', chart: { title: 'Live heap bytes (malloc − free)', unit: 'bytes', t: live.map((r) => r.t), series: [{ label: 'live bytes', values: live.map((r) => r.bytes) }], marks: chartMarks } });
   }
-  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]) } });
+  sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]), byteColumns } });
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
-    sections.push({ kind: 'table', table: { title: 'Unfreed at exit, by call site', columns: siteCols, rows: unfreed.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by bytes', columns: siteCols, rows: byBytes.map(siteRow) } });
-    sections.push({ kind: 'table', table: { title: 'Top call sites by count', columns: siteCols, rows: byCount.map(siteRow) } });
+    const what = siteCols[0]!;
+    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}`, columns: ['calls', 'bytes', 'live bytes at exit', 'live blocks at exit'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
+    sections.push({ kind: 'table', table: { title: `Still live ${liveLabel}, by ${what}`, columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: `Top ${what}s by bytes`, columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
+    sections.push({ kind: 'table', table: { title: `Top ${what}s by count`, columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
   }
   const table: Table = stacks
     ? { columns: siteCols, rows: [...sites].sort((a, b) => b.bytes - a.bytes).map(siteRow) }
     : { columns: ['t_ms', 'live_bytes'], rows: live.map((r) => [r.t, r.bytes]) };
 
+  const row = ({ heaviest: _h, native, ...g }: Group) => ({ ...g, ...(native ? { native: nativeRows({ native }) } : {}) });
   const summary = {
-    command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
+    tool: 'malloc', command: h.command, pid: h.pid, mode: h.mode, minSize: n('minSize'), durationMs: n('durationMs'),
     allocations: n('allocations'), frees: n('frees'), freeNull: n('freeNull'), bytesAllocated: n('bytesAllocated'),
     peakBytes: n('peakBytes'), peakMs: n('peakMs'), liveAtExitBytes: n('liveAtExitBytes'), liveAtExitCount: n('liveAtExitCount'),
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),
     functions: fns.map(({ op, calls, bytes }) => ({ op, calls, bytes })),
     sizes: sizes.map(({ lo, hi, count }) => ({ lo, hi, count })),
-    unfreedBySite: unfreed, topSitesByBytes: byBytes, topSitesByCount: byCount,
+    by, liveWindow: window, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
+    marks: marks.map((m) => ({ t: m.t, label: m.mark })),
+    unfreedBySite: unfreed.map(row), topSitesByBytes: byBytes.map(row), topSitesByCount: byCount.map(row),
   };
   return { title: `memtrace malloc: ${(h.command as string[]).join(' ')}`, summary, text: lines.join('\n'), sections, table, warnings: [] };
 }

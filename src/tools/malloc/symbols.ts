@@ -90,8 +90,8 @@ function findLast<T>(arr: T[], key: (t: T) => number, x: number): T | undefined 
   return best >= 0 ? arr[best] : undefined;
 }
 
-/** A JIT code range from a perf map. */
-interface PerfEntry { addr: number; size: number; name: string }
+/** A JIT code range from a perf map; `seq` is its line's order in the file (later code wins). */
+interface PerfEntry { addr: number; size: number; name: string; seq: number }
 
 /** Reads node's /tmp/perf-PID.map (start size name, hex), sorted by address. */
 export function readPerfMap(path: string): PerfEntry[] {
@@ -99,7 +99,7 @@ export function readPerfMap(path: string): PerfEntry[] {
   const out: PerfEntry[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /^([0-9a-fA-F]+) ([0-9a-fA-F]+) (.*)$/.exec(line);
-    if (m) out.push({ addr: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! });
+    if (m) out.push({ addr: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]!, seq: out.length });
   }
   // later entries win for reused code space: stable sort keeps file order among equal starts
   return out.sort((a, b) => a.addr - b.addr);
@@ -107,7 +107,13 @@ export function readPerfMap(path: string): PerfEntry[] {
 
 /** Makes a perf-map name readable: "JS:*parseRecords file:///app/src/parse.js:10:3" → "parseRecords (src/parse.js:10)". */
 export function jsFrameName(raw: string, cwd = process.cwd()): string {
-  const m = /^(\w+):([*~^+]?)(.*)$/.exec(raw);
+  // CPython ≥ 3.12 with -X perf / PYTHONPERFSUPPORT=1: "py::make_blocks:/app/job.py"
+  const py = /^py::(.*?):(\/.*)$/.exec(raw);
+  if (py) {
+    const r = relative(cwd, py[2]!);
+    return `${py[1] || '(module)'} (${r.startsWith('../../') ? py[2] : r})`;
+  }
+  const m = /^(\w+):([*~^+']?)(.*)$/.exec(raw);
   if (!m) return raw;
   const kind = m[1]!;
   const rest = m[3]!.trim();
@@ -143,16 +149,36 @@ function demangle(names: string[]): string[] {
   return names.map((n, i) => (out[i] ? shortCppName(out[i]!) : n));
 }
 
+/**
+ * The code range holding `pc`. V8 reuses code space after code dies and the basic perf map
+ * logs no deaths or moves, so ranges overlap: of those holding `pc`, the one logged last wins
+ * (a stale entry that starts higher would otherwise shadow newer code that starts lower).
+ */
+function jitAt(perf: PerfEntry[], pc: number, maxSize: number): PerfEntry | undefined {
+  let lo = 0, hi = perf.length - 1, i = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (perf[mid]!.addr <= pc) { i = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  let best: PerfEntry | undefined;
+  for (; i >= 0 && perf[i]!.addr > pc - maxSize; i--) {
+    const e = perf[i]!;
+    if (pc < e.addr + e.size && (!best || e.seq > best.seq)) best = e;
+  }
+  return best;
+}
+
 /** Resolves return addresses of one process image to frame names (ip → name; hex address when unknown). */
 export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfEntry[], cwd = process.cwd()): Map<number, string> {
   const out = new Map<number, string>();
+  const maxJit = Math.min(1 << 20, perfMap.reduce((m, e) => Math.max(m, e.size), 0) + 1);
   const mangled: Array<{ ip: number; name: string }> = [];
   for (const ip of ips) {
     if (out.has(ip)) continue;
     const pc = ip - 1; // a return address points after the call
     let name: string | undefined;
-    const jit = findLast(perfMap, (e) => e.addr, pc);
-    if (jit && pc < jit.addr + jit.size) name = jsFrameName(jit.name, cwd);
+    const jit = jitAt(perfMap, pc, maxJit);
+    if (jit) name = jsFrameName(jit.name, cwd);
     if (!name) {
       const m = findLast(maps, (e) => e.start, pc);
       if (m && pc < m.end && m.path.startsWith('/')) {

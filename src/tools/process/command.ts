@@ -1,9 +1,9 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
-import { assertWritable, assertWritableDir } from '../../core/fsutil.js';
-import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
+import { UsageError, afterRun, noCommandError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir } from '../../core/output.js';
+import { LogWriter, defaultLogName, makeHeader, readLog, type LogContents } from '../../core/log.js';
 import { readCmdline } from '../../core/memory.js';
 import { epochNow } from '../../runtime/marks.js';
 import { ChannelHost } from '../../core/channel-host.js';
@@ -12,7 +12,8 @@ import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
-import { SamplingThread } from './shared.js';
+import { SamplingThread, staleAfterMs } from './shared.js';
+import { helpExamples } from '../../core/help.js';
 
 interface ProcessOptions {
   interval: string;
@@ -30,6 +31,12 @@ const probeUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..
 export function register(program: Command): void {
   program
     .command('process')
+    .addHelpText('after', helpExamples([
+      ['memtrace process -- node server.js', 'RSS and V8 heap every 100 ms'],
+      ['memtrace process -i 1s -c -o build.jsonl -- npm run build', 'a whole process tree'],
+      ['memtrace process --pid 4242 --detail', 'a running process, with PSS/USS'],
+      ['memtrace report build.jsonl --format html', 'charts'],
+    ]))
     .description('log the memory of a program (or any PID) at regular intervals')
     .usage('[options] -- <command> [args...]\n       memtrace process [options] --pid PID')
     .argument('[command...]', 'the program to run and monitor')
@@ -50,10 +57,11 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   const intervalMs = parseInterval(opts.interval);
   if (opts.pid !== undefined && command.length > 0) throw new UsageError('give either --pid or a command, not both');
   if (opts.pid === undefined && command.length === 0) {
-    throw new UsageError('no command given: memtrace process [options] -- <command> [args...], or --pid PID');
+    throw noCommandError('process', 'memtrace process -- node app.js, or memtrace process --pid PID');
   }
-  if (opts.output !== undefined) assertWritable(opts.output, 'write log');
-  else assertWritableDir(process.cwd());
+  // Checked before the program starts; a device or FIFO is written as it is and not read back.
+  const keep = opts.output !== undefined ? !checkOutput(opts.output).regular : false;
+  if (opts.output === undefined) checkOutputDir(process.cwd());
 
   let pid: number;
   let exited: Promise<{ code: number | null; signal: string | null; exitCode: number }> | undefined;
@@ -86,48 +94,63 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(opts.children), detail: Boolean(opts.detail),
-      v8: Boolean(channel), staleMs: probeMs * 2 + 50, t0, header, waitForStop: Boolean(exited),
+      v8: Boolean(channel), staleMs: staleAfterMs(probeMs), t0, header, waitForStop: Boolean(exited), keep,
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
     // The program ended before the first sample: a log that says so, and its exit passed through.
     const e = await exited;
     channel?.close();
-    const writer = new LogWriter(output, header, 0);
-    writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
-    writer.close();
-    if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
-    return e.exitCode;
+    return afterRun(e.exitCode, () => {
+      const writer = new LogWriter(output, header, 0);
+      writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
+      writer.close();
+      if (writer.error) throw writer.error;
+      if (opts.summary) process.stderr.write(`memtrace: ${cmd[0]} ended before the first sample\n  log: ${output}\n`);
+    });
   }
-  thread.onWriteError = (message, count) => {
-    process.stderr.write(`memtrace: ${message}; the log stops at record ${count}, the program goes on\n`);
+  let warned = false; // the failed write was said during the run: not again in the summary
+  thread.onWriteError = (message) => {
+    warned = true;
+    process.stderr.write(`memtrace: warning: ${message}; the program goes on\n`);
   };
 
-  // V8 figures and marks from the probe in Node programs, by PID: the sum of the fresh ones is
-  // published to the sampling thread.
+  // V8 figures and marks from the probe in Node programs, by PID. The sum over the tree is
+  // published with the time of its oldest figure: while one process's main thread is busy (its
+  // probe silent), the sum goes stale and the samples leave the V8 figures out, rather than
+  // present a sum missing that process, or its old figure, as current.
   if (channel) {
     const latest = new Map<number, { t: number; v: V8Figures }>();
+    const forgetMs = Math.max(1000, 10 * probeMs); // silent that long: gone (killed) or stuck
+    const publishSum = (now: number) => {
+      const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+      let oldest = now;
+      for (const [p, f] of latest) {
+        if (now - f.t > forgetMs) { latest.delete(p); continue; }
+        oldest = Math.min(oldest, f.t);
+        sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
+      }
+      if (latest.size) thread.publishV8(sum, oldest);
+    };
     channel.onMessage((message) => {
       try {
         const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
-          const sum: V8Figures = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
-          for (const [p, f] of latest) {
-            if (m.t - f.t > probeMs * 2 + 50) { latest.delete(p); continue; }
-            sum.heapUsed += f.v.heapUsed; sum.heapTotal += f.v.heapTotal; sum.external += f.v.external; sum.arrayBuffers += f.v.arrayBuffers;
-          }
-          thread.publishV8(sum, m.t);
+          publishSum(m.t);
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
         } else if (m.x) {
           thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
+          // Its last figures were sent just before: the others' sum goes on without it.
+          if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }
       } catch { /* a malformed message: not the probe's */ }
     });
   }
 
   let exitCode = 0;
+  let stopped: { error?: string; contents?: LogContents };
   if (exited) {
     const e = await exited;
     // What the probe sent at exit is read before the exit record is written.
@@ -135,23 +158,27 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     channel?.close();
     thread.send({ record: { t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } } });
     exitCode = e.exitCode;
-    await thread.stop();
+    stopped = await thread.stop();
   } else {
     // --pid: Ctrl-C or SIGTERM ends the watch, not the watched process.
     const stop = () => { void thread.stop(); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     await thread.finished;
-    await thread.stop();
+    stopped = await thread.stop();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  if (opts.summary) {
-    const log = await readLog(output);
+  return afterRun(exitCode, async () => {
+    if (!opts.summary) return;
+    // The summary of what was written: from memory when the log is not a file to read back.
+    const log = stopped.contents ?? await readLog(output);
     const report = buildReport(log);
+    // A write that failed is said once, with where the log stops (not also as a cut last line).
+    const first = stopped.error ? (warned && stopped.error.startsWith('cannot write') ? [] : [stopped.error]) : log.warnings;
+    for (const w of [...first, ...report.warnings]) process.stderr.write(`memtrace: warning: ${w}\n`);
     process.stderr.write(`${report.text}\n  log: ${output}\n`);
-  }
-  return exitCode;
+  });
 }
 
 function round(t: number): number {

@@ -1,21 +1,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../../core/errors.js';
-import { assertWritable } from '../../core/fsutil.js';
+import { checkOutput } from '../../core/output.js';
 import { makeHeader, readLog } from '../../core/log.js';
 import { epochNow, pushMarkSink } from '../../runtime/marks.js';
 import { readCmdline } from '../../core/memory.js';
+import { checkInterval } from '../../core/units.js';
 import type { Report } from '../../report/types.js';
 import { buildReport, type ProcessSummary } from './report.js';
-import { SamplingThread } from './shared.js';
+import { SamplingThread, staleAfterMs } from './shared.js';
 
 export type { ProcessSummary } from './report.js';
 export type { SampleRecord, V8Figures } from './sampler.js';
 
 /** Options of {@link monitorProcess}. */
 export interface MonitorOptions {
-  /** Time between samples in ms (default 100). */
+  /** Time between samples in ms (default 100; 1 ms to 24 days). */
   intervalMs?: number;
   /** Log file; without it the log goes to a temporary file removed at stop(). */
   output?: string;
@@ -53,13 +53,13 @@ export interface ProcessMonitor {
  * carries the V8 figures (heapUsed, heapTotal, external, arrayBuffers) while they are fresh.
  */
 export async function monitorProcess(options: MonitorOptions = {}): Promise<ProcessMonitor> {
-  const intervalMs = options.intervalMs ?? 100;
-  if (!(intervalMs > 0)) throw new UsageError(`intervalMs must be greater than zero (got ${intervalMs})`);
+  const intervalMs = checkInterval(options.intervalMs ?? 100, 'intervalMs');
   const pid = options.pid ?? process.pid;
   const self = pid === process.pid;
   let tmp: string | undefined;
   let output = options.output;
-  if (output) assertWritable(output, 'write log');
+  const keep = output ? !checkOutput(output).regular : false;
+  if (output) { /* checked */ }
   else {
     tmp = mkdtempSync(join(tmpdir(), 'memtrace-'));
     output = join(tmp, 'process.jsonl');
@@ -74,7 +74,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
   try {
     thread = await SamplingThread.start({
       pid, intervalMs, output, children: Boolean(options.children), detail: Boolean(options.detail),
-      v8: self, staleMs: publishMs * 2 + 50, t0, header,
+      v8: self, staleMs: staleAfterMs(publishMs), t0, header, keep,
     });
   } catch (err) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -104,7 +104,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
       process.off('exit', onExit);
       if (timer) { publish(); clearInterval(timer); }
       const result = await thread.stop();
-      const log = await readLog(out);
+      const log = result.contents ?? await readLog(out);
       const report = buildReport(log);
       if (result.error) report.warnings.push(result.error);
       if (tmp) rmSync(tmp, { recursive: true, force: true });

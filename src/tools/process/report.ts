@@ -17,6 +17,11 @@ export interface ProcessSummary {
   rss: SeriesSummary | null;
   heapUsed: SeriesSummary | null;
   verdict: string;
+  /**
+   * Samples of the run (after the probe's first figures) without V8 figures: the main thread
+   * was busy and could not publish them. Absent when every sample had them.
+   */
+  v8Missing?: { samples: number; of: number; longestGap: { from: number; to: number } };
   marks: Array<{ t: number; label: string }>;
   processes: Array<{ pid: number; ppid: number; command: string[]; peakRss: number; firstT: number; lastT: number }>;
   exit?: { code: number | null; signal: string | null };
@@ -50,6 +55,26 @@ function line(label: string, s: SeriesSummary): string {
   return `${label.padEnd(8)} start ${formatBytes(s.start)}, min ${formatBytes(s.min)}, peak ${formatBytes(s.peak)} at ${formatDuration(s.peakT)}, end ${formatBytes(s.end)}`;
 }
 
+/** Samples after the first with V8 figures that lack them, and the longest run of such samples. */
+function missingV8(samples: SampleRecord[]): ProcessSummary['v8Missing'] {
+  const first = samples.findIndex((s) => s.heapUsed !== undefined);
+  if (first < 0) return undefined;
+  let n = 0;
+  let gap: { from: number; to: number; len: number } | undefined;
+  let from = -1;
+  for (let i = first; i <= samples.length; i++) {
+    const missing = i < samples.length && samples[i]!.heapUsed === undefined;
+    if (missing) { n++; if (from < 0) from = i; continue; }
+    if (from >= 0) {
+      const len = samples[i - 1]!.t - samples[from]!.t;
+      if (!gap || len > gap.len) gap = { from: samples[from]!.t, to: samples[i - 1]!.t, len };
+      from = -1;
+    }
+  }
+  if (!gap) return undefined;
+  return { samples: n, of: samples.length - first, longestGap: { from: gap.from, to: gap.to } };
+}
+
 /** Builds the report of a `process` log: summary, text, charts of memory, CPU and faults over time. */
 export function buildReport(log: LogContents, options: ReportOptions = {}): Report {
   const { header } = log;
@@ -64,6 +89,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const heapSamples = base.filter((s) => typeof s.heapUsed === 'number');
   const heapUsed = summarizeSeries(heapSamples.map((s) => s.t), heapSamples.map((s) => s.heapUsed!));
   const durationMs = samples.length ? samples[samples.length - 1]!.t : 0;
+  const v8Missing = missingV8(base);
   const warnings: string[] = [];
 
   // Per-process peaks, from the [pid, rss] pairs of each sample.
@@ -85,7 +111,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     lastT: p.last,
   }));
 
-  const verdict = rss ? trendSentence(rss.trend) : 'no samples';
+  const verdict = rss ? trendSentence(rss.trend, rss) : 'no samples';
   const summary: ProcessSummary = {
     tool: 'process',
     command: header.command,
@@ -97,6 +123,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     rss,
     heapUsed,
     verdict,
+    ...(v8Missing ? { v8Missing } : {}),
     marks,
     processes,
     ...(exit ? { exit } : {}),
@@ -107,11 +134,17 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   out.push(`  ${formatDuration(durationMs)}, ${samples.length} samples every ${formatDuration(summary.intervalMs)}`);
   if (rss) {
     out.push('  ' + line('RSS', rss));
-    out.push(`  slope    ${formatBytes(rss.slopePerSec, true)}/s (R² ${rss.r2.toFixed(2)}): ${verdict}`);
+    // Through 2 points a line always fits: no slope, no verdict, on too short a run.
+    if (rss.trend === 'too-few-samples') out.push(`  trend    ${verdict}; a shorter --interval gives more`);
+    else out.push(`  slope    ${formatBytes(rss.slopePerSec, true)}/s (R² ${rss.r2.toFixed(2)}): ${verdict}`);
   } else {
     out.push('  no samples: the program ended before the first sample');
   }
   if (heapUsed) out.push('  ' + line('JS heap', heapUsed));
+  if (v8Missing) {
+    const { samples: n, of, longestGap: g } = v8Missing;
+    out.push(`  V8 figures missing in ${n} of ${of} samples (${Math.round((100 * n) / of)}%), from ${formatDuration(g.from)} to ${formatDuration(g.to)} at the longest: the main thread was busy (synchronous code, a long GC) and could not report them; the JS heap line is of the other samples`);
+  }
   if (base !== samples && base.length < samples.length) {
     const n = samples.length - base.length;
     out.push(`  (summary up to ${formatDuration(exitT!)}, when the program began to exit; the ${n > 1 ? `${n} samples` : 'sample'} of its teardown after that ${n > 1 ? 'are' : 'is'} in the charts)`);
@@ -131,11 +164,14 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const breakdown: Chart = {
     title: hasV8 ? 'Where the RSS is: JS heap, external, other native, file-backed, shared (stacked)' : 'Where the RSS is: anonymous, file-backed, shared (stacked)',
     unit: 'bytes', t: ts, stacked: true, marks,
+    // A sample without V8 figures cannot be split: its anonymous memory is a band of its own,
+    // never "other native" (a busy main thread growing its JS heap would read as a native leak).
     series: hasV8
       ? [
           { label: 'JS heap', values: v((s) => s.heapTotal) },
-          { label: 'external + array buffers', values: v((s) => s.external) },
-          { label: 'other native', values: v((s) => (s.heapTotal === undefined ? s.anon : Math.max(0, s.anon - s.heapTotal - (s.external ?? 0)))) },
+          { label: 'external + array buffers', values: v((s) => (s.heapTotal === undefined ? undefined : s.external)) },
+          { label: 'other native', values: v((s) => (s.heapTotal === undefined ? undefined : Math.max(0, s.anon - s.heapTotal - (s.external ?? 0)))) },
+          ...(samples.some((s) => s.heapTotal === undefined) ? [{ label: 'anonymous, not split (no V8 figures)', values: v((s) => (s.heapTotal === undefined ? s.anon : undefined)) }] : []),
           { label: 'file-backed', values: v((s) => s.file) },
           { label: 'shared', values: v((s) => s.shmem) },
         ]

@@ -1,4 +1,5 @@
-import { ProcReader, readCmdline, readDescendants, type ProcSample } from '../../core/memory.js';
+import { UsageError } from '../../core/errors.js';
+import { ProcReader, readCmdline, readDescendants, readSmapsRollup, type ProcSample } from '../../core/memory.js';
 
 /** The V8 figures of a Node process, as `process.memoryUsage()` gives them (bytes). */
 export interface V8Figures {
@@ -54,6 +55,8 @@ export interface SamplerOptions {
   rescanMs?: number;
   /** Re-read page faults, CPU time, swap and shared memory at most this often (ms); RSS is read every sample. */
   refreshMs?: number;
+  /** Processes left out of the tree with their descendants (memtrace itself, watching an ancestor). */
+  exclude?: number[];
 }
 
 /**
@@ -68,22 +71,31 @@ export class TreeSampler {
   private readonly refreshMs: number;
   private rates = { faults: 0, majfaults: 0, cpu: 0 };
 
-  /** Opens the root; throws UsageError when it does not exist or cannot be read. */
+  /** Opens the root; throws UsageError when it does not exist or cannot be read (with `detail`: its smaps_rollup too). */
   constructor(readonly rootPid: number, private opts: SamplerOptions = {}) {
-    this.tracked.set(rootPid, { reader: new ProcReader(rootPid), cmd: '', prev: null, prevT: 0 });
+    const reader = new ProcReader(rootPid);
+    if (opts.detail) {
+      const roll = readSmapsRollup(rootPid);
+      if (typeof roll !== 'string') {
+        reader.close();
+        throw new UsageError(`cannot read /proc/${rootPid}/smaps_rollup for --detail: permission denied (the PSS and USS of another user's process need root or CAP_SYS_PTRACE); without --detail memtrace can sample its RSS`);
+      }
+    }
+    this.tracked.set(rootPid, { reader, cmd: '', prev: null, prevT: 0 });
     this.rescanMs = opts.rescanMs ?? 50;
     this.refreshMs = opts.refreshMs ?? 20;
   }
 
   /**
-   * Takes one sample at time `t` (ms since start). Returns null when the root has gone;
+   * Takes one sample at time `t` (ms since start), with the root's statm pages when they were
+   * read at `t` by the timer-paced sampler. Returns null when the root has gone;
    * `events` lists processes that joined or left the tree since the last sample.
    */
-  sample(t: number): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
+  sample(t: number, rootStatm?: { resident: number; shared: number }): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
     const events: Array<ProcRecord | GoneRecord> = [];
     if (this.opts.children && t - this.lastScan >= this.rescanMs) {
       this.lastScan = t;
-      for (const { pid, ppid } of readDescendants(this.rootPid)) {
+      for (const { pid, ppid } of readDescendants(this.rootPid, this.opts.exclude)) {
         const known = this.tracked.get(pid);
         const cmd = readCmdline(pid);
         if (known) {
@@ -104,8 +116,9 @@ export class TreeSampler {
     if (refresh) this.lastRefresh = t;
     const rec: SampleRecord = { t, rss: 0, anon: 0, file: 0, shmem: 0, swap: 0, faults: 0, majfaults: 0, cpu: 0 };
     const procs: Array<[number, number]> = [];
+    let denied = false;
     for (const [pid, tr] of this.tracked) {
-      const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null);
+      const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null, pid === this.rootPid ? rootStatm : undefined);
       if (!s) {
         if (pid === this.rootPid) return null;
         tr.reader.close();
@@ -116,6 +129,8 @@ export class TreeSampler {
       rec.rss += s.rss; rec.anon += s.anon; rec.file += s.file; rec.shmem += s.shmem; rec.swap += s.swap;
       if (s.pss !== undefined) rec.pss = (rec.pss ?? 0) + s.pss;
       if (s.uss !== undefined) rec.uss = (rec.uss ?? 0) + s.uss;
+      // A process of the tree whose smaps_rollup is denied: no tree total of PSS rather than a short one.
+      if (this.opts.detail && s.pss === undefined) denied = true;
       if (refresh) {
         if (tr.prev && t > tr.prevT) {
           const dt = (t - tr.prevT) / 1000;
@@ -138,6 +153,7 @@ export class TreeSampler {
     rec.faults = this.rates.faults;
     rec.majfaults = this.rates.majfaults;
     rec.cpu = this.rates.cpu;
+    if (denied) { delete rec.pss; delete rec.uss; }
     if (this.opts.children) rec.procs = procs;
     return { record: rec, events };
   }

@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import type { LogHeader } from '../../core/log.js';
+import type { LogContents, LogHeader } from '../../core/log.js';
 import { UsageError } from '../../core/errors.js';
 import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
+import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
 /** Layout of the memory shared between the main thread and the sampling thread. */
 export const SLOT = {
@@ -18,6 +19,15 @@ export const SLOT = {
   BYTES: 16 + 5 * 8,
 } as const;
 
+/**
+ * How old (ms) a V8 figure published every `periodMs` may be and still stand for a sample: one
+ * period, half a period of timer lateness, 10 ms of scheduling. Older means the publishing
+ * thread's event loop has not turned (busy in synchronous code): the sample leaves it out.
+ */
+export function staleAfterMs(periodMs: number): number {
+  return periodMs * 1.5 + 10;
+}
+
 /** What the sampling thread is started with. */
 export interface WorkerInit {
   pid: number;
@@ -29,10 +39,14 @@ export interface WorkerInit {
   v8: boolean;
   /** When the watched process goes, wait for stop() rather than end (more records may come). */
   waitForStop?: boolean;
+  /** Keep the records in memory and hand them back at stop (a log that cannot be read back: a device, a FIFO). */
+  keep?: boolean;
   /** V8 figures older than this (ms) are left out. */
   staleMs: number;
   t0: number;
   shared: SharedArrayBuffer;
+  /** The timer-paced helper's FIFO, when one runs (intervals under 10 ms, no tree). */
+  pacerFifo?: string;
 }
 
 /** A message to the sampling thread: a mark, or a record to write as it is. */
@@ -47,15 +61,15 @@ export interface WorkerMessage {
 export class SamplingThread {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly done: Promise<{ error?: string; rootGone?: boolean }>;
+  private readonly done: Promise<{ error?: string; rootGone?: boolean; contents?: LogContents }>;
   /** Called once if the log cannot be written any more (disk full…). */
   onWriteError: ((message: string, count: number) => void) | undefined;
 
-  private constructor(private readonly worker: Worker, shared: SharedArrayBuffer) {
+  private constructor(private readonly worker: Worker, shared: SharedArrayBuffer, private readonly helper: PacerHelper | null) {
     this.i32 = new Int32Array(shared);
     this.f64 = new Float64Array(shared, SLOT.F64_OFFSET);
     this.done = new Promise((resolve) => {
-      worker.on('message', (m: { done?: boolean; error?: string; rootGone?: boolean; writeError?: string; count?: number }) => {
+      worker.on('message', (m: { done?: boolean; error?: string; rootGone?: boolean; writeError?: string; count?: number; contents?: LogContents }) => {
         if (m.writeError) this.onWriteError?.(m.writeError, m.count ?? 0);
         if (m.done) resolve(m);
       });
@@ -66,7 +80,8 @@ export class SamplingThread {
   /** Starts sampling `pid` into `output`; rejects with a UsageError when the PID or file is unusable. */
   static async start(opts: Omit<WorkerInit, 'shared' | 't0'> & { header: LogHeader; t0?: number }): Promise<SamplingThread> {
     const shared = new SharedArrayBuffer(SLOT.BYTES);
-    const init = { ...opts, t0: opts.t0 ?? epochNow(), shared };
+    const helper = !opts.children && opts.intervalMs < PACER_BELOW_MS && !process.env.MEMTRACE_NO_PACER ? startPacerHelper(opts.pid, opts.intervalMs) : null;
+    const init = { ...opts, t0: opts.t0 ?? epochNow(), shared, ...(helper ? { pacerFifo: helper.fifo } : {}) };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -77,11 +92,12 @@ export class SamplingThread {
         worker.once('error', reject);
       });
     } catch (err) {
+      helper?.stop();
       await worker.terminate();
       throw err;
     }
     worker.unref();
-    return new SamplingThread(worker, shared);
+    return new SamplingThread(worker, shared, helper);
   }
 
   /** Publishes the latest V8 figures (taken at `epochMs`) for the next samples. */
@@ -98,15 +114,16 @@ export class SamplingThread {
   }
 
   /** Resolves when the thread has ended by itself (the watched process is gone) or was stopped. */
-  get finished(): Promise<{ error?: string; rootGone?: boolean }> {
+  get finished(): Promise<{ error?: string; rootGone?: boolean; contents?: LogContents }> {
     return this.done;
   }
 
   /** Stops sampling; resolves once the log is complete and closed. */
-  async stop(): Promise<{ error?: string }> {
+  async stop(): Promise<{ error?: string; contents?: LogContents }> {
     Atomics.store(this.i32, SLOT.STOP, 1);
     Atomics.notify(this.i32, SLOT.STOP);
     const r = await this.done;
+    this.helper?.stop();
     await this.worker.terminate();
     return r;
   }
@@ -116,6 +133,7 @@ export class SamplingThread {
     Atomics.store(this.i32, SLOT.STOP, 1);
     Atomics.notify(this.i32, SLOT.STOP);
     Atomics.wait(this.i32, SLOT.ACK, 0, ms);
+    this.helper?.stop();
   }
 
 }

@@ -3,11 +3,14 @@
 // period), samples /proc, and writes the log itself, so sampling goes on while the main thread
 // is busy. V8 figures come from the main thread through the seqlock in shared memory, and are
 // written only while fresh. Marks and other records arrive as messages, taken in every tick.
+// Under 10 ms (one process, not a tree) the root's statm is read by a timer-paced helper and
+// taken here in batches every 10 ms (timer-pacer.ts), when the helper is built.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
 import { TreeSampler, addV8 } from './sampler.js';
 import { SLOT, type WorkerInit, type WorkerMessage } from './shared.js';
+import { PACER_BATCH_MS, TimerPacer, type StatmReading } from './timer-pacer.js';
 
 const init = workerData as WorkerInit & { header: LogHeader };
 const port = parentPort as unknown as MessagePort;
@@ -30,8 +33,8 @@ function run(): void {
   let sampler: TreeSampler;
   let writer: LogWriter;
   try {
-    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail });
-    writer = new LogWriter(init.output, init.header, 0);
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
+    writer = new LogWriter(init.output, init.header, 0, { keep: init.keep });
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
     return;
@@ -45,44 +48,69 @@ function run(): void {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) take(m.message as WorkerMessage);
   };
   let ended = false;
-  const tick = (): boolean => {
-    const now = epochNow();
-    const got = sampler.sample(round(now - t0));
+  const tick = (reading?: StatmReading): boolean => {
+    const now = reading?.t ?? epochNow();
+    const got = sampler.sample(round(now - t0), reading);
     if (!got) return false;
     for (const e of got.events) writer.write(e);
     if (init.v8) {
+      // A batched reading can be a few ms older than the latest figure: near in time either way.
       const v = readV8();
-      if (v && now - v[0]! <= init.staleMs) addV8(got.record, { heapUsed: v[1]!, heapTotal: v[2]!, external: v[3]!, arrayBuffers: v[4]! });
+      if (v && Math.abs(now - v[0]!) <= init.staleMs) addV8(got.record, { heapUsed: v[1]!, heapTotal: v[2]!, external: v[3]!, arrayBuffers: v[4]! });
     }
     writer.write(got.record);
+    return true;
+  };
+  let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
+  /** Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the helper ended while the root lives. */
+  const takeBatch = (): boolean => {
+    const got = pacer!.read();
+    if (got === 'ended') {
+      pacer!.close();
+      pacer = null;
+      return tick(); // the root is gone (null), or the helper is: sample on, paced here
+    }
+    // The helper is slow to give its first readings: sample here meanwhile (at the batch pace).
+    if (got.length === 0 && pacer!.late) return tick();
+    for (const r of got) if (!tick(r)) return false;
     return true;
   };
   let next = epochNow();
   let lastFlush = next;
   let reported = false;
+  let failure: string | undefined;
   while (!ended) {
     drain();
-    if (!tick()) { ended = true; break; }
-    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.error.message, count: writer.count }); }
+    try {
+      if (!(pacer ? takeBatch() : tick())) { ended = true; break; }
+    } catch (err) {
+      // /proc refused a read it allowed at start: end the log there and say why.
+      failure = `sampling stopped: ${(err as Error).message}`;
+      ended = true;
+      break;
+    }
+    if (writer.error && !reported) { reported = true; port.postMessage({ writeError: writer.incomplete(), count: writer.stop.records }); }
     const now = epochNow();
     if (now - lastFlush >= 1000) { writer.flush(); lastFlush = now; }
-    next += init.intervalMs;
-    if (next <= now) next = now + init.intervalMs; // fell behind (descheduled): no burst to catch up
+    const period = pacer ? PACER_BATCH_MS : init.intervalMs;
+    next += period;
+    if (next <= now) next = now + period; // fell behind (descheduled): no burst to catch up
     // Sleep until the next tick, or until the main thread asks to stop.
     if (Atomics.load(i32, SLOT.STOP) !== 0) break;
     Atomics.wait(i32, SLOT.STOP, 0, Math.max(0, next - epochNow()));
-    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); tick(); break; }
+    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); try { if (pacer) takeBatch(); else tick(); } catch { /* the last sample */ } break; }
   }
   // The watched program has gone: with waitForStop, records may still come (its exit status).
   if (ended && init.waitForStop) {
     while (Atomics.load(i32, SLOT.STOP) === 0) Atomics.wait(i32, SLOT.STOP, 0, 1000);
   }
   drain();
+  pacer?.close();
   sampler.close();
   writer.close();
   Atomics.store(i32, SLOT.ACK, 1);
   Atomics.notify(i32, SLOT.ACK);
-  port.postMessage({ done: true, error: writer.error?.message, rootGone: ended });
+  port.postMessage({ done: true, error: failure ?? writer.incomplete(), rootGone: ended, contents: writer.contents() });
 }
 
 run();

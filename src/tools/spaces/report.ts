@@ -1,6 +1,6 @@
 // What a spaces log means: the spaces at start and end and their change, a stacked chart of
 // space used over time, the heap statistics, and one CSV row per snapshot.
-import type { LogContents, LogRecord } from '../../core/log.js';
+import { CorruptLogError, type LogContents, type LogRecord } from '../../core/log.js';
 import { formatBytes } from '../../core/units.js';
 import type { Chart, Report, ReportOptions, Section, Table } from '../../report/types.js';
 import { CODE_LABELS, HEAP_LABELS, PROCESS_LABELS, SpacesDiff, textTable } from './diff.js';
@@ -47,6 +47,9 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const { header } = log;
   const warnings: string[] = [];
   const snaps = log.records.filter((r): r is SnapshotRecord => typeof r.at === 'string' && typeof r.spaces === 'object' && r.spaces !== null);
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const bad = snaps.findIndex((r) => !isObject(r.heap) || !isObject(r.process) || !Object.values(r.spaces).every(isObject));
+  if (bad >= 0) throw new CorruptLogError(`snapshot ${bad + 1} (t=${snaps[bad]!.t} ms) lacks its spaces, heap or process figures`);
   const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
   const ended = log.records.find((r) => r.ended === true);
   const command = Array.isArray(header.command) ? header.command.join(' ') : '';

@@ -1,0 +1,109 @@
+// Instrumented modules on disk, keyed by a hash of everything the output depends on (the source,
+// its path, the options, the instrumenter's build), so that a run after the first parses nothing:
+// the traced program then never loads the parser, magic-string or the source-map code, and keeps
+// no source map in memory (the map is a file beside the cached module, read by node only under
+// --enable-source-maps). The instrumenter is required on a miss only.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { InstrumentOptions, InstrumentResult } from '../tools/calls/instrument.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const instrumenterPath = resolve(here, '..', 'tools', 'calls', 'instrument.js');
+let instrumenter: typeof import('../tools/calls/instrument.js') | undefined;
+let salt: string | undefined;
+let dir: string | null | undefined;
+
+/** The instrumenter, loaded on first use (require of an ES module: Node 20.19+, 22.12+). */
+function instrument(code: string, opts: InstrumentOptions): InstrumentResult {
+  if (!instrumenter) {
+    const req = createRequire(import.meta.url);
+    instrumenter = req(instrumenterPath) as typeof import('../tools/calls/instrument.js');
+    // The program's require.cache stays its own.
+    delete req.cache[instrumenterPath];
+  }
+  return instrumenter.instrumentSource(code, opts);
+}
+
+/** A directory only this user can write, or undefined when a candidate is someone else's. */
+function ownDir(path: string): string | undefined {
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const st = statSync(path);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cache directory: MEMTRACE_CACHE_DIR, else `node_modules/.cache/memtrace/calls` of the
+ * nearest package above the working directory (where babel, eslint and terser keep theirs), else
+ * a directory of this user's in the system's temporary directory. null: no cache.
+ */
+export function cacheDir(): string | null {
+  if (dir !== undefined) return dir;
+  const env = process.env.MEMTRACE_CACHE_DIR;
+  if (env) return (dir = ownDir(resolve(env)) ?? null);
+  for (let d = process.cwd(); ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'node_modules'))) {
+      const found = ownDir(join(d, 'node_modules', '.cache', 'memtrace', 'calls'));
+      if (found) return (dir = found);
+      break;
+    }
+    if (dirname(d) === d) break;
+  }
+  return (dir = ownDir(join(tmpdir(), `memtrace-calls-cache-${process.getuid?.() ?? 'user'}`)) ?? null);
+}
+
+/** What changes the output besides the source: the instrumenter's build, and the runtime's its probes call. */
+function instrumenterSalt(): string {
+  if (salt === undefined) {
+    salt = [instrumenterPath, resolve(here, 'calls-runtime.js')].map((p) => {
+      try { const st = statSync(p); return `${st.size}:${st.mtimeMs}`; } catch { return ''; }
+    }).join(',');
+  }
+  return salt;
+}
+
+/** The text of the source map a module names by a file (not inline), or '' (it is part of the key). */
+function externalMap(code: string, file: string): string {
+  const m = /\/\/[#@] sourceMappingURL=(?!data:)(\S+)\s*$/.exec(code.slice(-4096));
+  if (!m) return '';
+  try { return readFileSync(resolve(dirname(file.startsWith('file:') ? fileURLToPath(file) : file), m[1]!), 'utf8'); } catch { return '\0missing'; }
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    try { unlinkSync(tmp); } catch { /* never written */ }
+  }
+}
+
+/** instrumentSource through the cache (`functions` is -1 when the module came from it). */
+export function instrumentCached(code: string, opts: InstrumentOptions): InstrumentResult {
+  const d = cacheDir();
+  if (!d) return instrument(code, opts);
+  const key = createHash('sha256')
+    .update(JSON.stringify([instrumenterSalt(), opts.file, opts.kind, !!opts.lines, !!opts.native, opts.runtimeUrl ?? '', opts.probe ?? '']))
+    .update('\0').update(code).update('\0').update(externalMap(code, opts.file))
+    .digest('hex').slice(0, 40);
+  const path = join(d, `${key}.js`);
+  try {
+    return { code: readFileSync(path, 'utf8'), functions: -1 };
+  } catch { /* a miss */ }
+  const mapPath = join(d, `${key}.map`);
+  const out = instrument(code, { ...opts, mapUrl: pathToFileURL(mapPath).href });
+  if (out.warning) return out;
+  if (out.map !== undefined) writeAtomic(mapPath, out.map);
+  writeAtomic(path, out.code);
+  return { code: out.code, functions: out.functions };
+}

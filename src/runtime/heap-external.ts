@@ -1,0 +1,148 @@
+// Where Buffers' memory comes from. A Buffer's bytes live outside the JS heap (an ArrayBuffer
+// backing store): V8's sampling heap profiler sees only the small JS object in front of it.
+// This samples the Buffer factories' results by bytes (Poisson, like V8's own sampler) and
+// takes the JS stack of each sampled allocation; a WeakRef says whether it is still alive.
+// Runs inside the traced program: imports only node: modules.
+import { Buffer } from 'node:buffer';
+
+/** One JS frame of an external allocation: function, script, the function's start and the call position inside it (1-based). */
+export type ExternalFrame = [fn: string, url: string, line: number, col: number, callLine: number, callCol: number];
+
+/** External bytes of one stack (outermost frame first), estimated from samples. */
+export interface ExternalSite {
+  frames: ExternalFrame[];
+  /** Estimated bytes of the sampled Buffers still alive. */
+  live: number;
+  liveCount: number;
+  /** Estimated bytes allocated from this stack. */
+  alloc: number;
+  allocCount: number;
+}
+
+interface Sample {
+  ref: WeakRef<object>;
+  weight: number;
+  site: number;
+}
+
+const FACTORIES = ['from', 'alloc', 'allocUnsafe', 'allocUnsafeSlow', 'concat', 'copyBytesFrom'] as const;
+
+interface CallSiteLike {
+  getFunctionName(): string | null;
+  getMethodName(): string | null;
+  getTypeName(): string | null;
+  getFileName(): string | undefined;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+  getEnclosingLineNumber?(): number | null;
+  getEnclosingColumnNumber?(): number | null;
+}
+
+/** Samples the bytes of Buffers made by Buffer.from/alloc/allocUnsafe/allocUnsafeSlow/concat/copyBytesFrom. */
+export class ExternalSampler {
+  private samples: Sample[] = [];
+  private sites: Array<{ frames: ExternalFrame[]; alloc: number; allocCount: number }> = [];
+  private siteIds = new Map<string, number>();
+  private restore: Array<() => void> = [];
+  /** Inside a factory: Buffer.concat calls Buffer.allocUnsafe, and node's internals call the factories too. */
+  private depth = 0;
+  /** Sampled bytes, all allocations (estimated). */
+  allocated = 0;
+
+  constructor(private intervalBytes: number) {}
+
+  /** Starts sampling: the factories are wrapped in proxies (name, length and properties unchanged). */
+  install(): void {
+    const B = Buffer as unknown as Record<string, unknown>;
+    for (const name of FACTORIES) {
+      const original = B[name];
+      if (typeof original !== 'function') continue;
+      const desc = Object.getOwnPropertyDescriptor(Buffer, name);
+      if (!desc || !desc.writable) continue;
+      const sampler = this;
+      const handler: ProxyHandler<(...args: unknown[]) => unknown> = {
+        apply(target, thisArg, args) {
+          sampler.depth++;
+          let out: unknown;
+          try { out = Reflect.apply(target, thisArg, args); } finally { sampler.depth--; }
+          if (sampler.depth === 0) {
+            const n = (out as { byteLength?: unknown } | null)?.byteLength;
+            if (typeof n === 'number' && n > 0) sampler.onAllocation(out as object, n, handler.apply!);
+          }
+          return out;
+        },
+      };
+      B[name] = new Proxy(original as (...args: unknown[]) => unknown, handler);
+      this.restore.push(() => { B[name] = original; });
+    }
+  }
+
+  /** Stops sampling (the factories are the originals again). */
+  uninstall(): void {
+    for (const r of this.restore.splice(0)) r();
+  }
+
+  private onAllocation(obj: object, bytes: number, below: (...args: never[]) => unknown): void {
+    // Each byte is a sampling point with probability 1/interval: the allocation is sampled with
+    // p = 1 - exp(-bytes/interval) and then stands for bytes/p (an unbiased estimate).
+    const p = -Math.expm1(-bytes / this.intervalBytes);
+    if (Math.random() >= p) return;
+    const weight = bytes / p;
+    const site = this.siteOf(below);
+    this.sites[site]!.alloc += weight;
+    this.sites[site]!.allocCount++;
+    this.allocated += weight;
+    this.samples.push({ ref: new WeakRef(obj), weight, site });
+  }
+
+  private siteOf(below: (...args: never[]) => unknown): number {
+    const prepare = Error.prepareStackTrace;
+    const limit = Error.stackTraceLimit;
+    const holder: { stack?: unknown } = {};
+    let calls: CallSiteLike[] = [];
+    try {
+      Error.stackTraceLimit = 32;
+      Error.prepareStackTrace = (_e, cs) => cs;
+      Error.captureStackTrace(holder, below);
+      // Read now: the stack is formatted on first access, with the prepareStackTrace of that time.
+      if (Array.isArray(holder.stack)) calls = holder.stack as CallSiteLike[];
+    } finally {
+      Error.prepareStackTrace = prepare;
+      Error.stackTraceLimit = limit;
+    }
+    const frames: ExternalFrame[] = [];
+    let key = '';
+    for (let i = calls.length - 1; i >= 0; i--) {
+      const c = calls[i]!;
+      const fn = c.getFunctionName() ?? '';
+      const file = c.getFileName() ?? '';
+      const callLine = c.getLineNumber() ?? 0;
+      const callCol = c.getColumnNumber() ?? 0;
+      key += `${fn}\u0001${file}\u0001${callLine}\u0001${callCol}\u0000`;
+      frames.push([fn, file, c.getEnclosingLineNumber?.() ?? callLine, c.getEnclosingColumnNumber?.() ?? callCol, callLine, callCol]);
+    }
+    let id = this.siteIds.get(key);
+    if (id === undefined) {
+      id = this.sites.length;
+      this.sites.push({ frames, alloc: 0, allocCount: 0 });
+      this.siteIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** External bytes by stack now: what is still alive (call after a GC for "live") and what was allocated. */
+  read(): ExternalSite[] {
+    const live = new Float64Array(this.sites.length);
+    const liveCount = new Uint32Array(this.sites.length);
+    const kept: Sample[] = [];
+    for (const s of this.samples) {
+      if (s.ref.deref() === undefined) continue;
+      live[s.site] = live[s.site]! + s.weight;
+      liveCount[s.site] = liveCount[s.site]! + 1;
+      kept.push(s);
+    }
+    this.samples = kept;
+    return this.sites.map((s, i) => ({ frames: s.frames, live: live[i]!, liveCount: liveCount[i]!, alloc: s.alloc, allocCount: s.allocCount }))
+      .filter((s) => s.alloc > 0);
+  }
+}

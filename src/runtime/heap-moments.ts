@@ -1,0 +1,159 @@
+// The moments the heap tool reads a profile at, inside the traced program: the end (exit or a
+// fatal signal), the high-water mark of the JS heap plus external memory (--at peak), a mark
+// (--at mark:NAME), a SIGUSR2 or a stopping signal (--at signal), or every N ms (--every).
+// Each moment's profile goes to its own file at once (kept in memory it would be counted, and
+// it would push the peak up). Imports only node: modules and runtime/.
+import { writeFileSync } from 'node:fs';
+import { subscribeMarks } from './marks.js';
+import { ExternalSampler, type ExternalSite } from './heap-external.js';
+import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
+
+/** When to read the profile that the report shows. */
+export type At = 'exit' | 'peak' | 'signal' | 'mark';
+
+/** Memory of the process at one moment (bytes; t in ms since the profiler started). */
+export interface MemoryPoint {
+  t: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+}
+
+/** One profile read in the program, written to `profile`. */
+export interface Moment {
+  kind: 'exit' | 'peak' | 'signal' | 'mark' | 'every';
+  /** The mark's label or the signal's name. */
+  label?: string;
+  t: number;
+  memory: MemoryPoint;
+  /** A full GC ran first: the profile is what was live (else: what the heap held, garbage included). */
+  gc: boolean;
+  profile: string;
+  /** External bytes (Buffers) by stack at this moment. */
+  external?: ExternalSite[];
+}
+
+/** What the recorder is asked for. */
+export interface MomentOptions {
+  base: string;
+  all: boolean;
+  at: At;
+  mark?: string;
+  everyMs?: number;
+  /** Sample Buffers' bytes and their stacks (bytes between samples). */
+  externalInterval?: number;
+}
+
+const POLL_MS = 100;
+/** A new peak profile is read only when the heap is this much above the last one read. */
+const PEAK_STEP = 1.05;
+/** True when a profile names a TypeScript file (its inline source map must then be asked for). */
+export function namesTypeScript(profile: SamplingProfile): boolean {
+  const walk = (n: ProfileNode): boolean => /\.[cm]?tsx?$/.test(n.callFrame.url) || n.children.some(walk);
+  return walk(profile.head);
+}
+
+/** Reads profiles at the moments asked for, and memory at start, peak and end. */
+export class MomentRecorder {
+  readonly moments: Moment[] = [];
+  readonly start: MemoryPoint;
+  peak: MemoryPoint;
+  private peakRead = 0;
+  private trigger = 0;
+  private seq = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe?: () => void;
+  readonly external?: ExternalSampler;
+  /** A profile read names TypeScript files. */
+  typescript = false;
+
+  constructor(private inspector: HeapInspector, private opts: MomentOptions, private t0: number) {
+    this.start = this.memory();
+    this.peak = this.start;
+    if (opts.externalInterval) {
+      this.external = new ExternalSampler(opts.externalInterval);
+      this.external.install();
+    }
+    const poll = setInterval(() => this.checkpoint(), POLL_MS);
+    poll.unref();
+    this.timers.push(poll);
+    if (opts.everyMs) {
+      const every = setInterval(() => this.take('every', undefined, !opts.all), opts.everyMs);
+      every.unref();
+      this.timers.push(every);
+    }
+    if (opts.at === 'mark') {
+      // Marks arrive synchronously (a diagnostics channel): the middle of a long computation is seen.
+      this.unsubscribe = subscribeMarks((label) => { if (label === opts.mark) this.take('mark', label, !opts.all); });
+    }
+  }
+
+  /** Memory now. */
+  memory(): MemoryPoint {
+    const m = process.memoryUsage();
+    return { t: performance.now() - this.t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
+  }
+
+  /**
+   * Notes the memory now. With --at peak, reads the profile when the heap (garbage included)
+   * is 5% above every level seen at a read: the read's full GC then says what is live, and the
+   * profile is kept when that live heap is the highest so far. In a program whose live heap is
+   * steady the trigger climbs to the top of its garbage cycle and reads stop.
+   */
+  checkpoint(): MemoryPoint {
+    const m = this.memory();
+    const total = m.heapUsed + m.external;
+    if (total > this.peak.heapUsed + this.peak.external) this.peak = m;
+    if (this.opts.at === 'peak' && total > this.trigger) {
+      this.trigger = total * PEAK_STEP;
+      const profile = this.inspector.samplingProfile();
+      const live = this.memory();
+      if (live.heapUsed + live.external > this.peakRead) {
+        this.peakRead = live.heapUsed + live.external;
+        this.keep('peak', undefined, true, live, profile, `${this.opts.base}.peak.heapprofile`);
+      }
+    }
+    return m;
+  }
+
+  /** Reads the profile now (V8 collects garbage first; `gc` says the moment means "live") and writes it to its own file. */
+  take(kind: Moment['kind'], label: string | undefined, gc: boolean, memory?: MemoryPoint, path?: string): Moment {
+    // The inspector runs a full GC before it builds a profile: the read is "live" by itself.
+    const profile: SamplingProfile = kind === 'exit' ? this.inspector.stopSampling() : this.inspector.samplingProfile();
+    return this.keep(kind, label, gc, memory ?? this.memory(), profile, path);
+  }
+
+  private keep(kind: Moment['kind'], label: string | undefined, gc: boolean, m: MemoryPoint, profile: SamplingProfile, path?: string): Moment {
+    if (!this.typescript) this.typescript = namesTypeScript(profile);
+    const file = path ?? `${this.opts.base}.${kind}.${++this.seq}.heapprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    const moment: Moment = { kind, label, t: m.t, memory: m, gc, profile: file, external: this.external?.read() };
+    if (kind === 'peak') {
+      const i = this.moments.findIndex((x) => x.kind === 'peak');
+      if (i >= 0) this.moments.splice(i, 1);
+    }
+    this.moments.push(moment);
+    return moment;
+  }
+
+  /**
+   * After the profile at the end: when the live heap then is the highest read (a cache that
+   * grew to the end), the end is the peak. Reads between polls miss up to 5%; this does not.
+   */
+  endIsPeak(exit: Moment): void {
+    if (this.opts.at !== 'peak') return;
+    const live = this.memory();
+    if (live.heapUsed + live.external < this.peakRead) return;
+    const i = this.moments.findIndex((x) => x.kind === 'peak');
+    if (i >= 0) this.moments.splice(i, 1);
+    this.moments.splice(this.moments.length - 1, 0, { ...exit, kind: 'peak', memory: live });
+  }
+
+  /** Stops the timers and the mark channel. */
+  stop(): void {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    this.unsubscribe?.();
+    this.external?.uninstall();
+  }
+}

@@ -1,0 +1,120 @@
+// The timer-paced reader of the root's statm, for intervals under 10 ms: a small C program
+// (native/proc_sampler.c) sleeps on a periodic timerfd, preads statm at every tick and writes
+// the readings in batches to a FIFO that the sampling thread reads every 10 ms. At 1 kHz the
+// JS thread then wakes 100 times a second instead of 1000 (each Atomics.wait wake is two futex
+// calls and a return into V8).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where `make -C native` puts the helper. */
+export const PACER_PATH = fileURLToPath(new URL('../../../native/build/memtrace-proc-sampler', import.meta.url));
+/** Below this interval (ms) the sampling thread is paced by the helper when it is built. */
+export const PACER_BELOW_MS = 10;
+/** How often (ms) the sampling thread takes the helper's batches. */
+export const PACER_BATCH_MS = 10;
+
+/** One statm reading taken by the helper at `t` (epoch ms). */
+export interface StatmReading { t: number; resident: number; shared: number }
+
+const RECORD = 16;
+
+/** A running helper, started by the main thread (which reaps it, so its CPU is counted as memtrace's). */
+export interface PacerHelper {
+  /** The FIFO the helper writes to; the sampling thread opens it with {@link TimerPacer.open}. */
+  fifo: string;
+  /** Kills the helper and removes its FIFO. */
+  stop(): void;
+}
+
+/** Starts the helper on `pid` every `intervalMs`; null when it is not built or cannot start. */
+export function startPacerHelper(pid: number, intervalMs: number): PacerHelper | null {
+  if (!existsSync(PACER_PATH)) return null;
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'memtrace-pacer-'));
+    const fifo = join(dir, 'statm');
+    if (spawnSync(PACER_PATH, ['fifo', fifo], { stdio: 'ignore' }).status !== 0) throw new Error('no fifo');
+    // It blocks in open() until the sampling thread opens the reading end.
+    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo], { stdio: 'ignore' });
+    child.on('error', () => {});
+    child.unref();
+    const made = dir;
+    return {
+      fifo,
+      stop() {
+        try { child.kill('SIGKILL'); } catch { /* gone */ }
+        rmSync(made, { recursive: true, force: true });
+      },
+    };
+  } catch {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
+
+/** The sampling thread's reading end of the helper's FIFO. */
+export class TimerPacer {
+  private buf = Buffer.alloc(64 * 1024);
+  private kept = 0;
+  private isConnected = false;
+  private readonly started = Date.now();
+
+  private constructor(private readonly fd: number) {}
+
+  /** True while the helper has written nothing for over 50 ms since the FIFO was opened (slow to start, or not at all). */
+  get late(): boolean {
+    return !this.isConnected && Date.now() - this.started > 50;
+  }
+
+  /** Opens the FIFO without blocking; null when it cannot. */
+  static open(fifo: string): TimerPacer | null {
+    try {
+      return new TimerPacer(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The readings that arrived since the last call; 'ended' once the helper has closed its end
+   * (the process is gone, or the helper could not start: the caller checks which).
+   */
+  read(): StatmReading[] | 'ended' {
+    const out: StatmReading[] = [];
+    for (;;) {
+      let n: number;
+      const asked = this.buf.length - this.kept;
+      try {
+        n = readSync(this.fd, this.buf, this.kept, asked, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        throw err;
+      }
+      if (n === 0) {
+        // No writer: not yet connected (give it 2 s), or gone.
+        if (this.isConnected || Date.now() - this.started > 2000) return out.length ? out : 'ended';
+        break;
+      }
+      this.isConnected = true;
+      const total = this.kept + n;
+      const whole = total - (total % RECORD);
+      for (let off = 0; off < whole; off += RECORD) {
+        out.push({ t: this.buf.readDoubleLE(off), resident: this.buf.readUInt32LE(off + 8), shared: this.buf.readUInt32LE(off + 12) });
+      }
+      this.buf.copy(this.buf, 0, whole, total);
+      this.kept = total - whole;
+      // Short of a full buffer: the FIFO is drained (reading again would throw EAGAIN, an Error
+      // built each time: a few % of this thread's work at 100 wakes a second).
+      if (n < asked) break;
+    }
+    return out;
+  }
+
+  /** Closes the reading end (the helper then ends at its next write). */
+  close(): void {
+    try { closeSync(this.fd); } catch { /* closed */ }
+  }
+}

@@ -1,0 +1,145 @@
+// memtrace heap at the moments a user means (--at peak, mark:NAME, signal; --every), Buffers'
+// external bytes on the lines that made them, and every output format telling the same story.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'cli.js');
+const server = join(root, 'test', 'fixtures', 'heap', 'forms', 'cjs', 'server.js');
+const leaky = join(root, 'examples', 'leaky-server.js');
+const dir = mkdtempSync(join(tmpdir(), 'memtrace-heap-moments-'));
+const MiB = 1024 * 1024;
+
+function memtrace(args) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: root });
+}
+
+function report(log, format, extra = []) {
+  const r = memtrace(['report', log, '--format', format, ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return r;
+}
+
+/** The cache's real size as examples/leaky-server.js prints it at its end. */
+function cacheBytes(stdout) {
+  const m = /(\d+) bytes of pages, (\d+) bytes of keys/.exec(stdout);
+  assert.ok(m, stdout);
+  return { pages: Number(m[1]), keys: Number(m[2]) };
+}
+
+/** Bytes (JS heap plus external) the summary puts on lines of examples/leaky-server.js. */
+function onLeakyLines(sum) {
+  return sum.top.filter((s) => s.where.startsWith('examples/leaky-server.js:')).reduce((a, s) => a + s.live + s.extLive, 0);
+}
+
+/** The demo run under memtrace heap --at `at`: its stderr, the cache's real size, the summary, the bytes on its lines. */
+function leakyAt(name, at) {
+  const log = join(dir, `${name}.jsonl`);
+  const r = memtrace(['heap', '--at', at, '-o', log, '--', process.execPath, leaky, '3000']);
+  assert.equal(r.status, 0, r.stderr);
+  const sum = JSON.parse(report(log, 'json', ['--top', '100']).stdout);
+  return { stderr: r.stderr, real: cacheBytes(r.stdout), sum, placed: onLeakyLines(sum) };
+}
+
+test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers included) on leaky-server.js lines', () => {
+  const { stderr, real, sum, placed } = leakyAt('leaky', 'peak');
+  const r = { stderr };
+  assert.equal(sum.at.kind, 'peak');
+  assert.ok(placed >= 0.8 * (real.pages + real.keys), `${placed} of ${real.pages + real.keys} bytes on leaky-server.js lines: ${JSON.stringify(sum.top.slice(0, 3))}`);
+  // The Buffers are on the line that made them (the call of Buffer.from, inside the handler).
+  const line = readFileSync(leaky, 'utf8').split('\n').findIndex((l) => l.includes('Buffer.from(')) + 1;
+  const site = sum.top.find((s) => s.where === `examples/leaky-server.js:${line}`);
+  assert.ok(site && site.extLive > 0.7 * real.pages, `Buffer.from line ${line}: ${JSON.stringify(site)}`);
+  // external and ArrayBuffers beside the JS heap, at the start, the peak and the end
+  for (const k of ['start', 'peak', 'end']) assert.ok(sum.memory[k].arrayBuffers >= 0 && sum.memory[k].external >= sum.memory[k].arrayBuffers);
+  assert.ok(sum.memory.end.arrayBuffers > 0.8 * real.pages);
+  assert.match(r.stderr, /ArrayBuffers at the moment shown: .*; placed on JS sites .*; not placed: /);
+  assert.match(r.stderr, /sites by line of the allocating function/);
+});
+
+test('--at mark:NAME: the profile at that mark (a third of the requests: a third of the cache)', () => {
+  const { real, sum, placed } = leakyAt('mark', 'mark:1000 requests');
+  assert.equal(sum.at.kind, 'mark');
+  assert.equal(sum.at.label, '1000 requests');
+  // 1000 or 1020 of 3000 pages (requests go in batches of 20), within sampling error
+  assert.ok(placed > 0.25 * real.pages && placed < 0.45 * real.pages, `${placed} of ${real.pages}`);
+});
+
+test('--at mark:NAME that never comes, bad --at, --at with --exact: one line each', () => {
+  let r = memtrace(['heap', '--at', 'mark:never', '-o', join(dir, 'never.jsonl'), '--', process.execPath, '-e', '1']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /note: --at mark:never: no mark\('never'\) was placed; this is the profile at the end/);
+  r = memtrace(['heap', '--at', 'noon', '--', process.execPath, '-e', '1']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), "memtrace: --at: 'noon' is not a moment: exit, peak, signal or mark:NAME");
+  r = memtrace(['heap', '--exact', '--at', 'peak', '--', process.execPath, '-e', '1']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+/** Runs server.js under memtrace heap with `args`, sends `signals` once it is ready; the log and stderr. */
+async function runServer(name, args, signals) {
+  const log = join(dir, `${name}.jsonl`);
+  const child = spawn(process.execPath, [cli, 'heap', ...args, '-o', log, '--', process.execPath, server], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  await new Promise((resolve) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); }));
+  for (const sig of signals) child.kill(sig);
+  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)));
+  return { log, err, code };
+}
+
+test('--at signal: SIGUSR2 reads the profile and the program goes on; SIGTERM ends it as untraced', async () => {
+  // Both pending at once, the kernel delivers the lower number first (SIGUSR2 12, SIGTERM 15);
+  // SIGUSR2's default action would have ended the program with 140.
+  const r = await runServer('usr2', ['--at', 'signal'], ['SIGUSR2', 'SIGTERM']);
+  assert.equal(r.code, 143, r.err);
+  const sum = JSON.parse(report(r.log, 'json').stdout);
+  assert.equal(sum.at.kind, 'signal');
+  assert.ok(Math.abs(sum.top[0].live - 40 * MiB) < 4 * MiB, JSON.stringify(sum.top[0]));
+});
+
+test('--every: a series; text, JSON, CSV, speedscope, HTML and gnuplot agree on totals and top sites', async () => {
+  const r = await runServer('every', ['--every', '100ms'], ['SIGINT']);
+  assert.equal(r.code, 130, r.err);
+  const sum = JSON.parse(report(r.log, 'json').stdout);
+  assert.ok(sum.series >= 2, `series of ${sum.series}`);
+  const total = sum.totals.live + sum.totals.extLive;
+  const top = sum.top[0];
+  const mib = (b) => (b / MiB).toFixed(1);
+  // text: the same top site and bytes as the JSON
+  const text = report(r.log, 'text').stdout;
+  const first = text.split('\n').find((l) => l.includes(top.where));
+  assert.ok(first?.trim().startsWith(`${mib(top.live)} MiB`), first);
+  // CSV: the same rows
+  report(r.log, 'csv', ['-o', join(dir, 'every.csv')]);
+  const csv = readFileSync(join(dir, 'every.csv'), 'utf8').split('\n');
+  assert.ok(csv[1].startsWith(`${top.where},${top.fn},${Math.round(top.live)},`), csv[1]);
+  // speedscope: the same total, and the top site's bytes under its frame
+  report(r.log, 'speedscope', ['-o', join(dir, 'every.speedscope.json')]);
+  const ss = JSON.parse(readFileSync(join(dir, 'every.speedscope.json'), 'utf8'));
+  assert.equal(ss.profiles[0].endValue, Math.round(total));
+  const fid = ss.shared.frames.findIndex((f) => f.name === `${top.fn} ${top.where}`);
+  const under = ss.profiles[0].samples.reduce((a, s, i) => a + (s[s.length - 1] === fid ? ss.profiles[0].weights[i] : 0), 0);
+  assert.equal(under, Math.round(top.live + top.extLive));
+  // HTML: the flame graph's root holds the same total
+  report(r.log, 'html', ['-o', join(dir, 'every.html')]);
+  const html = readFileSync(join(dir, 'every.html'), 'utf8');
+  const graphs = JSON.parse(/var graphs = (\[.*?\]);\n/s.exec(html)[1]);
+  assert.equal(graphs[0].tree.value, Math.round(total));
+  // gnuplot: the series' last point is the table (MiB with 4 decimals)
+  report(r.log, 'gnuplot', ['-o', join(dir, 'every.dat')]);
+  const dat = readFileSync(join(dir, 'every.dat'), 'utf8').split('\n\n\n').find((b) => b.includes('biggest sites'));
+  const rows = dat.trim().split('\n');
+  const head = rows[1].split('\t');
+  const last = rows[rows.length - 1].split('\t');
+  assert.equal(head[1], top.where);
+  assert.ok(Math.abs(Number(last[1]) - (top.live + top.extLive) / MiB) < 0.001, `${last[1]} vs ${top.live}`);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
