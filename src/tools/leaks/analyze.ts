@@ -32,7 +32,11 @@ export async function analyzeSnapshots(paths: string[], opts: AnalyzeOptions = {
   }
   const result = detect(ms, positions, last!, { bornAfter, inlineMaps: opts.inlineMaps, sourceMaps: opts.sourceMaps });
   if (opts.cwd) {
-    const rel = (s: string | null) => (s && s.startsWith('/') ? relative(opts.cwd!, s) : s);
+    const rel = (s: string | null) => {
+      if (!s || !s.startsWith('/')) return s;
+      const r = relative(opts.cwd!, s);
+      return r.startsWith('..') ? s : r;
+    };
     for (const l of result.leaks) for (const g of l.groups) {
       g.site = rel(g.site);
       g.stack = g.stack.map((f) => f.replace(/\(([^()]+)\)$/, (_m, loc: string) => `(${rel(loc)})`));

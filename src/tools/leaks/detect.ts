@@ -132,7 +132,9 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
       considered.push({ what: label, counts: s.counts, why: `${Math.round(slope)} new per iteration stayed alive, but all ${info.cls} objects went ${cls.counts[0]} → ${cls.counts[cls.counts.length - 1]}: they replaced older ones (a bounded cache at capacity, a pool)` });
       continue;
     }
-    const perIteration = Math.min(slope, clsSlope);
+    // Net growth of the class: V8 may give a new object the id of a dead one at the same
+    // address, so the newborns' count can fall short; the class total cannot.
+    const perIteration = clsSlope;
     const g: GrowingGroup = {
       kind: info.kind, cls: info.cls, site: info.site ? mapFrame(info.site) : null, fn: info.site?.fn || null,
       stack: info.stack.map((f) => `${f.fn || '(anonymous)'} (${mapFrame(f)})`),
@@ -157,14 +159,18 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
   const clusters = new Map<number, { holder: number; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
   growing.sort((a, b) => b.g.bytesPerIteration - a.g.bytesPerIteration);
   for (const { g, samples } of growing) {
+    // The holder most of a few members hang from (the newest one may still sit in a local).
     let h: ReturnType<typeof holderOf> | undefined;
-    let sample = -1;
-    for (const x of samples) {
+    const votes = new Map<number, { n: number; at: ReturnType<typeof holderOf> }>();
+    for (const x of samples.slice(0, 6)) {
       const at = holderOf(last, x, opts.bornAfter ?? Infinity);
-      if (at.path.length) { h = at; sample = x; break; }
+      if (!at.path.length) continue;
+      const v = votes.get(at.holder);
+      if (v) v.n++; else votes.set(at.holder, { n: 1, at });
     }
+    for (const v of votes.values()) if (!h || v.n > (votes.get(h.holder)?.n ?? 0)) h = v.at;
     if (!h) continue;
-    const key = h.holder >= 0 ? last.id(h.holder) : -last.id(sample);
+    const key = h.holder >= 0 ? last.id(h.holder) : -last.id(h.path[h.path.length - 1]!.node);
     let c = clusters.get(key);
     if (!c) { c = { holder: h.holder, path: pathLabels(last, h.path), groups: [], entries: growingCollections.get(key) ?? null }; clusters.set(key, c); }
     c.groups.push(g);

@@ -49,7 +49,7 @@ export interface Measurement {
 
 /** Collections smaller than this are not followed between snapshots. */
 export const MIN_ENTRIES = 8;
-const SAMPLES = 4;
+const SAMPLES = 6;
 const TOOL_DIR = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 /** The kind and class of node `i`, or null for V8 internals, numbers and code. */
