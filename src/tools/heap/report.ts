@@ -238,7 +238,9 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const xl = ctx.hasExternal && data.hasLive, xa = ctx.hasExternal && !data.hasLive;
   const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', ...(xl ? ['external_bytes'] : []), `live_${counted}`] : []),
     ...(data.hasAlloc ? ['allocated_bytes', ...(xa ? ['external_bytes'] : []), `allocated_${counted}`] : [])];
-  const byteColumns = ['live_bytes', 'allocated_bytes', 'external_bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
+  const byteColumns = ['live bytes', 'allocated bytes', 'external bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
+  // The CSV keeps field names (live_bytes); the HTML table is headed in words.
+  const headings = columns.map((c) => c.replace(/_/g, ' '));
   const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), ...(xl ? [Math.round(s.extLive)] : []), s.liveCount] : []),
     ...(data.hasAlloc ? [Math.round(s.alloc), ...(xa ? [Math.round(s.extAlloc)] : []), s.allocCount] : [])];
   const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
@@ -247,7 +249,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const sections: Section[] = [
     ...seriesCharts(data, points, by, expand, cwd, marks).map((chart): Section => ({ kind: 'chart', chart })),
     ...(textOnly ? [] : [{ kind: 'html' as const, title: 'Flame graph of allocations by stack', html: flameSection(graphs) }]),
-    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf), byteColumns } },
+    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns: headings, rows: sites.slice(0, top).map(rowOf), byteColumns } },
   ];
   if (objects?.length) {
     sections.push({
