@@ -14,8 +14,11 @@ const log = join(outDir, 'leaky-server.process.jsonl');
 const html = join(outDir, 'leaky-server.process.html');
 const cli = join(root, 'dist', 'cli.js');
 
+/** An argument as a shell reads it back: the URL's `&` would otherwise end the command when pasted. */
+const shellWord = (a) => (/^[\w@%+=:,./{}-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+
 const run = (args, ok = [0]) => {
-  console.log(`$ memtrace ${args.map((a) => relative(root, a) && a.startsWith(root) ? relative(root, a) : a).join(' ')}`);
+  console.log(`$ memtrace ${args.map((a) => shellWord(relative(root, a) && a.startsWith(root) ? relative(root, a) : a)).join(' ')}`);
   const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: root });
   if (!ok.includes(r.status)) process.exit(r.status ?? 1);
 };

@@ -192,6 +192,8 @@ test('report: text, html with an inlined flame graph, speedscope, csv; --by func
   assert.match(html, /d3-flame-graph/);
   assert.match(html, /keepForty/);
   assert.doesNotMatch(html, /<script[^>]+src=/, 'nothing fetched when opened');
+  assert.match(html, /<th>live bytes<\/th>.*<th>live samples<\/th>/, 'the sites table is headed in words');
+  assert.doesNotMatch(html, /<th>[a-z]+_[a-z]+<\/th>/, 'no CSV field names as headings');
   r = memtrace(['report', log, '--format', 'speedscope']);
   assert.equal(r.status, 0, r.stderr);
   const ss = JSON.parse(readFileSync(join(dir, 'live.speedscope.json'), 'utf8'));

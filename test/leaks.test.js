@@ -28,9 +28,13 @@ function group(leak, cls) {
 
 test('the demo server\'s URL-keyed Buffer cache, driven by --http', () => {
   const port = 20000 + (process.pid % 20000);
-  const { summary } = leaks(['--http', `http://127.0.0.1:${port}/products?id=1&session={n}`, '--requests', '50', '--', process.execPath, join(root, 'examples', 'leaky-server.js'), '--serve', String(port)]);
+  const { summary, log } = leaks(['--http', `http://127.0.0.1:${port}/products?id=1&session={n}`, '--requests', '50', '--', process.execPath, join(root, 'examples', 'leaky-server.js'), '--serve', String(port)]);
   assert.equal(summary.verdict, 'leak');
   const leak = summary.leaks[0];
+  // The HTML names where each group was allocated as the text does.
+  const html = memtrace(['report', log, '--format', 'html', '-o', '-']).stdout;
+  assert.doesNotMatch(html, /\(native code\)/, 'V8\'s "(native code)" placeholder is not shown as a site');
+  for (const g of leak.groups.filter((x) => x.site === '(native code)')) assert.ok(html.includes(`by ${g.fn || 'native code'}`), `${g.cls}: by ${g.fn}`);
   within10(leak.entriesPerIteration, 50);
   const buf = group(leak, 'Buffer');
   within10(buf.perIteration, 50);

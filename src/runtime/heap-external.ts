@@ -4,6 +4,7 @@
 // takes the JS stack of each sampled allocation; a WeakRef says whether it is still alive.
 // Runs inside the traced program: imports only node: modules.
 import { Buffer } from 'node:buffer';
+import { hideFramesOf, showSourceOf } from './stand-in.js';
 
 /** One JS frame of an external allocation: function, script, the function's start and the call position inside it (1-based). */
 export type ExternalFrame = [fn: string, url: string, line: number, col: number, callLine: number, callCol: number];
@@ -51,7 +52,7 @@ export class ExternalSampler {
 
   constructor(private intervalBytes: number) {}
 
-  /** Starts sampling: the factories are wrapped in proxies (name, length and properties unchanged). */
+  /** Starts sampling: the factories are wrapped in proxies (name, length, properties, source and thrown errors' frames unchanged). */
   install(): void {
     const B = Buffer as unknown as Record<string, unknown>;
     for (const name of FACTORIES) {
@@ -64,7 +65,7 @@ export class ExternalSampler {
         apply(target, thisArg, args) {
           sampler.depth++;
           let out: unknown;
-          try { out = Reflect.apply(target, thisArg, args); } finally { sampler.depth--; }
+          try { out = Reflect.apply(target, thisArg, args); } catch (e) { hideFramesOf(e, import.meta.url); throw e; } finally { sampler.depth--; }
           if (sampler.depth === 0) {
             const n = (out as { byteLength?: unknown } | null)?.byteLength;
             if (typeof n === 'number' && n > 0) sampler.onAllocation(out as object, n, handler.apply!);
@@ -72,7 +73,9 @@ export class ExternalSampler {
           return out;
         },
       };
-      B[name] = new Proxy(original as (...args: unknown[]) => unknown, handler);
+      const proxy = new Proxy(original as (...args: unknown[]) => unknown, handler);
+      showSourceOf(proxy, original);
+      B[name] = proxy;
       this.restore.push(() => { B[name] = original; });
     }
   }

@@ -209,12 +209,12 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const frameNotes = unknown.length
     ? [`note: ${unknown.length} frame${unknown.length > 1 ? 's' : ''} whose script V8 had collected: ${unknown.slice(0, 3).map((f) => `${f.fn} (${f.file || 'unknown script'}: ${f.why})`).join('; ')}${unknown.length > 3 ? '; …' : ''}`]
     : [];
-  // A CommonJS script's module scope is gone once it has run: at exit its own code holds little
-  // of what the heap grew by during the run.
+  // At exit the program's own code often holds little of what the heap grew by: temporary data
+  // is collected, and so is a CommonJS script's module scope once it has run (not an ES module's).
   const own = sites.filter((s) => !s.where.startsWith('[')).reduce((a, s) => a + s.live + s.extLive, 0);
   const grew = end?.memory ? end.memory.peak.heapUsed + end.memory.peak.external - end.memory.start.heapUsed - end.memory.start.external : 0;
   const emptyNote = data.hasLive && (!end?.moment || end.moment.kind === 'exit') && grew > 1024 * 1024 && own < 0.1 * grew
-    ? [`memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (a CommonJS script's module scope is collected once it has run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`]
+    ? [`memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (the rest was collected before the end: data the run dropped, or a CommonJS script's module scope once it had run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`]
     : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,
@@ -238,7 +238,9 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const xl = ctx.hasExternal && data.hasLive, xa = ctx.hasExternal && !data.hasLive;
   const columns = ['where', 'function', ...(data.hasLive ? ['live_bytes', ...(xl ? ['external_bytes'] : []), `live_${counted}`] : []),
     ...(data.hasAlloc ? ['allocated_bytes', ...(xa ? ['external_bytes'] : []), `allocated_${counted}`] : [])];
-  const byteColumns = ['live_bytes', 'allocated_bytes', 'external_bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
+  const byteColumns = ['live bytes', 'allocated bytes', 'external bytes', 'shallow bytes', 'retained bytes', 'native bytes'];
+  // The CSV keeps field names (live_bytes); the HTML table is headed in words.
+  const headings = columns.map((c) => c.replace(/_/g, ' '));
   const rowOf = (s: (typeof sites)[number]) => [s.where, s.fn, ...(data.hasLive ? [Math.round(s.live), ...(xl ? [Math.round(s.extLive)] : []), s.liveCount] : []),
     ...(data.hasAlloc ? [Math.round(s.alloc), ...(xa ? [Math.round(s.extAlloc)] : []), s.allocCount] : [])];
   const marks = log.records.filter((r) => typeof r.mark === 'string').map((r) => ({ t: r.t, label: String(r.mark) }));
@@ -247,7 +249,7 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const sections: Section[] = [
     ...seriesCharts(data, points, by, expand, cwd, marks).map((chart): Section => ({ kind: 'chart', chart })),
     ...(textOnly ? [] : [{ kind: 'html' as const, title: 'Flame graph of allocations by stack', html: flameSection(graphs) }]),
-    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns, rows: sites.slice(0, top).map(rowOf), byteColumns } },
+    { kind: 'table', table: { title: `Top ${Math.min(top, sites.length)} sites by ${by}`, columns: headings, rows: sites.slice(0, top).map(rowOf), byteColumns } },
   ];
   if (objects?.length) {
     sections.push({

@@ -3,6 +3,12 @@
 import { formatBytes } from '../../core/units.js';
 import type { LeakAnalysis } from './detect.js';
 
+/** Where a group's objects were allocated, in words: "allocated in fn (file:line:col)", "allocated by (V8 API)" for native code. */
+export function allocatedWhere(g: { site?: string | null; fn?: string | null }): string {
+  if (g.site === '(native code)') return `allocated by ${g.fn || 'native code'}`;
+  return g.site ? `allocated in ${g.fn || '(anonymous)'} (${g.site})` : 'allocation site unknown (no allocation stacks in these snapshots)';
+}
+
 /** The cheap figures of one measured boundary. */
 export interface IterationFigures {
   k: number;
@@ -41,7 +47,7 @@ export function formatAnalysis(a: LeakAnalysis, run: RunInfo): string {
       `${l.totalObjects.toLocaleString('en-US')} objects (${formatBytes(l.totalBytes)}) born since the baseline still alive; the holder retains ${formatBytes(l.retainedSize)}`);
     if (l.entries) out.push(`   entries: ${l.entries.map((e) => e.toLocaleString('en-US')).join(' → ')} (+${rate(l.entriesPerIteration!)}/iteration)`);
     for (const g of l.groups.slice(0, 6)) {
-      const where = g.site === '(native code)' ? `allocated by ${g.fn || 'native code'}` : g.site ? `allocated in ${g.fn || '(anonymous)'} (${g.site})` : 'allocation site unknown (no allocation stacks in these snapshots)';
+      const where = allocatedWhere(g);
       out.push(`   ${g.cls.padEnd(18)} +${rate(g.perIteration)}/iteration, ${formatBytes(g.bytesPerIteration, true)}/iteration, ${g.counts[g.counts.length - 1]!.toLocaleString('en-US')} alive; ${where}`);
     }
     if (l.groups.length > 6) out.push(`   … and ${l.groups.length - 6} more groups`);

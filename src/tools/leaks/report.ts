@@ -5,7 +5,7 @@ import { escapeHtml } from '../../report/html.js';
 import type { LogContents } from '../../core/log.js';
 import type { Chart, Report, ReportOptions, Section } from '../../report/types.js';
 import type { LeakAnalysis } from './detect.js';
-import { formatAnalysis, type IterationFigures } from './format.js';
+import { allocatedWhere, formatAnalysis, type IterationFigures } from './format.js';
 
 interface IterationRecord extends IterationFigures {
   t: number;
@@ -41,17 +41,17 @@ export function buildReport(log: LogContents, _options: ReportOptions = {}): Rep
     analysis.leaks.forEach((l, n) => {
       const chart: Chart = {
         title: `Leak ${n + 1}: ${l.title}`, unit: 'bytes', t,
-        series: l.groups.slice(0, 6).map((g) => ({ label: `${g.cls}${g.site ? ` (${g.site.split('/').pop()})` : ''}`, values: g.bytes })),
+        series: l.groups.slice(0, 6).map((g) => ({ label: g.site === '(native code)' ? `${g.cls} by ${g.fn || 'native code'}` : `${g.cls}${g.site ? ` (${g.site.split('/').pop()})` : ''}`, values: g.bytes })),
         marks: snapT.length ? iterMarks : undefined,
       };
       sections.push({ kind: 'chart', chart });
       if (l.entries) sections.push({ kind: 'chart', chart: { title: `Leak ${n + 1}: entries of ${l.holder.replace(/ \(.*$/, '')}`, unit: 'count', t, series: [{ label: 'entries', values: l.entries }], marks: snapT.length ? iterMarks : undefined } });
       const path = l.path.map((p) => `<span class="step">${escapeHtml(p)}</span>`).join(' <span class="arrow">→</span> ');
-      const rows = l.groups.map((g) => `<tr><td>${escapeHtml(g.cls)}</td><td class="num">+${Math.round(g.perIteration)}</td><td class="num">${escapeHtml(formatBytes(g.bytesPerIteration))}</td><td class="num">${g.counts[g.counts.length - 1]}</td><td>${escapeHtml(g.fn ?? '')} ${escapeHtml(g.site ?? 'unknown')}</td></tr>`).join('');
+      const rows = l.groups.map((g) => `<tr><td>${escapeHtml(g.cls)}</td><td class="num">+${Math.round(g.perIteration)}</td><td class="num">${escapeHtml(formatBytes(g.bytesPerIteration))}</td><td class="num">${g.counts[g.counts.length - 1]}</td><td>${escapeHtml(allocatedWhere(g))}</td></tr>`).join('');
       sections.push({
         kind: 'html', title: `Leak ${n + 1}: who holds it`,
         html: `<p><b>Retainer path</b> (from a GC root): ${path}</p><p>grew in ${l.grew} of ${l.measured} intervals; the holder retains ${escapeHtml(formatBytes(l.retainedSize))}; +${escapeHtml(formatBytes(l.bytesPerIteration))} per iteration</p>` +
-          `<table><thead><tr><th>class</th><th>objects/iteration</th><th>bytes/iteration</th><th>alive</th><th>allocated in</th></tr></thead><tbody>${rows}</tbody></table>`,
+          `<table><thead><tr><th>class</th><th>objects/iteration</th><th>bytes/iteration</th><th>alive</th><th>allocated</th></tr></thead><tbody>${rows}</tbody></table>`,
       });
     });
   }
