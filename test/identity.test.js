@@ -24,10 +24,11 @@ const TOOLS = {
 /**
  * Variables a tool that follows the whole process tree by design must leave in the environment
  * for its descendants: the malloc interposer is preloaded by the dynamic linker in every process
- * of the tree (`--no-follow` stops it); heap profiles every node process of the tree, because
+ * of the tree (`--no-follow` stops it), and node processes among them take a small preload that
+ * marks where their start-up ends (NODE_OPTIONS); heap profiles every node process of the tree, because
  * npx, npm and tsx start the real program as a child. Nothing else may differ.
  */
-const TREE_VARIABLES = { malloc: /^(LD_PRELOAD|MEMTRACE_MALLOC_\w+)$/, heap: /^(NODE_OPTIONS|MEMTRACE_CHANNEL)$/ };
+const TREE_VARIABLES = { malloc: /^(LD_PRELOAD|NODE_OPTIONS|MEMTRACE_MALLOC_\w+)$/, heap: /^(NODE_OPTIONS|MEMTRACE_CHANNEL)$/ };
 
 /**
  * On Node 20 the ESM hooks of `calls` run on node's loader thread (module.register()), which
