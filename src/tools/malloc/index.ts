@@ -171,8 +171,11 @@ const wantsV8Log = (command: string[], nodeOpts: string) => [...command, ...node
 
 async function run(command: string[], options: MallocOptions, o: { so: string; output: string; runId: number; flags: number; privateDir: string; baseEnv: NodeJS.ProcessEnv }): Promise<MallocResult> {
   const { so, output, runId, flags, privateDir, baseEnv } = o;
-  // a node program loads the preload that marks where start-up ends and passes mark()s on
-  const env: NodeJS.ProcessEnv = options.countOnly ? { ...baseEnv } : withNodeImport(baseEnv, pathToFileURL(marksPreload).href);
+  // a node program loads the preload that marks where start-up ends and passes mark()s on, when
+  // they are used: stacks (start-up apart, live at exit) or a window. Not otherwise: loading it
+  // (node's ESM loader) adds some thousand allocations of its own to the program's.
+  const marks = !options.countOnly && (!!options.stacks || options.since !== undefined || options.until !== undefined);
+  const env: NodeJS.ProcessEnv = marks ? withNodeImport(baseEnv, pathToFileURL(marksPreload).href) : { ...baseEnv };
   Object.assign(env, {
     LD_PRELOAD: [so, baseEnv.LD_PRELOAD].filter(Boolean).join(':'),
     MEMTRACE_MALLOC_OUT: output,
