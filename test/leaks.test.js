@@ -55,6 +55,15 @@ test('listeners added to a long-lived EventEmitter', () => {
   assert.ok(leak.shortPath.includes('bus (variable)'), leak.shortPath.join(' → '));
 });
 
+test('a Map keyed by small integers: its entries counted as the program sees them', () => {
+  const { summary } = leaks(['--scenario', fx('counter-keyed-map.js')]);
+  const leak = summary.leaks[0];
+  within10(leak.entriesPerIteration, 30);
+  assert.match(leak.holder, /^Map/);
+  // The holder's label and the entries series end on the same count.
+  assert.match(leak.holder, new RegExp(`\\(${leak.entries.at(-1)} entries\\)`), `${leak.holder}: ${leak.entries.join(' → ')}`);
+});
+
 test('closures kept by timers never cleared', () => {
   const { summary } = leaks(['--scenario', fx('timer-closures.js')]);
   const leak = summary.leaks[0];

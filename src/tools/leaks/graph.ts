@@ -58,6 +58,8 @@ export class HeapGraph {
   edges(i: number): Edge[] { return [...this.g.edges(i)]; }
   /** Bytes `i` keeps alive alone (its dominator subtree, native backing stores included). */
   retainedSize(i: number): number { return this.g.retainedSize(i); }
+  /** Entries of a Map/Set (a small-integer key or value is no node, so slots are paired by position), elements of an Array; -1 otherwise. */
+  collectionSize(i: number): number { return this.g.collectionSize(i); }
   /** A node as a person reads it: `Map (6000 entries)`, `(closure handler)`. */
   describe(i: number): string { return this.g.describe(i); }
   /** The allocation stack of a trace node, innermost frame first; empty when unknown. */

@@ -116,8 +116,9 @@ export function entryTargets(g: HeapGraph, i: number): number[] {
 
 /** Entries of a collection node (a Map's key and value count as one entry). */
 export function entriesOf(g: HeapGraph, i: number): number {
-  const n = entryTargets(g, i).length;
-  return g.name(i) === 'Map' ? Math.floor(n / 2) : n;
+  const name = g.name(i);
+  if (name === 'Map' || name === 'Set') return Math.max(0, g.collectionSize(i));
+  return entryTargets(g, i).length;
 }
 
 /** The largest object id in a snapshot: objects with higher ids in a later snapshot of the same process were born after it. */
@@ -150,11 +151,12 @@ export function measure(g: HeapGraph, bornAfter = Infinity): Measurement {
     if (tot) { tot.count++; tot.bytes += bytes; } else classes.set(ck, { count: 1, bytes });
     if (c.kind === 'object' && (g.edgeCount(i) >= MIN_ENTRIES || c.cls === 'Map' || c.cls === 'Set')) {
       const targets = entryTargets(g, i);
-      const entries = c.cls === 'Map' ? Math.floor(targets.length / 2) : targets.length;
+      // Not targets/2 for a Map: a small-integer key or value has no node, so the pairs are counted by slot.
+      const entries = c.cls === 'Map' || c.cls === 'Set' ? Math.max(0, g.collectionSize(i)) : targets.length;
       if (entries >= MIN_ENTRIES) {
         let fresh = 0;
         for (const t of targets) if (g.id(t) > bornAfter || g.traceNode(t)) fresh++;
-        if (c.cls === 'Map') fresh = Math.ceil(fresh / 2);
+        if (c.cls === 'Map' && targets.length) fresh = Math.min(entries, Math.ceil(fresh * entries / targets.length));
         collections.set(g.id(i), { id: g.id(i), node: i, cls: c.cls, entries, fresh, bytes: g.retainedSize(i) });
       }
     }
