@@ -2,7 +2,7 @@
 // main module: tells the interposer where start-up ends and where the program begins to exit, and passes the program's marks
 // (`mark()` from memtrace/mark) to it. The channel is an open() of DIR/mark-LABEL in memtrace's
 // private directory, which the interposer (it hooks open) takes as a mark and fails with ENOENT:
-// no fd, no file, nothing the program can see. Imports only node: and core/marks.
+// no fd, no file, nothing the program can see. Imports only node: and runtime/marks.
 import { openSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { subscribeMarks } from './marks.js';
