@@ -83,12 +83,14 @@ test('--at mark:NAME that never comes, bad --at, --at with --exact: one line eac
 });
 
 /** Runs server.js under memtrace heap with `args`, sends `signals` once it is ready; the log and stderr. */
-async function runServer(name, args, signals) {
+async function runServer(name, args, signals, afterMs = 0) {
   const log = join(dir, `${name}.jsonl`);
   const child = spawn(process.execPath, [cli, 'heap', ...args, '-o', log, '--', process.execPath, server], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stderr.on('data', (d) => { err += d; });
   await new Promise((resolve) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); }));
+  // --every needs its period to pass at least once after the program is ready
+  if (afterMs) await new Promise((r) => setTimeout(r, afterMs));
   for (const sig of signals) child.kill(sig);
   const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)));
   return { log, err, code };
@@ -105,7 +107,7 @@ test('--at signal: SIGUSR2 reads the profile and the program goes on; SIGTERM en
 });
 
 test('--every: a series; text, JSON, CSV, speedscope, HTML and gnuplot agree on totals and top sites', async () => {
-  const r = await runServer('every', ['--every', '100ms'], ['SIGINT']);
+  const r = await runServer('every', ['--every', '100ms'], ['SIGINT'], 500);
   assert.equal(r.code, 130, r.err);
   const sum = JSON.parse(report(r.log, 'json').stdout);
   assert.ok(sum.series >= 2, `series of ${sum.series}`);

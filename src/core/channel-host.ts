@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHANNEL_ENV, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
+import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
 
 /** Options of {@link ChannelHost.open}. */
 export interface ChannelHostOptions {
@@ -112,7 +112,6 @@ export class ChannelHost {
     this.sockets.add(socket);
     socket.unref();
     socket.setEncoding('utf8');
-    let pending = '';
     let peer: (ChannelPeer & { answer(m: ChannelMessage): void; fail(e: Error): void }) | undefined;
     let closedResolve!: () => void;
     const closed = new Promise<void>((r) => { closedResolve = r; });
@@ -123,25 +122,19 @@ export class ChannelHost {
       peer?.fail(new Error('the program closed the channel'));
       closedResolve();
     });
-    socket.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let m: ChannelMessage;
-        try { m = JSON.parse(line) as ChannelMessage; } catch { continue; }
-        if (!peer) {
-          if (!this.tokenMatches(m.token) || typeof m.pid !== 'number') { socket.destroy(); return; }
-          peer = makePeer(socket, m.pid, closed);
-          this.peers.push(peer);
-          for (const l of this.peerListeners) l(peer);
-        } else if ('re' in m) {
-          peer.answer(m);
-        } else {
-          for (const l of this.messageListeners) l(m, peer);
-        }
+    onJsonLines(socket, (message) => {
+      const m = message as ChannelMessage;
+      if (!peer) {
+        if (!this.tokenMatches(m.token) || typeof m.pid !== 'number') { socket.destroy(); return false; }
+        peer = makePeer(socket, m.pid, closed);
+        this.peers.push(peer);
+        for (const l of this.peerListeners) l(peer);
+      } else if ('re' in m) {
+        peer.answer(m);
+      } else {
+        for (const l of this.messageListeners) l(m, peer);
       }
+      return true;
     });
   }
 

@@ -117,6 +117,25 @@ export function removeAbandoned(offer: ChannelOffer): void {
   try { if (verified(offer)) rmSync(dirname(offer.path), { recursive: true, force: true }); } catch { /* not ours to insist */ }
 }
 
+/**
+ * Calls `fn` with each JSON value of a newline-delimited stream (a line that is not JSON is
+ * skipped); `fn` returning false stops reading the rest of that chunk (the socket is done).
+ */
+export function onJsonLines(socket: Socket, fn: (message: unknown) => boolean): void {
+  let pending = '';
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let m: unknown;
+      try { m = JSON.parse(line); } catch { continue; }
+      if (!fn(m)) return;
+    }
+  });
+}
+
 /** True when `offer.path` is still the socket memtrace made, in a private directory of this uid. */
 function verified(offer: ChannelOffer): boolean {
   const uid = process.getuid?.();
@@ -176,19 +195,11 @@ async function open(): Promise<Channel | undefined> {
   if (!write(`${JSON.stringify({ token: offer.token, pid: process.pid })}\n`)) { socket.destroy(); return undefined; }
 
   const handlers = new Map<string, CommandHandler>();
-  let pending = '';
   socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      let m: { id?: unknown; cmd?: unknown; args?: unknown };
-      try { m = JSON.parse(line) as typeof m; } catch { continue; }
-      if (typeof m.cmd !== 'string') continue;
-      void answer(m.id, m.cmd, m.args);
-    }
+  onJsonLines(socket, (message) => {
+    const m = message as { id?: unknown; cmd?: unknown; args?: unknown };
+    if (m && typeof m.cmd === 'string') void answer(m.id, m.cmd, m.args);
+    return true;
   });
   const answer = async (id: unknown, cmd: string, args: unknown) => {
     const handler = handlers.get(cmd);
