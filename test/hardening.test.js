@@ -387,3 +387,19 @@ test('report: records whose fields have the wrong shape are a corrupt log in one
   }
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('leaks: a device given as -o stays a device and the verdict is printed; -o - is refused before the run', (t) => {
+  const dir = tmp();
+  const dev = join(dir, 'null');
+  if (!mknod(dev, 1, 3)) { t.skip(NO_MKNOD); return; }
+  writeFileSync(join(dir, 'pool.mjs'), 'const free = [];\nexport function iteration() { const b = free.pop() ?? Buffer.alloc(4096); free.push(b); }\n');
+  const r = memtrace(['leaks', '-w', '1', '-n', '2', '--check', '--scenario', 'pool.mjs', '-o', dev], { cwd: dir });
+  assert.ok(statSync(dev).isCharacterDevice(), `${dev} is no longer a device`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /no leak found/);
+  assert.doesNotMatch(r.stderr, /not a memtrace log|internal error/);
+  const dash = memtrace(['leaks', '--scenario', 'pool.mjs', '-o', '-'], { cwd: dir });
+  assert.equal(dash.status, 2, dash.stderr);
+  assertOneLine(dash.stderr, /-o -.*stdout/);
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -1,11 +1,13 @@
 // `memtrace leaks`: runs a program (or a scenario) for warm-up + measured iterations, compares
 // heap snapshots taken at their boundaries, and says what leaks, how fast, who holds it and
 // where it was allocated. `--snapshots a b c` compares snapshot files from anywhere.
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { UsageError, fileError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
+import { checkOutput, checkOutputDir } from '../../core/output.js';
+import { helpExamples } from '../../core/help.js';
 import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.js';
 import { formatBytes, parseInterval } from '../../core/units.js';
 import { analyzeSnapshots } from './analyze.js';
@@ -63,7 +65,14 @@ export function register(program: Command): void {
     .option('--check', 'exit 1 when a leak was found, 0 when none (2 on usage errors), instead of the program\'s exit code')
     .addOption(new Option('--format <format>', 'the verdict on stdout as text or JSON (text also goes to stderr)').choices(['text', 'json']).default('text'))
     .option('--no-source-maps', 'report positions in the generated .js files')
-    .option('-o, --output <file>', 'the log (default memtrace-leaks-DATE-PID.jsonl here)')
+    .option('-o, --output <file>', 'the log (default memtrace-leaks-DATE-TIME-PID.jsonl here)')
+    .addHelpText('after', helpExamples([
+      ['memtrace leaks -- node job.js', "the program calls mark('iteration') after each one"],
+      ["memtrace leaks --http 'http://127.0.0.1:3000/?id={n}' -- node server.js", '100 requests an iteration, loopback only'],
+      ['memtrace leaks --check --scenario scenario.js', 'CI: exit 1 on a leak, 0 without'],
+      ['memtrace leaks --snapshots a.heapsnapshot b.heapsnapshot c.heapsnapshot', 'snapshots from anywhere'],
+      ['memtrace report memtrace-leaks-….jsonl --format html', 'growth and retainer path of each leak'],
+    ]))
     .passThroughOptions()
     .action(async (command: string[], opts: LeaksCommandOptions) => {
       const warmup = parseCount(opts.warmup, '--warmup', 0);
@@ -74,7 +83,9 @@ export function register(program: Command): void {
       if (opts.http && opts.every) throw new UsageError('--http and --every both drive iterations: give one');
       if ((opts.http || opts.every) && !command.length) throw new UsageError(`${opts.http ? '--http' : '--every'} drives a program: give it after --`);
       const logPath = resolve(opts.output ?? defaultLogName('leaks', process.pid));
-      try { writeFileSync(logPath, ''); } catch (err) { throw fileError(err, 'write log', logPath); }
+      // Checked before the run, changed in nothing: a device or FIFO is written, never truncated or read back.
+      if (opts.output !== undefined) checkOutput(opts.output);
+      else checkOutputDir(process.cwd());
 
       if (opts.snapshots) {
         if (opts.snapshots.length < 2) throw new UsageError('--snapshots needs at least two files of one process, oldest first (three for the three-snapshot technique)');
@@ -83,10 +94,10 @@ export function register(program: Command): void {
           sourceMaps: opts.sourceMaps, cwd: process.cwd(),
           progress: (k, p) => { const bytes = sizeOf(p); if (bytes > 50 * 1048576) process.stderr.write(`memtrace: reading ${p} (${formatBytes(bytes)}), ${k + 1} of ${files.length}\n`); },
         });
-        const writer = new LogWriter(logPath, makeHeader('leaks', { pid: process.pid, command: ['--snapshots', ...files], warmup: 0, iterations: files.length - 1, driver: 'snapshots' }), 0);
+        const writer = new LogWriter(logPath, makeHeader('leaks', { pid: process.pid, command: ['--snapshots', ...files], warmup: 0, iterations: files.length - 1, driver: 'snapshots' }), 0, { keep: true });
         writer.write({ t: 0, ev: 'analysis', analysis });
         writer.close();
-        await finish(logPath, analysis, opts, 0);
+        await finish(logPath, writer, analysis, opts, 0);
         return;
       }
 
@@ -98,7 +109,7 @@ export function register(program: Command): void {
       const argv = opts.scenario ? [process.execPath, SCENARIO_RUNNER, resolve(opts.scenario), String(warmup + iterations)] : command;
       const t0 = Date.now();
       const header = makeHeader('leaks', { pid: process.pid, command: opts.scenario ? ['--scenario', resolve(opts.scenario)] : command, warmup, iterations, driver: driver.kind });
-      const writer = new LogWriter(logPath, header);
+      const writer = new LogWriter(logPath, header, 1000, { keep: true });
       const say = (line: string) => process.stderr.write(`memtrace: ${line}\n`);
       const outcome = await runMeasured({
         command: argv, warmup, iterations, driver, say,
@@ -122,19 +133,21 @@ export function register(program: Command): void {
       writer.write({ t: Date.now() - t0, ev: 'exit', code: outcome.exit.code, signal: outcome.exit.signal, stoppedByMemtrace: outcome.stoppedByUs, ...(outcome.incomplete ? { incomplete: outcome.incomplete } : {}) });
       writer.close();
       if (outcome.incomplete) {
-        if (analysis) await finish(logPath, analysis, opts, null);
+        if (analysis) await finish(logPath, writer, analysis, opts, null);
         // A scenario that is not one has said so itself, in one line.
         if (!(opts.scenario && outcome.exit.code === 2 && outcome.boundaries.length === 0)) say(outcome.incomplete);
         say(`what was measured is in ${logPath}`);
         process.exitCode = 2;
         return;
       }
-      await finish(logPath, analysis!, opts, outcome.stoppedByUs ? 0 : outcome.exit.exitCode);
+      await finish(logPath, writer, analysis!, opts, outcome.stoppedByUs ? 0 : outcome.exit.exitCode);
     });
 }
 
-async function finish(logPath: string, analysis: LeakAnalysis, opts: LeaksCommandOptions, programExit: number | null): Promise<void> {
-  const report = buildReport(await readLog(logPath), {});
+async function finish(logPath: string, writer: LogWriter, analysis: LeakAnalysis, opts: LeaksCommandOptions, programExit: number | null): Promise<void> {
+  // The summary of what was written, from memory: the log may be a device or a FIFO.
+  const report = buildReport(writer.contents() ?? await readLog(logPath), {});
+  for (const w of writer.contents()?.warnings ?? []) process.stderr.write(`memtrace: warning: ${w}\n`);
   process.stderr.write(`${report.text}\nmemtrace: log ${logPath} (memtrace report ${logPath} --format html)\n`);
   if (opts.format === 'json') process.stdout.write(JSON.stringify(report.summary, null, 2) + '\n');
   if (programExit === null) return;
