@@ -8,6 +8,7 @@ import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
 import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
+import { rewriteSources } from './stand-in.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
@@ -85,15 +86,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
  * length and property attributes, no prototype, and its own source reads `[native code]`.
  */
 function hideProbesFromToString(): void {
-  const native = Function.prototype.toString;
-  const replacement = {
-    toString(this: unknown): string {
-      if (this === replacement) return Reflect.apply(native, native, []) as string;
-      return originalSource(Reflect.apply(native, this, []) as string);
-    },
-  }.toString;
-  const d = Object.getOwnPropertyDescriptor(Function.prototype, 'toString')!;
-  Object.defineProperty(Function.prototype, 'toString', { ...d, value: replacement });
+  rewriteSources(originalSource);
 }
 
 let hooksPort: MessagePort | undefined;

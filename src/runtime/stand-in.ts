@@ -3,6 +3,7 @@
 // Runs inside the traced program: imports nothing.
 
 const originals = new WeakMap<object, object>();
+const rewrites: Array<(source: string) => string> = [];
 let installed = false;
 
 /**
@@ -12,6 +13,17 @@ let installed = false;
  */
 export function showSourceOf(standIn: object, original: object): void {
   originals.set(standIn, original);
+  installToString();
+}
+
+/** Passes every source Function.prototype.toString gives through `rewrite` (e.g. to take out probes). */
+export function rewriteSources(rewrite: (source: string) => string): void {
+  rewrites.push(rewrite);
+  installToString();
+}
+
+// One replacement serves every stand-in and rewrite: toString is replaced once per process.
+function installToString(): void {
   if (installed) return;
   installed = true;
   const previous = Function.prototype.toString;
@@ -19,7 +31,9 @@ export function showSourceOf(standIn: object, original: object): void {
     toString(this: unknown): string {
       if (this === replacement) return Reflect.apply(previous, previous, []) as string;
       const target = (typeof this === 'function' && originals.get(this)) || this;
-      return Reflect.apply(previous, target, []) as string;
+      let source = Reflect.apply(previous, target, []) as string;
+      for (const rewrite of rewrites) source = rewrite(source);
+      return source;
     },
   }.toString;
   const d = Object.getOwnPropertyDescriptor(Function.prototype, 'toString')!;
