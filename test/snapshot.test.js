@@ -192,6 +192,39 @@ test('retainer paths name variables, properties, closures and Map keys', () => {
   assert.deepEqual(graph.retainerPath(map, { maxDepth: 2 }).map((s) => s.label), ['context', 'cache (variable)']);
 });
 
+test('a block context\'s variables are named from its ScopeInfo, and never named wrong when a slot has no edge', async () => {
+  const labels = {};
+  for (const mode of ['string', 'smi']) {
+    const file = join(dir, `block-${mode}.heapsnapshot`);
+    const r = spawnSync(process.execPath, [join(root, 'test/fixtures/snapshot/block.cjs'), file, mode], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const g = await loadSnapshot(file);
+    const map = g.findByClass('Map').find((n) => g.collectionSize(n) === 5 && g.retainerPath(n).some((s) => s.label === '.reader'));
+    assert.ok(map, mode);
+    labels[mode] = g.retainerPath(map).at(-1).label;
+  }
+  assert.equal(labels.string, 'blockHeld (variable)');
+  // The small integer's slot has no edge: edge 0 is the Map, which must not be called "before".
+  assert.equal(labels.smi, '(hidden 0)');
+});
+
+test('a negative column in "locations" (Node 24 writes some) is read as 0, not refused', async () => {
+  const text = readFileSync(first, 'latin1');
+  const at = text.indexOf('"locations":[') + '"locations":['.length;
+  const fields = text.slice(at, text.indexOf(']', at)).split(',');
+  assert.ok(fields.length >= 4, 'the fixture has locations');
+  fields[3] = '-196';
+  const patched = join(dir, 'negative-column.heapsnapshot');
+  writeFileSync(patched, text.slice(0, at) + fields.join(',') + text.slice(text.indexOf(']', at)), 'latin1');
+  for (const chunkSize of [4 << 20, 997]) {
+    const g = await loadSnapshot(patched, { chunkSize });
+    assert.equal(g.raw.locations[3], 0);
+    assert.deepEqual([...g.raw.locations.subarray(4, 40)], json.locations.slice(4, 40));
+  }
+  writeFileSync(patched, text.slice(0, at) + '-,' + text.slice(at), 'latin1');
+  await assert.rejects(loadSnapshot(patched), SnapshotFormatError);
+});
+
 test('objects born between two snapshots of one process, by id', async () => {
   const later = await loadSnapshot(second);
   const born = bornBetween(graph, later);

@@ -504,6 +504,10 @@ export class HeapGraph {
     if (t === this.tContext) return `${name} (variable)`;
     if (t === this.tProperty) return `.${name}`;
     if (t === this.tShortcut) return name;
+    if (t === this.tHidden) {
+      const local = this.unnamedContextLocal(from, name);
+      if (local !== undefined) return `${local} (variable)`;
+    }
     const numeric = t === this.tElement || t === this.tHidden || /^\d+$/.test(name);
     if (numeric) {
       const entry = this.mapEntryLabel(from, e);
@@ -511,6 +515,32 @@ export class HeapGraph {
       return t === this.tHidden ? `(hidden ${name})` : `[${name}]`;
     }
     return name; // internal: context, table, elements, backing_store…
+  }
+
+  // V8 names the variables of a declaration context only; a block context's (a `{ }` block, or
+  // the body of a function whose lexical declarations get a scope of their own: how vite and
+  // vitest run every module) come as hidden edges 0, 1, 2…, numbered over the slots that hold a
+  // heap object (a small integer gets no edge). Its ScopeInfo's first hidden edges are the
+  // local names in slot order. When the context has exactly as many hidden edges as the
+  // ScopeInfo has leading names, no slot was skipped and edge k is local k; otherwise it stays
+  // unnamed rather than named wrong.
+  private unnamedContextLocal(context: number, slot: string): string | undefined {
+    if (this.name(context) !== 'system / Context') return undefined;
+    const first = this.firstEdge[context]!, end = this.firstEdge[context + 1]!;
+    let scopeInfo = -1, hidden = 0;
+    for (let e = first; e < end; e++) {
+      const t = this.edgeTypeIndex(e);
+      if (t === this.tHidden) hidden++;
+      else if (t === this.tInternal && this.edgeName(e) === 'scope_info') scopeInfo = this.edgeTarget(e);
+    }
+    if (scopeInfo < 0 || this.name(scopeInfo) !== 'system / ScopeInfo') return undefined;
+    const names: string[] = [];
+    for (let e = this.firstEdge[scopeInfo]!; e < this.firstEdge[scopeInfo + 1]!; e++) {
+      if (this.edgeTypeIndex(e) !== this.tHidden) continue;
+      if (!this.isStringNode(this.edgeTarget(e)) || this.edgeName(e) !== String(names.length)) break;
+      names.push(this.name(this.edgeTarget(e)));
+    }
+    return names.length === hidden ? names[Number(slot)] : undefined;
   }
 
   // A Map's or Set's entries live in its hash table, an array whose slots hold key, value,

@@ -59,6 +59,8 @@ interface NumberState {
   len: number;
   cur: number;
   inNum: boolean;
+  /** The number being read began with '-' (locations only). */
+  negative: boolean;
 }
 
 // The tokenizer's registers, module-level so that the hot loop touches no object property:
@@ -89,6 +91,24 @@ function scanNumbers(buf: Uint8Array, i: number, end: number): boolean {
   }
   nArr = arr; nLen = len; nCur = cur; nIn = inNum;
   return ok;
+}
+
+// `locations` (script, line and column of each closure) may hold negative columns: Node 24's
+// V8 writes some (-196 seen under vitest). Only there a '-' is read, and the value kept as 0.
+function scanLocations(st: NumberState, buf: Uint8Array, i: number, end: number): boolean {
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    const d = c - 48;
+    if (d >>> 0 < 10) { st.cur = st.cur * 10 + d; st.inNum = true; continue; }
+    if (c === 0x2d && !st.inNum && !st.negative) { st.negative = true; continue; }
+    if (st.inNum) {
+      if (st.len === st.arr.length) { const bigger = new Uint32Array(Math.max(1024, st.arr.length * 2)); bigger.set(st.arr); st.arr = bigger; }
+      st.arr[st.len++] = st.negative ? 0 : st.cur;
+      st.cur = 0; st.inNum = false; st.negative = false;
+    } else if (st.negative) return false;
+    if (c !== COMMA && c !== 0x0a && c !== 0x20 && c !== 0x0d && c !== 0x09) return false;
+  }
+  return true;
 }
 
 // Arrays of unsigned integers read by the tokenizer (V8 writes trace lines and columns +1,
@@ -209,7 +229,7 @@ export class SnapshotParser {
   private startNumbers(): void {
     const F = this.meta!.node_fields.length, EF = this.meta!.edge_fields.length;
     const size = this.key === 'nodes' ? this.nodeCount * F : this.key === 'edges' ? this.edgeCount * EF : 1024;
-    this.num = { arr: new Uint32Array(size), len: 0, cur: 0, inNum: false };
+    this.num = { arr: new Uint32Array(size), len: 0, cur: 0, inNum: false, negative: false };
     this.state = S.Numbers;
   }
 
@@ -217,12 +237,13 @@ export class SnapshotParser {
     const st = this.num!;
     const close = buf.indexOf(RBRACK, i);
     const stop = close < 0 || close > end ? end : close;
-    const ok = this.wasm ? this.scanWasm(this.wasm, buf, i, stop) : this.scanJs(buf, i, stop);
+    const ok = this.key === 'locations' ? scanLocations(st, buf, i, stop) : this.wasm ? this.scanWasm(this.wasm, buf, i, stop) : this.scanJs(buf, i, stop);
     if (!ok) throw this.notSnapshot();
     if (stop === end) return end;
+    if (st.negative && !st.inNum) throw this.notSnapshot();
     if (st.inNum) {
       if (st.len === st.arr.length) { const bigger = new Uint32Array(st.arr.length + 1); bigger.set(st.arr); st.arr = bigger; }
-      st.arr[st.len++] = st.cur;
+      st.arr[st.len++] = st.negative ? 0 : st.cur;
     }
     const arr = st.len === st.arr.length ? st.arr : st.arr.slice(0, st.len);
     if (this.key === 'nodes') this.out.nodes = arr;
