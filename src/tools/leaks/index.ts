@@ -2,7 +2,7 @@
 // this process, takes the snapshots here, and has them compared in a process of its own.
 // assertNoLeaks(iteration) throws with the report as its message (node:test, vitest).
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Measurer, type BoundaryRecord } from '../../runtime/leaks-measure.js';
@@ -55,8 +55,11 @@ export async function findLeaks(iteration: () => unknown, opts: FindLeaksOptions
     }
     const inlineMaps = measurer.inlineSourceMaps();
     const snaps = figures.filter((f) => f.snapshot);
+    // The job goes in a file: inline source maps (vite, tsx) can pass the argv size limit.
+    const job = join(measurer.dir, 'job.json');
+    writeFileSync(job, JSON.stringify({ paths: snaps.map((f) => f.snapshot), positions: snaps.map((f) => f.k), inlineMaps, cwd: process.cwd() }));
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [CHILD, JSON.stringify({ paths: snaps.map((f) => f.snapshot), positions: snaps.map((f) => f.k), inlineMaps, cwd: process.cwd() })],
+      execFile(process.execPath, [CHILD, job],
         { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout)));
     });
     return new LeaksResult(JSON.parse(out) as LeakAnalysis, warmup, iterations, figures);

@@ -26,7 +26,7 @@ export function pathLabels(g: HeapGraph, path: PathStep[]): string[] {
     const last = s === path.length - 1;
     if (g.type(node) === 'synthetic' && !last) continue;
     const prevInternal = s > 0 && isInternal(g, path[s - 1]!.node);
-    if (edge.type === 'context' || edge.type === 'property' || label.startsWith('value of key') || (edge.type === 'element' && !prevInternal)) out.push(label);
+    if (edge.type === 'context' || edge.type === 'property' || label.endsWith(' (variable)') || label.startsWith('value of key') || (edge.type === 'element' && !prevInternal)) out.push(label);
     if (!isInternal(g, node) || last) out.push(describeNode(g, node));
   }
   // "context → cache (variable)": the context edge is named by the variable already.
