@@ -174,3 +174,35 @@ test('bad input: one line, exit 2, what was measured kept', () => {
   const recs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(recs.filter((r) => r.ev === 'iteration').length, 2);
 });
+
+test('a path into a string built by appends names its outermost and innermost concatenation, not all 42', async () => {
+  const { HeapGraph } = await import('../dist/tools/leaks/graph.js');
+  const { pathLabels } = await import('../dist/tools/leaks/paths.js');
+  const file = join(tmp(), 'deep.heapsnapshot');
+  const w = spawnNode(process.execPath, [fx('deep-string.cjs'), file], { encoding: 'utf8' });
+  assert.equal(w.status, 0, w.stderr);
+  const g = await HeapGraph.load(file);
+  let piece = -1;
+  for (let i = 0; i < g.nodeCount && piece < 0; i++) if (g.type(i) === 'string' && g.name(i).startsWith('first piece ')) piece = i;
+  const labels = pathLabels(g, g.retainerPath(piece));
+  assert.deepEqual(labels.slice(0, 2), ['global', '.journal']);
+  assert.match(labels[2], /^\(concatenated string\) "first piece \d+ x+…"$/);
+  assert.equal(labels[3], '… 41 more concatenated strings …');
+  assert.match(labels[4], /^\(concatenated string\) "first piece \d+"$/);
+  assert.equal(labels.length, 6, labels.join(' → '));
+});
+
+test('a leak held by a variable itself (a string appended to) is titled by that variable, not "context"', async () => {
+  let journal = '';
+  const r = await findLeaks(() => { for (let i = 0; i < 30; i++) journal += `entry ${i} at ${Math.random()};`; }, { warmup: 2, iterations: 3 });
+  assert.ok(journal.length > 0);
+  assert.equal(r.leaks.length, 1, r.format());
+  assert.equal(r.leaks[0].holder, 'journal (variable)');
+  assert.match(r.leaks[0].title, /^\(string\) from leaks\.test\.js:\d+:\d+: \+\d+\/iteration, held by journal \(variable\)$/);
+});
+
+test('assertNoLeaks passes a bounded iteration inside node:test (its tracker of async resources is not a leak)', async () => {
+  const recent = [];
+  const r = await assertNoLeaks(() => { recent.push({ at: recent.length }); if (recent.length > 5) recent.shift(); }, { warmup: 2, iterations: 4 });
+  assert.deepEqual(r.leaks, []);
+});

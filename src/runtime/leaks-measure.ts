@@ -44,6 +44,17 @@ export interface BoundaryRecord {
   gcMs?: number;
 }
 
+/**
+ * A full GC, then one turn of the event loop: node tells async hooks that a resource died
+ * (its `destroy`) on a later turn, so trackers keyed by async id (node:test's test resources,
+ * APM agents' contexts) hold every awaited promise of a loop that never yields. Called before
+ * a boundary, it lets them shrink as they would in the program's own life.
+ */
+export async function settleAfterGc(): Promise<void> {
+  fullGc();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** Counts iterations and measures at their boundaries. */
 export class Measurer {
   readonly dir: string;

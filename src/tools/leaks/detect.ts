@@ -4,7 +4,7 @@
 // cache at capacity or a pool, not a leak); a collection is a leak when its entries grow.
 import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 import { linearFit as fit } from '../../core/stats.js';
-import type { HeapGraph, TraceFrame } from './graph.js';
+import type { HeapGraph, PathStep, TraceFrame } from './graph.js';
 import { MIN_ENTRIES, isToolFrame, type GroupCount, type Measurement } from './measure.js';
 import { describeNode, holderOf, pathLabels } from './paths.js';
 
@@ -156,7 +156,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
   }
 
   // Cluster: groups whose members hang from the same holder are one leak.
-  const clusters = new Map<number, { holder: number; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
+  const clusters = new Map<number, { holder: number; holderName: string; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
   growing.sort((a, b) => b.g.bytesPerIteration - a.g.bytesPerIteration);
   for (const { g, samples } of growing) {
     // The holder most of a few members hang from (the newest one may still sit in a local).
@@ -172,14 +172,14 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     if (!h) continue;
     const key = h.holder >= 0 ? last.id(h.holder) : -last.id(h.path[h.path.length - 1]!.node);
     let c = clusters.get(key);
-    if (!c) { c = { holder: h.holder, path: pathLabels(last, h.path), groups: [], entries: growingCollections.get(key) ?? null }; clusters.set(key, c); }
+    if (!c) { c = { holder: h.holder, holderName: holderName(last, h.holder, h.path), path: pathLabels(last, h.path), groups: [], entries: growingCollections.get(key) ?? null }; clusters.set(key, c); }
     c.groups.push(g);
   }
   for (const [id, entries] of growingCollections) {
     if (clusters.has(id)) continue;
     const node = final.collections.get(id)!.node;
     const h = holderOf(last, node, Infinity);
-    clusters.set(id, { holder: node, path: pathLabels(last, [...h.path.slice(0, -1), ...h.path.slice(-1)]), groups: [], entries });
+    clusters.set(id, { holder: node, holderName: describeNode(last, node), path: pathLabels(last, [...h.path.slice(0, -1), ...h.path.slice(-1)]), groups: [], entries });
   }
 
   const leaks: Leak[] = [];
@@ -188,7 +188,7 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     const objectsPerIteration = c.groups.reduce((s, g) => s + g.perIteration, 0);
     const bytesPerIteration = c.groups.reduce((s, g) => s + g.bytesPerIteration, 0);
     const entriesPerIteration = c.entries ? fit(positions, c.entries).slope : null;
-    const holder = c.holder >= 0 ? describeNode(last, c.holder) : '(unreachable)';
+    const holder = c.holder >= 0 ? c.holderName : '(unreachable)';
     const main = c.groups[0];
     const title = c.entries
       ? `${holder}: +${fmtRate(entriesPerIteration!)} entries/iteration${main ? `, holding ${main.cls}${main.site ? ` from ${shortSite(main.site)}` : ''}` : ''}`
@@ -207,6 +207,15 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     leaks, considered: considered.slice(0, 12), positions, heapBytes: ms.map((m) => m.heapBytes),
     hasSites: ms.some((m) => m.hasTraces), notes: maps.notes,
   };
+}
+
+/** How the report names a holder: a closure's or module's context by the variable the path leaves it through. */
+function holderName(g: HeapGraph, holder: number, path: PathStep[]): string {
+  const name = describeNode(g, holder);
+  if (name !== 'context') return name;
+  const at = path.findIndex((s) => s.node === holder);
+  const next = at >= 0 ? path[at + 1] : undefined;
+  return next && next.label.endsWith(' (variable)') ? next.label : name;
 }
 
 /** The path from the last variable on it (its context first), or its last 8 steps. */

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Measurer, type BoundaryRecord } from '../../runtime/leaks-measure.js';
+import { Measurer, settleAfterGc, type BoundaryRecord } from '../../runtime/leaks-measure.js';
 import type { LeakAnalysis } from './detect.js';
 import { formatAnalysis } from './format.js';
 
@@ -50,6 +50,7 @@ export async function findLeaks(iteration: () => unknown, opts: FindLeaksOptions
     if (first) figures.push(first);
     for (let i = 0; i < warmup + iterations; i++) {
       await iteration();
+      if (i + 1 >= warmup) await settleAfterGc();
       const rec = measurer.iterationEnded();
       if (rec && rec.phase === 'measure') figures.push(rec);
     }

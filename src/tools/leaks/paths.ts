@@ -30,7 +30,22 @@ export function pathLabels(g: HeapGraph, path: PathStep[]): string[] {
     if (!isInternal(g, node) || last) out.push(describeNode(g, node));
   }
   // "context → cache (variable)": the context edge is named by the variable already.
-  return out.filter((x, i) => !(x === 'context' && out[i - 1] === 'context'));
+  return collapseConsStrings(out.filter((x, i) => !(x === 'context' && out[i - 1] === 'context')));
+}
+
+// A string built by `+=` is a tree of concatenated strings: a path into it steps through one
+// per concatenation. Keep the outermost and the innermost of a run, and say how many are between.
+function collapseConsStrings(labels: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < labels.length;) {
+    let j = i;
+    while (j < labels.length && labels[j]!.startsWith('(concatenated string)')) j++;
+    if (j - i >= 3) {
+      out.push(labels[i]!, `… ${j - i - 2} more concatenated strings …`, labels[j - 1]!);
+      i = j;
+    } else out.push(labels[i++]!);
+  }
+  return out;
 }
 
 /**
