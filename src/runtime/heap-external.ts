@@ -28,6 +28,12 @@ interface Sample {
 
 const FACTORIES = ['from', 'alloc', 'allocUnsafe', 'allocUnsafeSlow', 'concat', 'copyBytesFrom'] as const;
 
+/** The share of the program's time the stacks of samples may take before the interval grows. */
+const TIME_BUDGET = 0.02;
+/** How often (ms of the program's time) the spend is compared with the budget. */
+const BUDGET_WINDOW_MS = 50;
+const MAX_INTERVAL = 1 << 30;
+
 interface CallSiteLike {
   getFunctionName(): string | null;
   getMethodName(): string | null;
@@ -49,8 +55,17 @@ export class ExternalSampler {
   private depth = 0;
   /** Sampled bytes, all allocations (estimated). */
   allocated = 0;
+  /** The mean bytes between samples now: the base, or more while stacks would cost too much. */
+  private interval: number;
+  private windowStart = performance.now();
+  private windowSpent = 0;
+  /** The largest interval used so far (a run that never needed more keeps its base). */
+  maxInterval: number;
 
-  constructor(private intervalBytes: number) {}
+  constructor(private intervalBytes: number) {
+    this.interval = intervalBytes;
+    this.maxInterval = intervalBytes;
+  }
 
   /** Starts sampling: the factories are wrapped in proxies (name, length, properties, source and thrown errors' frames unchanged). */
   install(): void {
@@ -88,10 +103,26 @@ export class ExternalSampler {
   private onAllocation(obj: object, bytes: number, below: (...args: never[]) => unknown): void {
     // Each byte is a sampling point with probability 1/interval: the allocation is sampled with
     // p = 1 - exp(-bytes/interval) and then stands for bytes/p (an unbiased estimate).
-    const p = -Math.expm1(-bytes / this.intervalBytes);
+    // A stack costs ~1 µs a frame: a program making Buffers at 1 GB/s would spend a third of its
+    // time here at 64 KiB. So when the stacks took more than TIME_BUDGET of the last window the
+    // interval grows by the power of two that brings them under it, and halves back towards the
+    // base when they took less than a quarter of it.
+    // Each sample's weight uses the interval in force when it was drawn: the estimate stays unbiased.
+    const p = -Math.expm1(-bytes / this.interval);
     if (Math.random() >= p) return;
     const weight = bytes / p;
+    const t0 = performance.now();
     const site = this.siteOf(below);
+    const t1 = performance.now();
+    this.windowSpent += t1 - t0;
+    if (t1 - this.windowStart >= BUDGET_WINDOW_MS) {
+      const share = this.windowSpent / (t1 - this.windowStart);
+      if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
+      else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) this.interval /= 2;
+      if (this.interval > this.maxInterval) this.maxInterval = this.interval;
+      this.windowStart = t1;
+      this.windowSpent = 0;
+    }
     this.sites[site]!.alloc += weight;
     this.sites[site]!.allocCount++;
     this.allocated += weight;
