@@ -204,6 +204,85 @@ test('--since/--until MARK: allocated in the window and still live at its end', 
   assert.equal(bad.code, 0, 'the program ran: its exit status stands');
 });
 
+test('memtrace report on a saved trace answers what memtrace malloc printed: --by, --since/--until, --startup', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const view = ['--by', 'js', '--since', 'start', '--until', 'end', '--top', '10'];
+  const r = run(['malloc', '--stacks', ...view, '-o', 'saved.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  const printed = r.stderr.slice(r.stderr.indexOf('memtrace malloc:'), r.stderr.indexOf('\nmemtrace: trace written'));
+  const t = run(['report', 'saved.bin', ...view]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal(t.stdout.trim(), printed.trim(), 'the same summary, figure for figure');
+  // the figures, read from what memtrace malloc printed and from the report's JSON
+  const m = /still live allocated from mark 'start' to mark 'end', still live then, by JS function\n +([\d.]+) MiB in ([\d,]+)  makeBuffers .*\n +([\d.]+) MiB in +([\d,]+)  node::NodeArrayBufferAllocator::/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  const j = run(['report', 'saved.bin', ...view, '--format', 'json']);
+  assert.equal(j.code, 0, j.stderr);
+  const s = JSON.parse(j.stdout);
+  const first = s.unfreedBySite[0];
+  assert.match(first.label, /^makeBuffers /);
+  assert.equal(first.liveCount, Number(m[2].replace(/,/g, '')));
+  assert.equal((first.liveBytes / 2 ** 20).toFixed(1), m[1]);
+  const buffers = first.native.find((n) => n.frame.startsWith('node::NodeArrayBufferAllocator::'));
+  assert.equal(buffers.liveCount, Number(m[4].replace(/,/g, '')));
+  assert.ok(buffers.liveCount <= 1000 && buffers.liveCount >= 500, `Buffers made between the marks: ${buffers.liveCount}`);
+  assert.deepEqual([s.by, s.liveWindow.since, s.liveWindow.until], ['js', 'start', 'end']);
+  // without the window: the whole run up to the exit, every Buffer of makeBuffers
+  const whole = JSON.parse(run(['report', 'saved.bin', '--format', 'json']).stdout);
+  const wholeBuffers = whole.unfreedBySite.find((x) => x.label === first.label).native.find((n) => n.frame === buffers.frame);
+  assert.ok(wholeBuffers.liveCount > buffers.liveCount * 1.4, `${wholeBuffers.liveCount} live at exit, ${buffers.liveCount} from the window`);
+  // --by native: the rows are native functions
+  const native = JSON.parse(run(['report', 'saved.bin', '--by', 'native', '--format', 'json']).stdout);
+  assert.equal(native.by, 'native');
+  assert.ok(native.topSitesByBytes[0].label.startsWith('node::NodeArrayBufferAllocator::'), native.topSitesByBytes[0].label);
+
+  // --startup: start-up's call sites join the tables, tagged; every format says the same
+  const csv = (args) => run(['report', 'saved.bin', '--format', 'csv', '-o', '-', ...args]).stdout.trim().split('\n').slice(1);
+  const bytesOf = (rows) => rows.reduce((a, l) => a + Number(/,(\d+),\d+,\d+$/.exec(l)[1]), 0);
+  const without = csv([]), withStartup = csv(['--startup']);
+  assert.ok(without.every((l) => !l.startsWith('[start-up]')));
+  const startupRows = withStartup.filter((l) => /^"?\[start-up\]/.test(l));
+  assert.ok(startupRows.length > 10, 'start-up rows in the CSV');
+  assert.equal(bytesOf(startupRows), s.startup.bytes, 'the start-up rows add up to the start-up line');
+  assert.equal(bytesOf(withStartup) - bytesOf(startupRows), bytesOf(without));
+  const st = run(['report', 'saved.bin', '--startup']);
+  assert.match(st.stdout, /start-up \(before the main module ran\): [\d,]+ allocations, [\d.]+ MiB; still live when the program began to exit: .*\n/);
+  assert.doesNotMatch(st.stdout, /left out of the tables below/);
+  assert.match(st.stdout, /top JS functions by bytes\n(.*\n)*? +[\d.]+ [KM]iB in [\d,]+, .* live  \[start-up\] /);
+  assert.equal(JSON.parse(run(['report', 'saved.bin', '--startup', '--format', 'json']).stdout).startup.inTables, true);
+  // html and gnuplot show the window
+  assert.equal(run(['report', 'saved.bin', ...view, '--format', 'html', '-o', 'saved.html']).code, 0);
+  assert.match(readFileSync(join(work, 'saved.html'), 'utf8'), /Still live allocated from mark (&#39;|&#x27;|')start\1 to mark \1end\1, still live then, by JS function/);
+  assert.equal(run(['report', 'saved.bin', '--since', '10ms', '--until', '20ms', '--format', 'gnuplot', '-o', 'saved.dat']).code, 0);
+  assert.match(readFileSync(join(work, 'saved.plt'), 'utf8'), /set label \d+ "--since 10\.0 ms" at 0\.0100,(.*\n)*set label \d+ "--until 20\.0 ms" at 0\.0200,/);
+});
+
+test('the view options refused: an unknown mark, a bad time, no stacks, no events; one line, exit 2', () => {
+  const cases = [
+    [['report', 'saved.bin', '--since', 'nope'], /^memtrace: --since: no mark 'nope' in saved\.bin \(its marks: start, end\)$/],
+    [['report', 'saved.bin', '--since', 'end', '--until', 'start'], /^memtrace: --until: mark 'start' is before --since in saved\.bin$/],
+    [['report', 'saved.bin', '--since', '10h'], /^memtrace: --since: .* is after the end of saved\.bin \(.*\)$/],
+    [['report', 'saved.bin', '--since', '2s', '--until', '1s'], /^memtrace: --until is before --since$/],
+    [['report', 'saved.bin', '--by', 'line'], /^memtrace: option '--by <view>' argument 'line' is invalid\. Allowed choices are js, native, stack\./],
+    [['report', 'min.bin', '--by', 'js'], /^memtrace: --by js: min\.bin was recorded without --stacks, it has no stacks \(call sites\)$/],
+    [['report', 'min.bin', '--startup'], /^memtrace: --startup: min\.bin was recorded without --stacks/],
+    [['report', 'count.bin', '--since', '1ms'], /^memtrace: --since: count\.bin was recorded with --count-only, it has no events, only totals$/],
+    [['malloc', '--by', 'js', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --by js needs --stacks$/],
+    [['malloc', '--count-only', '--until', '1s', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --until needs events \(not --count-only\)$/],
+    [['malloc', '--since', '2s', '--until', '1s', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --until is before --since$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(r.stdout, '', 'the program did not run');
+  }
+  assert.ok(!existsSync(join(work, 'refused.bin')), 'refused before the run');
+  // a window in time works on a trace without stacks
+  assert.equal(run(['report', 'min.bin', '--since', '0ms', '--until', '10h']).code, 0);
+});
+
 test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {
   const { jsFrameName } = await import('../dist/tools/malloc/symbols.js');
   assert.equal(jsFrameName('JS:~makeBuffers /app/src/a.js:6:21', '/app'), 'makeBuffers (src/a.js:6)');
