@@ -227,14 +227,14 @@ test('memtrace report on a saved trace answers what memtrace malloc printed: --b
   assert.equal(buffers.liveCount, Number(m[4].replace(/,/g, '')));
   assert.ok(buffers.liveCount <= 1000 && buffers.liveCount >= 500, `Buffers made between the marks: ${buffers.liveCount}`);
   assert.deepEqual([s.by, s.liveWindow.since, s.liveWindow.until], ['js', 'start', 'end']);
-  // without the window: the whole run up to the exit, every Buffer of makeBuffers
-  const whole = JSON.parse(run(['report', 'saved.bin', '--format', 'json']).stdout);
-  const wholeBuffers = whole.unfreedBySite.find((x) => x.label === first.label).native.find((n) => n.frame === buffers.frame);
-  assert.ok(wholeBuffers.liveCount > buffers.liveCount * 1.4, `${wholeBuffers.liveCount} live at exit, ${buffers.liveCount} from the window`);
-  // --by native: the rows are native functions
-  const native = JSON.parse(run(['report', 'saved.bin', '--by', 'native', '--format', 'json']).stdout);
-  assert.equal(native.by, 'native');
-  assert.ok(native.topSitesByBytes[0].label.startsWith('node::NodeArrayBufferAllocator::'), native.topSitesByBytes[0].label);
+  // the window against the whole run, by the native function (frame names of JIT code can be
+  // stale on node ≥ 22, the native allocator's are not): 1000 Buffers made between the marks, 1500 in all
+  const arrayBuffers = (args) => JSON.parse(run(['report', 'saved.bin', '--by', 'native', '--format', 'json', ...args]).stdout)
+    .unfreedBySite.filter((x) => x.label.startsWith('node::NodeArrayBufferAllocator::')).reduce((a, x) => a + x.liveCount, 0);
+  const near = (got, want, what) => assert.ok(within(got, want, 1), `${what}: ${got} of ${want}`);
+  near(arrayBuffers(['--since', 'start', '--until', 'end']), 1000, 'between the marks');
+  near(arrayBuffers(['--since', 'start']), 1300, 'from the mark start to the exit');
+  near(arrayBuffers([]), 1500, 'the whole run');
 
   // --startup: start-up's call sites join the tables, tagged; every format says the same
   const csv = (args) => run(['report', 'saved.bin', '--format', 'csv', '-o', '-', ...args]).stdout.trim().split('\n').slice(1);
