@@ -279,8 +279,12 @@ test('the view options refused: an unknown mark, a bad time, no stacks, no event
     assert.equal(r.stdout, '', 'the program did not run');
   }
   assert.ok(!existsSync(join(work, 'refused.bin')), 'refused before the run');
-  // a window in time works on a trace without stacks
-  assert.equal(run(['report', 'min.bin', '--since', '0ms', '--until', '10h']).code, 0);
+  // a window in time works on a trace without stacks: its total (the 2 blocks of 4000 B kept)
+  const w = run(['report', 'min.bin', '--since', '0ms', '--until', '10h']);
+  assert.equal(w.code, 0, w.stderr);
+  assert.match(w.stdout, /\n  allocated from 0\.0 ms to 36000000\.0 ms, still live then: 7\.81 KiB in 2 blocks\n/);
+  const wj = JSON.parse(run(['report', 'min.bin', '--since', '0ms', '--until', '10h', '--format', 'json']).stdout);
+  assert.deepEqual([wj.liveWindow.liveBytes, wj.liveWindow.liveCount], [8000, 2]);
 });
 
 test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {

@@ -209,7 +209,7 @@ function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, 
     if (!m && named.length) throw new UsageError(`${what}: mark '${p}' is before --since in ${path}`);
     if (!m) {
       const known = [...new Set(marks.map((k) => k.label))];
-      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ' (it has no marks: give a time, e.g. 2s)'}`);
+      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ` (it has no marks${s.marks.length ? '' : ': marks are recorded with --stacks, --since or --until'}; give a time, e.g. 2s)`}`);
     }
     return m.ms;
   };

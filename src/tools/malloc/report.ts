@@ -229,6 +229,11 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
     lines.push(`  live at ${h.endedBy === 'exit' ? 'exit' : `${formatDuration(n('stoppedAtMs'))} (the trace stops)`} ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
   }
+  // a window asked for: its total, with or without stacks
+  const asked = window !== undefined && (window.since !== undefined || window.until !== undefined);
+  const inWindow = { liveBytes: 0, liveCount: 0 };
+  for (const s of rawSites) { inWindow.liveBytes += s.liveBytes; inWindow.liveCount += s.liveCount; }
+  if (asked && !counting) lines.push(`  ${liveLabel}: ${formatBytes(inWindow.liveBytes)} in ${num(inWindow.liveCount)} blocks`);
   lines.push('');
   lines.push('  function          calls          bytes');
   for (const f of fns) lines.push(`  ${f.op.padEnd(16)} ${num(f.calls).padStart(12)} ${(f.op.startsWith('free') ? '' : formatBytes(f.bytes)).padStart(14)}`);
@@ -294,7 +299,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),
     functions: fns.map(({ op, calls, bytes }) => ({ op, calls, bytes })),
     sizes: sizes.map(({ lo, hi, count }) => ({ lo, hi, count })),
-    by, liveWindow: window, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
+    by, liveWindow: window && { ...window, ...inWindow }, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
     marks: marks.map((m) => ({ t: m.t, label: m.mark })),
     unfreedBySite: unfreed.map(row), topSitesByBytes: byBytes.map(row), topSitesByCount: byCount.map(row),
   };
