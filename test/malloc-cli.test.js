@@ -250,6 +250,22 @@ test('memtrace report on a saved trace answers what memtrace malloc printed: --b
   assert.doesNotMatch(st.stdout, /left out of the tables below/);
   assert.match(st.stdout, /top JS functions by bytes\n(.*\n)*? +[\d.]+ [KM]iB in [\d,]+, .* live  \[start-up\] /);
   assert.equal(JSON.parse(run(['report', 'saved.bin', '--startup', '--format', 'json']).stdout).startup.inTables, true);
+  // speedscope: the whole stacks, weighted by what the CSV rows of the same view add up to
+  const live = (rows) => rows.reduce((a, l) => a + Number(/,(\d+),\d+$/.exec(l)[1]), 0);
+  const windowRows = csv(['--since', 'start', '--until', 'end']);
+  assert.equal(run(['report', 'saved.bin', '--since', 'start', '--until', 'end', '--format', 'speedscope', '-o', 'saved.speedscope.json']).code, 0);
+  const ss = JSON.parse(readFileSync(join(work, 'saved.speedscope.json'), 'utf8'));
+  assert.deepEqual(ss.profiles.map((p) => p.name), ["still live allocated from mark 'start' to mark 'end', still live then", 'allocated']);
+  assert.equal(ss.profiles[0].endValue, live(windowRows));
+  assert.equal(ss.profiles[1].endValue, bytesOf(windowRows));
+  for (const p of ss.profiles) {
+    assert.equal(p.samples.length, p.weights.length);
+    assert.ok(p.samples.every((st) => st.every((f) => f < ss.shared.frames.length)));
+  }
+  assert.equal(run(['report', 'saved.bin', '--startup', '--format', 'speedscope', '-o', 'startup.speedscope.json']).code, 0);
+  const withStartupSs = JSON.parse(readFileSync(join(work, 'startup.speedscope.json'), 'utf8'));
+  assert.equal(withStartupSs.profiles[1].endValue, bytesOf(withStartup), 'start-up in the flame graph with --startup');
+  assert.equal(run(['report', 'min.bin', '--format', 'speedscope', '-o', '-']).code, 2, 'no stacks, no speedscope');
   // html and gnuplot show the window
   assert.equal(run(['report', 'saved.bin', ...view, '--format', 'html', '-o', 'saved.html']).code, 0);
   assert.match(readFileSync(join(work, 'saved.html'), 'utf8'), /Still live allocated from mark (&#39;|&#x27;|')start\1 to mark \1end\1, still live then, by JS function/);

@@ -19,7 +19,7 @@ Formats (every log is one of process, calls, malloc, heap, spaces):
               (heap; malloc with --stacks) or live-bytes point (malloc)
   gnuplot     logs with a time series (process, spaces, calls, malloc): LOG.dat and LOG.plt
               (needs -o NAME.dat or the default, not stdout); heap logs have no time series
-  speedscope  heap logs only: allocation stacks for https://www.speedscope.app
+  speedscope  heap logs, malloc traces with --stacks: allocation stacks for https://www.speedscope.app
 
 Malloc traces only: --by, --since, --until and --startup mean what they mean to
 memtrace malloc, in every format (other logs refuse them).`)

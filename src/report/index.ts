@@ -141,7 +141,7 @@ export function writeReport(report: Report, format: Format, output: string | und
       return [output];
     }
     case 'speedscope': {
-      if (!report.speedscope) throw new UsageError(`this log holds no stacks to export to speedscope (only heap logs do)`);
+      if (!report.speedscope) throw new UsageError(`this log holds no stacks to export to speedscope (heap logs and malloc traces recorded with --stacks do)`);
       const data = JSON.stringify(report.speedscope) + '\n';
       if (toStdout) { process.stdout.write(data); return []; }
       write(output, data);

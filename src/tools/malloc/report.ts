@@ -6,6 +6,7 @@ import { formatBytes, formatDuration, parseDuration } from '../../core/units.js'
 import { UsageError } from '../../core/errors.js';
 import type { LogContents, LogHeader, LogRecord } from '../../core/log.js';
 import type { Report, ReportOptions, Section, Table } from '../../report/types.js';
+import { speedscopeBytes } from '../../report/speedscope.js';
 import { MAGIC, MAIN_MARK, readMallocLog, traceMode, type LiveWindow, type MallocAnalysis, type TraceMode, type TracePoint } from './format.js';
 
 /** True when these first bytes are a malloc trace. */
@@ -282,7 +283,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
     const what = siteCols[0]!;
-    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran), live ${liveLabel}${withStartup ? '' : ': left out of the tables below'}`, columns: ['calls', 'bytes', 'live bytes', 'live blocks'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
+    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}; live columns: ${asked ? liveLabel : `still live ${liveLabel}`}`, columns: ['calls', 'bytes', 'live bytes', 'live blocks'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
     sections.push({ kind: 'table', table: { title: `Still live ${liveLabel}, by ${what}`, columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by bytes`, columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by count`, columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
@@ -303,5 +304,13 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     marks: marks.map((m) => ({ t: m.t, label: m.mark })),
     unfreedBySite: unfreed.map(row), topSitesByBytes: byBytes.map(row), topSitesByCount: byCount.map(row),
   };
-  return { title: `memtrace malloc: ${(h.command as string[]).join(' ')}`, summary, text: lines.join('\n'), sections, table, warnings: [] };
+  const title = `memtrace malloc: ${(h.command as string[]).join(' ')}`;
+  // whole stacks, outermost first (a flame graph is every grouping at once); start-up as the tables have it
+  const kept = rawSites.filter((s) => withStartup || !s.startup);
+  const stack = (s: Site) => [...(s.startup ? ['(start-up)'] : []), ...[...s.frames].reverse()];
+  const speedscope = stacks ? speedscopeBytes(title, 'memtrace malloc', [
+    { name: `still live ${liveLabel}`, stacks: kept.map((s) => ({ frames: stack(s), bytes: s.liveBytes })) },
+    { name: 'allocated', stacks: kept.map((s) => ({ frames: stack(s), bytes: s.bytes })) },
+  ]) : undefined;
+  return { title, summary, text: lines.join('\n'), sections, table, warnings: [], ...(speedscope ? { speedscope } : {}) };
 }
