@@ -301,6 +301,11 @@ test('the view options refused: an unknown mark, a bad time, no stacks, no event
   assert.match(w.stdout, /\n  allocated from 0\.0 ms to 36000000\.0 ms, still live then: 7\.81 KiB in 2 blocks\n/);
   const wj = JSON.parse(run(['report', 'min.bin', '--since', '0ms', '--until', '10h', '--format', 'json']).stdout);
   assert.deepEqual([wj.liveWindow.liveBytes, wj.liveWindow.liveCount], [8000, 2]);
+  // --by js on the stacks of a C program: whole stacks, said in a warning
+  const c = run(['report', 'known.bin', '--by', 'js']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /^memtrace: warning: --by js: no stack of this trace reaches a JS function/);
+  assert.match(c.stdout, /still live at exit, by call site\n +7\.81 KiB in 2  keep_big \(known\)/);
 });
 
 test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {

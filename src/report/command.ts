@@ -30,7 +30,7 @@ memtrace malloc, in every format (other logs refuse them).`)
       ['memtrace report heap.jsonl --format speedscope', 'heap stacks for speedscope.app'],
       ['memtrace report m.bin --by js --since start --until end', 'malloc: what the JS functions allocated between two marks and kept'],
     ]))
-    .description('turn any memtrace log into HTML, gnuplot, CSV, text or a JSON summary (heap logs also: speedscope)')
+    .description('turn any memtrace log into HTML, gnuplot, CSV, text or a JSON summary (heap logs and malloc traces with stacks also: speedscope)')
     .argument('<log>', 'a log written by any memtrace tool')
     .addOption(new Option('-f, --format <format>', 'output format (see "Formats" below)').choices([...FORMATS]).default('text'))
     .option('-o, --output <path>', 'where to write; "-" is stdout (default: text and json to stdout, the others beside the log: LOG.html, LOG.csv, LOG.dat + LOG.plt, LOG.speedscope.json)')

@@ -229,7 +229,7 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
     try {
       analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
       report = buildReport(toLogContents(analysis), { top: options.top ?? 10, by: options.by, startup: options.startup });
-      report.warnings = [...analysis.warnings];
+      report.warnings = [...analysis.warnings, ...report.warnings];
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       warnings.push(err.message); // the program's exit status stands

@@ -222,6 +222,8 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const byCount = [...sites].sort((a, b) => b.calls - a.calls).slice(0, top);
   const unfreed = sites.filter((s) => s.liveBytes > 0).sort((a, b) => b.liveBytes - a.liveBytes).slice(0, top);
   const n = (k: string) => Number(h[k] ?? 0);
+  // what a row is (--by js on stacks without JS frames: whole stacks)
+  const rowName = by === 'js' && hasJs ? 'JS function' : by === 'native' ? 'native function' : 'call site';
 
   const lines: string[] = [];
   lines.push(`memtrace malloc: ${(h.command as string[]).join(' ')} (pid ${h.pid}, ${formatDuration(n('durationMs'))}, ${h.mode} mode${n('minSize') ? `, events ≥ ${formatBytes(n('minSize'))}` : ''})`);
@@ -244,7 +246,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     for (const s of sizes) lines.push(`  ${sizeLabel(s.lo, s.hi).padStart(20)} ${num(s.count).padStart(12)} ${'#'.repeat(Math.max(1, Math.round((s.count / maxCount) * 30)))}`);
   }
   if (stacks) {
-    const what = by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site';
+    const what = rowName;
     const tag = (s: Group) => (s.startup ? '[start-up] ' : '');
     const show = (title: string, list: Group[], fig: (s: Group) => string, liveOnly = false) => {
       if (!list.length) return;
@@ -268,7 +270,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   if (images.length > 1) lines.push('', `  process images in this file (exec): ${images.map((i) => i.command[0]).join(' → ')}`);
 
   const siteRow = (s: Group) => [(s.startup ? '[start-up] ' : '') + s.label + (s.below ? ` ← ${s.below}` : ''), s.calls, s.bytes, s.liveBytes, s.liveCount];
-  const siteCols = [by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site', 'calls', 'bytes', 'live bytes', 'live blocks'];
+  const siteCols = [rowName, 'calls', 'bytes', 'live bytes', 'live blocks'];
   const byteColumns = ['bytes', 'live bytes'];
   const sections: Section[] = [];
   if (!counting && live.length) {
@@ -312,5 +314,6 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     { name: `still live ${liveLabel}`, stacks: kept.map((s) => ({ frames: stack(s), bytes: s.liveBytes })) },
     { name: 'allocated', stacks: kept.map((s) => ({ frames: stack(s), bytes: s.bytes })) },
   ]) : undefined;
-  return { title, summary, text: lines.join('\n'), sections, table, warnings: [], ...(speedscope ? { speedscope } : {}) };
+  const warnings = by === 'js' && stacks && !hasJs ? ['--by js: no stack of this trace reaches a JS function (perf-map names come from node, or python3 ≥ 3.12): its rows are whole stacks'] : [];
+  return { title, summary, text: lines.join('\n'), sections, table, warnings, ...(speedscope ? { speedscope } : {}) };
 }
