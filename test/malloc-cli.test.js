@@ -181,6 +181,9 @@ test('node --stacks: the JS view puts the allocating function first with its exa
   assert.match(n.stderr, /top native functions by bytes\n +[\d.]+ MiB in [\d,]+  node::NodeArrayBufferAllocator::/);
   const withStartup = run(['malloc', '--stacks', '--startup', '-o', 'js-startup.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
   assert.match(withStartup.stderr, /\[start-up\] /);
+  // the saved trace reported with --startup: what was printed at exit, line for line
+  const printed = withStartup.stderr.slice(withStartup.stderr.indexOf('memtrace malloc:'), withStartup.stderr.indexOf('\nmemtrace: trace written'));
+  assert.equal(run(['report', 'js-startup.bin', '--startup', '--top', '10']).stdout.trim(), printed.trim());
 });
 
 test('--since/--until MARK: allocated in the window and still live at its end', () => {
