@@ -139,8 +139,10 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   if (!exe) throw new UsageError(`command not found: ${command[0]}`);
   if (isStaticElf(exe)) throw new UsageError(`${command[0]} is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace`);
   if (options.minSize !== undefined && !(options.minSize >= 0 && options.minSize <= MAX_MIN_SIZE)) throw new UsageError(`--min-size: must be a size from 0 to 1 PiB`);
+  // the view as memtrace report reads it ("2s" is a time there, here too), refused before the run when it cannot be given
   const view = parseView({ by: options.by, startup: options.startup, since: options.since, until: options.until });
   checkView(view, options.countOnly ? 'count' : options.stacks ? 'stacks' : 'record');
+  options = { ...options, ...view };
 
   // Checked before the run, created or changed in nothing: the interposer reads its file back.
   const target = options.output !== undefined
