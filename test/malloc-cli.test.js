@@ -181,6 +181,9 @@ test('node --stacks: the JS view puts the allocating function first with its exa
   assert.match(n.stderr, /top native functions by bytes\n +[\d.]+ MiB in [\d,]+  node::NodeArrayBufferAllocator::/);
   const withStartup = run(['malloc', '--stacks', '--startup', '-o', 'js-startup.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
   assert.match(withStartup.stderr, /\[start-up\] /);
+  // the saved trace reported with --startup: what was printed at exit, line for line
+  const printed = withStartup.stderr.slice(withStartup.stderr.indexOf('memtrace malloc:'), withStartup.stderr.indexOf('\nmemtrace: trace written'));
+  assert.equal(run(['report', 'js-startup.bin', '--startup', '--top', '10']).stdout.trim(), printed.trim());
 });
 
 test('--since/--until MARK: allocated in the window and still live at its end', () => {
@@ -202,6 +205,110 @@ test('--since/--until MARK: allocated in the window and still live at its end', 
   const bad = run(['malloc', '--since', 'nope', '-o', 'win3.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
   assert.match(bad.stderr, /memtrace: warning: --since: no mark 'nope' in .*win3\.bin \(its marks: start, end\)/);
   assert.equal(bad.code, 0, 'the program ran: its exit status stands');
+});
+
+test('memtrace report on a saved trace answers what memtrace malloc printed: --by, --since/--until, --startup', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const view = ['--by', 'js', '--since', 'start', '--until', 'end', '--top', '10'];
+  const r = run(['malloc', '--stacks', ...view, '-o', 'saved.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  const printed = r.stderr.slice(r.stderr.indexOf('memtrace malloc:'), r.stderr.indexOf('\nmemtrace: trace written'));
+  const t = run(['report', 'saved.bin', ...view]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal(t.stdout.trim(), printed.trim(), 'the same summary, figure for figure');
+  // the figures, read from what memtrace malloc printed and from the report's JSON
+  const m = /still live allocated from mark 'start' to mark 'end', still live then, by JS function\n +([\d.]+) MiB in ([\d,]+)  makeBuffers .*\n +([\d.]+) MiB in +([\d,]+)  node::NodeArrayBufferAllocator::/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  const j = run(['report', 'saved.bin', ...view, '--format', 'json']);
+  assert.equal(j.code, 0, j.stderr);
+  const s = JSON.parse(j.stdout);
+  const first = s.unfreedBySite[0];
+  assert.match(first.label, /^makeBuffers /);
+  assert.equal(first.liveCount, Number(m[2].replace(/,/g, '')));
+  assert.equal((first.liveBytes / 2 ** 20).toFixed(1), m[1]);
+  const buffers = first.native.find((n) => n.frame.startsWith('node::NodeArrayBufferAllocator::'));
+  assert.equal(buffers.liveCount, Number(m[4].replace(/,/g, '')));
+  assert.ok(buffers.liveCount <= 1000 && buffers.liveCount >= 500, `Buffers made between the marks: ${buffers.liveCount}`);
+  assert.deepEqual([s.by, s.liveWindow.since, s.liveWindow.until], ['js', 'start', 'end']);
+  // the window against the whole run, by the native function (frame names of JIT code can be
+  // stale on node ≥ 22, the native allocator's are not): 1000 Buffers made between the marks, 1500 in all
+  const arrayBuffers = (args) => JSON.parse(run(['report', 'saved.bin', '--by', 'native', '--format', 'json', ...args]).stdout)
+    .unfreedBySite.filter((x) => x.label.startsWith('node::NodeArrayBufferAllocator::')).reduce((a, x) => a + x.liveCount, 0);
+  const near = (got, want, what) => assert.ok(within(got, want, 1), `${what}: ${got} of ${want}`);
+  near(arrayBuffers(['--since', 'start', '--until', 'end']), 1000, 'between the marks');
+  near(arrayBuffers(['--since', 'start']), 1300, 'from the mark start to the exit');
+  near(arrayBuffers([]), 1500, 'the whole run');
+
+  // --startup: start-up's call sites join the tables, tagged; every format says the same
+  const csv = (args) => run(['report', 'saved.bin', '--format', 'csv', '-o', '-', ...args]).stdout.trim().split('\n').slice(1);
+  const bytesOf = (rows) => rows.reduce((a, l) => a + Number(/,(\d+),\d+,\d+$/.exec(l)[1]), 0);
+  const without = csv([]), withStartup = csv(['--startup']);
+  assert.ok(without.every((l) => !l.startsWith('[start-up]')));
+  const startupRows = withStartup.filter((l) => /^"?\[start-up\]/.test(l));
+  assert.ok(startupRows.length > 10, 'start-up rows in the CSV');
+  assert.equal(bytesOf(startupRows), s.startup.bytes, 'the start-up rows add up to the start-up line');
+  assert.equal(bytesOf(withStartup) - bytesOf(startupRows), bytesOf(without));
+  const st = run(['report', 'saved.bin', '--startup']);
+  assert.match(st.stdout, /start-up \(before the main module ran\): [\d,]+ allocations, [\d.]+ MiB; still live when the program began to exit: .*\n/);
+  assert.doesNotMatch(st.stdout, /left out of the tables below/);
+  assert.match(st.stdout, /top JS functions by bytes\n(.*\n)*? +[\d.]+ [KM]iB in [\d,]+, .* live  \[start-up\] /);
+  assert.equal(JSON.parse(run(['report', 'saved.bin', '--startup', '--format', 'json']).stdout).startup.inTables, true);
+  // speedscope: the whole stacks, weighted by what the CSV rows of the same view add up to
+  const live = (rows) => rows.reduce((a, l) => a + Number(/,(\d+),\d+$/.exec(l)[1]), 0);
+  const windowRows = csv(['--since', 'start', '--until', 'end']);
+  assert.equal(run(['report', 'saved.bin', '--since', 'start', '--until', 'end', '--format', 'speedscope', '-o', 'saved.speedscope.json']).code, 0);
+  const ss = JSON.parse(readFileSync(join(work, 'saved.speedscope.json'), 'utf8'));
+  assert.deepEqual(ss.profiles.map((p) => p.name), ["still live allocated from mark 'start' to mark 'end', still live then", 'allocated']);
+  assert.equal(ss.profiles[0].endValue, live(windowRows));
+  assert.equal(ss.profiles[1].endValue, bytesOf(windowRows));
+  for (const p of ss.profiles) {
+    assert.equal(p.samples.length, p.weights.length);
+    assert.ok(p.samples.every((st) => st.every((f) => f < ss.shared.frames.length)));
+  }
+  assert.equal(run(['report', 'saved.bin', '--startup', '--format', 'speedscope', '-o', 'startup.speedscope.json']).code, 0);
+  const withStartupSs = JSON.parse(readFileSync(join(work, 'startup.speedscope.json'), 'utf8'));
+  assert.equal(withStartupSs.profiles[1].endValue, bytesOf(withStartup), 'start-up in the flame graph with --startup');
+  assert.equal(run(['report', 'min.bin', '--format', 'speedscope', '-o', '-']).code, 2, 'no stacks, no speedscope');
+  // html and gnuplot show the window
+  assert.equal(run(['report', 'saved.bin', ...view, '--format', 'html', '-o', 'saved.html']).code, 0);
+  assert.match(readFileSync(join(work, 'saved.html'), 'utf8'), /Still live allocated from mark (&#39;|&#x27;|')start\1 to mark \1end\1, still live then, by JS function/);
+  assert.equal(run(['report', 'saved.bin', '--since', '10ms', '--until', '20ms', '--format', 'gnuplot', '-o', 'saved.dat']).code, 0);
+  assert.match(readFileSync(join(work, 'saved.plt'), 'utf8'), /set label \d+ "--since 10\.0 ms" at 0\.0100,(.*\n)*set label \d+ "--until 20\.0 ms" at 0\.0200,/);
+});
+
+test('the view options refused: an unknown mark, a bad time, no stacks, no events; one line, exit 2', () => {
+  const cases = [
+    [['report', 'saved.bin', '--since', 'nope'], /^memtrace: --since: no mark 'nope' in saved\.bin \(its marks: start, end\)$/],
+    [['report', 'saved.bin', '--since', 'end', '--until', 'start'], /^memtrace: --until: mark 'start' is before --since in saved\.bin$/],
+    [['report', 'saved.bin', '--since', '10h'], /^memtrace: --since: .* is after the end of saved\.bin \(.*\)$/],
+    [['report', 'saved.bin', '--since', '2s', '--until', '1s'], /^memtrace: --until is before --since$/],
+    [['report', 'saved.bin', '--by', 'line'], /^memtrace: option '--by <view>' argument 'line' is invalid\. Allowed choices are js, native, stack\./],
+    [['report', 'min.bin', '--by', 'js'], /^memtrace: --by js: min\.bin was recorded without --stacks, it has no stacks \(call sites\)$/],
+    [['report', 'min.bin', '--startup'], /^memtrace: --startup: min\.bin was recorded without --stacks/],
+    [['report', 'count.bin', '--since', '1ms'], /^memtrace: --since: count\.bin was recorded with --count-only, it has no events, only totals$/],
+    [['malloc', '--by', 'js', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --by js needs --stacks$/],
+    [['malloc', '--count-only', '--until', '1s', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --until needs events \(not --count-only\)$/],
+    [['malloc', '--since', '2s', '--until', '1s', '-o', 'refused.bin', '--', join(work, 'known')], /^memtrace: --until is before --since$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(r.stdout, '', 'the program did not run');
+  }
+  assert.ok(!existsSync(join(work, 'refused.bin')), 'refused before the run');
+  // a window in time works on a trace without stacks: its total (the 2 blocks of 4000 B kept)
+  const w = run(['report', 'min.bin', '--since', '0ms', '--until', '10h']);
+  assert.equal(w.code, 0, w.stderr);
+  assert.match(w.stdout, /\n  allocated from 0\.0 ms to 36000000\.0 ms, still live then: 7\.81 KiB in 2 blocks\n/);
+  const wj = JSON.parse(run(['report', 'min.bin', '--since', '0ms', '--until', '10h', '--format', 'json']).stdout);
+  assert.deepEqual([wj.liveWindow.liveBytes, wj.liveWindow.liveCount], [8000, 2]);
+  // --by js on the stacks of a C program: whole stacks, said in a warning
+  const c = run(['report', 'known.bin', '--by', 'js']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /^memtrace: warning: --by js: no stack of this trace reaches a JS function/);
+  assert.match(c.stdout, /still live at exit, by call site\n +7\.81 KiB in 2  keep_big \(known\)/);
 });
 
 test('perf-map names: node JIT and interpreted frames, CPython -X perf frames', async () => {

@@ -83,6 +83,20 @@ test('report: corrupt, foreign, empty and missing logs are one-line errors', () 
   assert.match(badFormat.stderr, /Allowed choices are/);
 });
 
+test('report: the malloc view options on another log are a usage error naming its tool', () => {
+  for (const [args, re] of [
+    [['--by', 'js'], /^memtrace: --by is for malloc logs only: .*run\.jsonl is a process log$/],
+    [['--since', 'step 2', '--startup'], /^memtrace: --since, --startup are for malloc logs only: .*run\.jsonl is a process log$/],
+    [['--until', '1s', '--format', 'html', '-o', join(dir, 'refused.html')], /^memtrace: --until is for malloc logs only/],
+  ]) {
+    const r = memtrace(['report', log, ...args]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.ok(!existsSync(join(dir, 'refused.html')));
+});
+
 test('cli: --help, --version, unknown command', () => {
   const h = memtrace(['--help']);
   assert.equal(h.status, 0);

@@ -42,24 +42,50 @@ function head(path: string, n = 64): Buffer {
   }
 }
 
-/** Reads any tool's log: JSON Lines, or a tool's binary log recognised by its module's `sniff`. */
-export async function loadLog(path: string): Promise<{ log: LogContents; module: ToolReportModule }> {
+/**
+ * Refuses the tool options given (long names, e.g. "--by") that the log's tool does not take,
+ * naming the tools that do and the log's: "--by is for malloc logs only: run.jsonl is a process log".
+ */
+async function checkToolOptions(given: readonly string[], tool: string, module: ToolReportModule, path: string): Promise<void> {
+  const refused = given.filter((o) => !module.reportOptions?.includes(o));
+  if (!refused.length) return;
+  const owners: string[] = [];
+  for (const t of reportingTools()) {
+    const m = await toolReportModule(t);
+    if (refused.some((o) => m.reportOptions?.includes(o))) owners.push(t);
+  }
+  throw new UsageError(`${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} for ${owners.join(', ') || 'other'} logs only: ${path} is a ${tool} log`);
+}
+
+/**
+ * Reads any tool's log: JSON Lines, or a tool's binary log recognised by its module's `sniff`.
+ * `given` lists the tool options asked for (long names): a log whose tool does not take one is refused.
+ */
+export async function loadLog(path: string, options: ReportOptions = {}, given: readonly string[] = []): Promise<{ log: LogContents; module: ToolReportModule }> {
   const first = head(path);
   if (first.length === 0) throw new UsageError(`${path} is empty: not a memtrace log`);
   if (first[0] !== 0x7b /* { */) {
     for (const tool of reportingTools()) {
       const mod = await toolReportModule(tool);
-      if (mod.sniff?.(first) && mod.readToolLog) return { log: await mod.readToolLog(path), module: mod };
+      if (mod.sniff?.(first) && mod.readToolLog) {
+        await checkToolOptions(given, tool, mod, path);
+        return { log: await mod.readToolLog(path, options), module: mod };
+      }
     }
     throw new UsageError(`${path} is not a memtrace log (neither JSON Lines nor a known binary log)`);
   }
   const log = await readLog(path);
-  return { log, module: await toolReportModule(log.header.tool) };
+  const module = await toolReportModule(log.header.tool);
+  await checkToolOptions(given, log.header.tool, module, path);
+  return { log, module };
 }
 
-/** Builds the report of the log at `path`. */
-export async function buildReport(path: string, options: ReportOptions = {}): Promise<Report> {
-  const { log, module } = await loadLog(path);
+/**
+ * Builds the report of the log at `path`. `given` lists the tool options asked for on the
+ * command line (long names, e.g. "--by"): the log's tool must take each.
+ */
+export async function buildReport(path: string, options: ReportOptions = {}, given: readonly string[] = []): Promise<Report> {
+  const { log, module } = await loadLog(path, options, given);
   let report: Report;
   try {
     report = await module.buildReport(log, options);
@@ -115,7 +141,7 @@ export function writeReport(report: Report, format: Format, output: string | und
       return [output];
     }
     case 'speedscope': {
-      if (!report.speedscope) throw new UsageError(`this log holds no stacks to export to speedscope (only heap logs do)`);
+      if (!report.speedscope) throw new UsageError(`this log holds no stacks to export to speedscope (heap logs and malloc traces recorded with --stacks do)`);
       const data = JSON.stringify(report.speedscope) + '\n';
       if (toStdout) { process.stdout.write(data); return []; }
       write(output, data);

@@ -68,6 +68,8 @@ export interface ToolReportModule {
   buildReport(log: LogContents, options: ReportOptions): Report | Promise<Report>;
   /** For tools with a binary log: true when these first bytes are this tool's. */
   sniff?(head: Buffer): boolean;
-  /** For tools with a binary log: reads it as a header and records. */
-  readToolLog?(path: string): Promise<LogContents>;
+  /** For tools with a binary log: reads it as a header and records (some options choose what is read, e.g. a window). */
+  readToolLog?(path: string, options: ReportOptions): Promise<LogContents>;
+  /** The `memtrace report` options only this tool's logs take, by long name ("--by"); any other log refuses them. */
+  reportOptions?: readonly string[];
 }

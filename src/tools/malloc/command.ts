@@ -1,18 +1,9 @@
-import { Option, type Command } from 'commander';
-import { parseBytes, parseDuration, formatBytes } from '../../core/units.js';
+import type { Command } from 'commander';
+import { parseBytes, formatBytes } from '../../core/units.js';
 import { UsageError } from '../../core/errors.js';
 import { MAX_MIN_SIZE, shownPath, traceMalloc } from './index.js';
 import { helpExamples } from '../../core/help.js';
-import { GROUP_BY, type GroupBy } from './report.js';
-
-/** A --since/--until value: a time ("2s", "1500ms") since the start, else a mark's label. */
-function tracePoint(text: string, what: string): number | string {
-  if (/^\s*(\d+(\.\d+)?|\.\d+)\s*[a-zA-Zµ]*\s*$/.test(text)) {
-    try { return parseDuration(text, what); } catch { /* not a duration: a label */ }
-  }
-  if (!text) throw new UsageError(`${what}: give a mark's label or a time since the start, e.g. 2s`);
-  return text;
-}
+import { parseView, viewOptions } from './report.js';
 
 /** A --top value: a whole number from 1 to 100 000. */
 function parseTop(text: string): number {
@@ -23,7 +14,7 @@ function parseTop(text: string): number {
 
 /** Adds `memtrace malloc [options] -- command…` to the CLI. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('malloc')
     .addHelpText('after', helpExamples([
       ['memtrace malloc -- ./server', 'every malloc/free of any program'],
@@ -40,20 +31,16 @@ export function register(program: Command): void {
     .option('--no-follow', 'do not trace programs the command forks or execs')
     .option('--mmap', 'also record anonymous mmap/munmap')
     .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-TIME-PID.bin here; other processes write FILE.PID)')
-    .option('--top <n>', 'rows in top-N tables', '10')
-    .addOption(new Option('--by <view>', 'group call sites by the innermost JS function of the program (node), the native function that allocated, or the whole stack (default: js when stacks name JS functions, else stack)').choices([...GROUP_BY]))
-    .option('--since <mark|time>', 'live columns: blocks allocated from this mark (memtrace/mark) or time since the start (2s)…')
-    .option('--until <mark|time>', '…and still live at this mark or time (default: where a node program began to exit, else its end)')
-    .option('--startup', 'keep start-up (what node allocates before the main module runs) in the top tables')
+    .option('--top <n>', 'rows in top-N tables', '10');
+  for (const o of viewOptions()) cmd.addOption(o);
+  cmd
     .passThroughOptions()
-    .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string; by?: GroupBy; startup?: boolean; since?: string; until?: string }) => {
+    .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string; by?: string; startup?: boolean; since?: string; until?: string }) => {
       const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size', { max: MAX_MIN_SIZE }) : undefined;
       const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
         stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
-        output: opts.output, top, by: opts.by, startup: opts.startup,
-        since: opts.since !== undefined ? tracePoint(opts.since, '--since') : undefined,
-        until: opts.until !== undefined ? tracePoint(opts.until, '--until') : undefined,
+        output: opts.output, top, ...parseView(opts),
       });
       const err = process.stderr;
       if (result.report) {

@@ -19,6 +19,7 @@ import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { parseMaps, readPerfMap, symbolize } from './symbols.js';
 import { readAt } from '../../core/fsutil.js';
+import { formatDuration } from '../../core/units.js';
 
 /** The first bytes of a malloc trace. */
 export const MAGIC = 'MTMALLOC';
@@ -174,25 +175,46 @@ function scan(fd: number, path: string): Scan {
   return s;
 }
 
+/** What a trace holds: stacks per event, events, or totals only (--count-only). */
+export type TraceMode = 'stacks' | 'record' | 'count';
+
+const modeOf = (flags: number): TraceMode => (flags & FLAGS.countOnly ? 'count' : flags & FLAGS.stacks ? 'stacks' : 'record');
+
+/** The mode of a trace from its first process header alone (its events unread); undefined when that header is not there. */
+export function traceMode(path: string): TraceMode | undefined {
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch (err) { throw fileError(err, 'read trace', path); }
+  try {
+    const b = readAt(fd, 0, 36);
+    if (b.length < 36 || b.toString('latin1', 0, 8) !== MAGIC || b.readUInt32LE(16) !== 1) return undefined;
+    return modeOf(b.readUInt32LE(32));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A time in a trace: a mark's label, or ms since the start. */
 export type TracePoint = string | number;
 
-/** The window of "allocated in it and still live at its end", in ms; `label` says it in words. */
-export interface LiveWindow { fromMs: number; toMs: number; label: string }
+/** The window of "allocated in it and still live at its end", in ms; `label` says it in words; `since`/`until` as asked. */
+export interface LiveWindow { fromMs: number; toMs: number; label: string; since?: TracePoint; until?: TracePoint }
 
 /** The window a read asks for: --since/--until as marks or ms; by default up to where node began to exit. */
-function windowOf(s: Scan, toMs: (ticks: number) => number, options: ReadOptions, path: string): LiveWindow {
+function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, options: ReadOptions, path: string): LiveWindow {
   const marks = s.marks.filter((m) => m.label !== MAIN_MARK && m.label !== EXIT_MARK);
   const at = (p: TracePoint, what: string, after = -Infinity): number => {
     if (typeof p === 'number') return p;
-    const m = marks.map((k) => ({ ...k, ms: toMs(k.ticks) })).find((k) => k.label === p && k.ms >= after);
+    const named = marks.map((k) => ({ ...k, ms: toMs(k.ticks) })).filter((k) => k.label === p);
+    const m = named.find((k) => k.ms >= after);
+    if (!m && named.length) throw new UsageError(`${what}: mark '${p}' is before --since in ${path}`);
     if (!m) {
       const known = [...new Set(marks.map((k) => k.label))];
-      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ' (it has no marks: give a time, e.g. 2s)'}`);
+      throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ` (it has no marks${s.marks.length ? '' : ': marks are recorded with --stacks, --since or --until'}; give a time, e.g. 2s)`}`);
     }
     return m.ms;
   };
   const fromMs = options.since !== undefined ? at(options.since, '--since') : 0;
+  if (fromMs > durationMs) throw new UsageError(`--since: ${formatDuration(fromMs)} is after the end of ${path} (${formatDuration(durationMs)})`);
   const exit = s.marks.find((m) => m.label === EXIT_MARK && m.image === 0);
   const toMs_ = options.until !== undefined ? at(options.until, '--until', fromMs) : exit ? toMs(exit.ticks) : Infinity;
   if (toMs_ < fromMs) throw new UsageError(`--until is before --since in ${path}`);
@@ -200,7 +222,7 @@ function windowOf(s: Scan, toMs: (ticks: number) => number, options: ReadOptions
   const label = options.since === undefined && options.until === undefined
     ? (exit ? 'when the program began to exit' : 'at exit')
     : `allocated from ${options.since !== undefined ? name(options.since, fromMs) : 'the start'} to ${options.until !== undefined ? name(options.until, toMs_) : exit ? 'the exit' : 'the end'}, still live then`;
-  return { fromMs, toMs: toMs_, label };
+  return { fromMs, toMs: toMs_, label, since: options.since, until: options.until };
 }
 
 /** Options of {@link readMallocLog}. */
@@ -261,7 +283,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
   // the window whose allocations still live at its end fill the "live" columns: by default all
   // of the run up to where the program began to exit (node: before teardown frees its heap)
-  const win = windowOf(s, toMs, options, path);
+  const win = windowOf(s, toMs, durationMs, options, path);
   const inWin = (ms: number) => ms >= win.fromMs && ms <= win.toMs;
   const liveBy = new Map<number, { bytes: number; count: number }>();
   const credit = (site: number, size: number) => {
@@ -510,7 +532,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     start: new Date(first.startReal).toISOString(),
     hostname: first.hostname,
     node: '',
-    mode: first.flags & FLAGS.countOnly ? 'count' : first.flags & FLAGS.stacks ? 'stacks' : 'record',
+    mode: modeOf(first.flags),
     minSize: first.minSize,
     images: s.images.map((img) => ({ pid: img.pid, command: img.command })),
     durationMs,
@@ -526,7 +548,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     unknownFrees,
     endedBy,
     ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
-    liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label },
+    liveWindow: { ...win, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs },
     ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
     file: basename(path),
   };

@@ -13,7 +13,7 @@ import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js
 import { pathToFileURL } from 'node:url';
 import type { Report } from '../../report/types.js';
 import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
-import { buildReport, toLogContents, type GroupBy } from './report.js';
+import { buildReport, checkView, parseView, toLogContents, type GroupBy } from './report.js';
 
 export { readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
 
@@ -139,6 +139,10 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   if (!exe) throw new UsageError(`command not found: ${command[0]}`);
   if (isStaticElf(exe)) throw new UsageError(`${command[0]} is statically linked: LD_PRELOAD cannot reach its malloc, so there is nothing to trace`);
   if (options.minSize !== undefined && !(options.minSize >= 0 && options.minSize <= MAX_MIN_SIZE)) throw new UsageError(`--min-size: must be a size from 0 to 1 PiB`);
+  // the view as memtrace report reads it ("2s" is a time there, here too), refused before the run when it cannot be given
+  const view = parseView({ by: options.by, startup: options.startup, since: options.since, until: options.until });
+  checkView(view, options.countOnly ? 'count' : options.stacks ? 'stacks' : 'record');
+  options = { ...options, ...view };
 
   // Checked before the run, created or changed in nothing: the interposer reads its file back.
   const target = options.output !== undefined
@@ -227,7 +231,7 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
     try {
       analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
       report = buildReport(toLogContents(analysis), { top: options.top ?? 10, by: options.by, startup: options.startup });
-      report.warnings = [...analysis.warnings];
+      report.warnings = [...analysis.warnings, ...report.warnings];
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       warnings.push(err.message); // the program's exit status stands

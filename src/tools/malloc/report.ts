@@ -1,10 +1,13 @@
 // What a malloc trace means: per-function totals, size histogram, peak, live-at-exit by call
 // site, top call sites, live-bytes timeline. The trace is binary; readToolLog aggregates it
 // (see format.ts) into a few summary records rather than one record per event.
-import { formatBytes, formatDuration } from '../../core/units.js';
+import { Option } from 'commander';
+import { formatBytes, formatDuration, parseDuration } from '../../core/units.js';
+import { UsageError } from '../../core/errors.js';
 import type { LogContents, LogHeader, LogRecord } from '../../core/log.js';
 import type { Report, ReportOptions, Section, Table } from '../../report/types.js';
-import { MAGIC, MAIN_MARK, readMallocLog, type MallocAnalysis } from './format.js';
+import { speedscopeBytes } from '../../report/speedscope.js';
+import { MAGIC, MAIN_MARK, readMallocLog, traceMode, type LiveWindow, type MallocAnalysis, type TraceMode, type TracePoint } from './format.js';
 
 /** True when these first bytes are a malloc trace. */
 export function sniff(head: Buffer): boolean {
@@ -13,10 +16,16 @@ export function sniff(head: Buffer): boolean {
 
 /**
  * Reads a malloc trace as a header and pre-aggregated records: `function` (calls, bytes per
- * function), `size` (histogram bucket), `live` (timeline point), `site` (a call site's totals).
+ * function), `size` (histogram bucket), `live` (timeline point), `site` (a call site's totals),
+ * the live columns for the window `options.since`/`options.until` (a view, see {@link parseView}).
  */
-export async function readToolLog(path: string): Promise<LogContents> {
-  return toLogContents(readMallocLog(path));
+export async function readToolLog(path: string, options: ReportOptions = {}): Promise<LogContents> {
+  const view = parseView(options);
+  const mode = traceMode(path); // checked before the events are read: a trace can be gigabytes
+  if (mode) checkView(view, mode, path);
+  const a = readMallocLog(path, { since: view.since, until: view.until });
+  checkView(view, a.header.mode as TraceMode, path);
+  return toLogContents(a);
 }
 
 /** Turns an analysis into the records {@link buildReport} reads. */
@@ -30,15 +39,80 @@ export function toLogContents(a: MallocAnalysis): LogContents {
   return { header: a.header, records, warnings: a.warnings };
 }
 
-/** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
-const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
-/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's mark() in the program. */
-const isNodeInternal = (f: string) => /\((?:node:[^()]*|[^()]*\bdist\/(?:core\/marks|runtime\/malloc-marks)\.js:\d+)\)$/.test(f);
-
 /** How call sites are grouped: by the innermost JS function of the program, by the native function that allocated, or by the whole stack. */
 export type GroupBy = 'js' | 'native' | 'stack';
 /** The values of --by. */
 export const GROUP_BY: readonly GroupBy[] = ['js', 'native', 'stack'];
+
+/**
+ * What a malloc report shows of a trace: the grouping of call sites, start-up in the tables or
+ * apart, the window of the live columns. Both `memtrace malloc` and `memtrace report` take it.
+ */
+export interface MallocView {
+  by?: GroupBy;
+  startup?: boolean;
+  since?: TracePoint;
+  until?: TracePoint;
+}
+
+/** The view's command-line options, for `memtrace malloc` and `memtrace report` alike. */
+export function viewOptions(): Option[] {
+  return [
+    new Option('--by <view>', 'group call sites by the innermost JS function of the program (node), the native function that allocated, or the whole stack (default: js when stacks name JS functions, else stack; needs stacks)').choices([...GROUP_BY]),
+    new Option('--since <mark|time>', 'live columns: blocks allocated from this mark (memtrace/mark) or time since the start (2s)…'),
+    new Option('--until <mark|time>', '…and still live at this mark or time (default: where a node program began to exit, else its end)'),
+    new Option('--startup', 'keep start-up (what node allocates before the main module runs) in the top tables (needs stacks)'),
+  ];
+}
+
+/** The `memtrace report` options only malloc traces take: the view's. */
+export const reportOptions: readonly string[] = viewOptions().map((o) => o.long!);
+
+/** A --since/--until value: a time ("2s", "1500ms") since the start, else a mark's label. */
+function tracePoint(value: unknown, what: string): TracePoint | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    if (!(value >= 0 && Number.isFinite(value))) throw new UsageError(`${what}: ${value} ms is not a time since the start`);
+    return value;
+  }
+  const text = String(value);
+  if (/^\s*(\d+(\.\d+)?|\.\d+)\s*[a-zA-Zµ]*\s*$/.test(text)) {
+    try { return parseDuration(text, what); } catch { /* not a duration: a label */ }
+  }
+  if (!text.trim()) throw new UsageError(`${what}: give a mark's label or a time since the start, e.g. 2s`);
+  return text;
+}
+
+/** The view asked for by options as typed (strings) or given through the API (ms, booleans); its values checked. */
+export function parseView(options: { by?: unknown; startup?: unknown; since?: unknown; until?: unknown; [other: string]: unknown }): MallocView {
+  const by = options.by;
+  if (by !== undefined && !GROUP_BY.includes(by as GroupBy)) throw new UsageError(`--by: '${String(by)}' is not one of ${GROUP_BY.join(', ')}`);
+  const since = tracePoint(options.since, '--since'), until = tracePoint(options.until, '--until');
+  if (typeof since === 'number' && typeof until === 'number' && until < since) throw new UsageError('--until is before --since');
+  return { by: by as GroupBy | undefined, startup: options.startup === true ? true : undefined, since, until };
+}
+
+/**
+ * Refuses a view a trace of this mode cannot give: a grouping or start-up needs stacks, a
+ * window needs events (count mode keeps totals only). `trace` names the trace read back;
+ * without it the mode is the one a run is about to record.
+ */
+export function checkView(view: MallocView, mode: TraceMode, trace?: string): void {
+  const refuse = (opt: string, need: 'stacks' | 'events') => {
+    if (!trace) return new UsageError(`${opt} needs ${need === 'stacks' ? '--stacks' : 'events (not --count-only)'}`);
+    const how = mode === 'count' ? 'with --count-only' : 'without --stacks';
+    return new UsageError(`${opt}: ${trace} was recorded ${how}, it has no ${need === 'stacks' ? 'stacks (call sites)' : 'events, only totals'}`);
+  };
+  if (view.by !== undefined && mode !== 'stacks') throw refuse(`--by ${view.by}`, 'stacks');
+  if (view.startup && mode !== 'stacks') throw refuse('--startup', 'stacks');
+  if (mode === 'count' && view.since !== undefined) throw refuse('--since', 'events');
+  if (mode === 'count' && view.until !== undefined) throw refuse('--until', 'events');
+}
+
+/** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
+const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
+/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's mark() in the program. */
+const isNodeInternal = (f: string) => /\((?:node:[^()]*|[^()]*\bdist\/(?:core\/marks|runtime\/malloc-marks)\.js:\d+)\)$/.test(f);
 
 /**
  * The JS function a stack is charged to: the innermost JS frame outside node's own code (its
@@ -111,8 +185,9 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const marks = log.records.filter((r) => typeof r.mark === 'string' && r.mark !== MAIN_MARK) as unknown as Array<{ t: number; mark: string }>;
   const rawSites = log.records.filter((r) => r.kind === 'site') as unknown as Site[];
   const hasJs = rawSites.some((s) => jsFrameIndex(s.frames) >= 0);
-  const by: GroupBy = GROUP_BY.includes(options.by as GroupBy) ? (options.by as GroupBy) : hasJs ? 'js' : 'stack';
-  const withStartup = options.startup === true;
+  const view = parseView(options);
+  const by: GroupBy = view.by ?? (hasJs ? 'js' : 'stack');
+  const withStartup = view.startup === true;
   // start-up (before the main module ran) is summed apart and, by default, kept out of the tables
   const startup = { calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 };
   // call sites that read the same under the grouping are one row
@@ -139,7 +214,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     }
   }
   const sites = [...merged.values()];
-  const window = h.liveWindow as { fromMs: number; toMs: number; label: string } | undefined;
+  const window = h.liveWindow as LiveWindow | undefined;
   const liveLabel = window?.label ?? 'at exit';
   const stacks = h.mode === 'stacks';
   const counting = h.mode === 'count';
@@ -147,6 +222,8 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const byCount = [...sites].sort((a, b) => b.calls - a.calls).slice(0, top);
   const unfreed = sites.filter((s) => s.liveBytes > 0).sort((a, b) => b.liveBytes - a.liveBytes).slice(0, top);
   const n = (k: string) => Number(h[k] ?? 0);
+  // what a row is (--by js on stacks without JS frames: whole stacks)
+  const rowName = by === 'js' && hasJs ? 'JS function' : by === 'native' ? 'native function' : 'call site';
 
   const lines: string[] = [];
   lines.push(`memtrace malloc: ${(h.command as string[]).join(' ')} (pid ${h.pid}, ${formatDuration(n('durationMs'))}, ${h.mode} mode${n('minSize') ? `, events ≥ ${formatBytes(n('minSize'))}` : ''})`);
@@ -155,6 +232,11 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
     lines.push(`  live at ${h.endedBy === 'exit' ? 'exit' : `${formatDuration(n('stoppedAtMs'))} (the trace stops)`} ${formatBytes(n('liveAtExitBytes'))} in ${num(n('liveAtExitCount'))} blocks` + (n('unknownFrees') ? ` (${num(n('unknownFrees'))} frees of blocks allocated before tracing${n('minSize') ? ' or below --min-size' : ''})` : ''));
   }
+  // a window asked for: its total, with or without stacks
+  const asked = window !== undefined && (window.since !== undefined || window.until !== undefined);
+  const inWindow = { liveBytes: 0, liveCount: 0 };
+  for (const s of rawSites) { inWindow.liveBytes += s.liveBytes; inWindow.liveCount += s.liveCount; }
+  if (asked && !counting) lines.push(`  ${liveLabel}: ${formatBytes(inWindow.liveBytes)} in ${num(inWindow.liveCount)} blocks`);
   lines.push('');
   lines.push('  function          calls          bytes');
   for (const f of fns) lines.push(`  ${f.op.padEnd(16)} ${num(f.calls).padStart(12)} ${(f.op.startsWith('free') ? '' : formatBytes(f.bytes)).padStart(14)}`);
@@ -164,7 +246,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     for (const s of sizes) lines.push(`  ${sizeLabel(s.lo, s.hi).padStart(20)} ${num(s.count).padStart(12)} ${'#'.repeat(Math.max(1, Math.round((s.count / maxCount) * 30)))}`);
   }
   if (stacks) {
-    const what = by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site';
+    const what = rowName;
     const tag = (s: Group) => (s.startup ? '[start-up] ' : '');
     const show = (title: string, list: Group[], fig: (s: Group) => string, liveOnly = false) => {
       if (!list.length) return;
@@ -176,7 +258,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
       }
     };
     if (startup.calls > 0) {
-      lines.push('', `  start-up (before the main module ran): ${num(startup.calls)} allocations, ${formatBytes(startup.bytes)}, ${formatBytes(startup.liveBytes)} still live at exit${withStartup ? '' : ' (left out of the tables below)'}`);
+      lines.push('', `  start-up (before the main module ran): ${num(startup.calls)} allocations, ${formatBytes(startup.bytes)}; ${window?.since !== undefined || window?.until !== undefined ? liveLabel : `still live ${liveLabel}`}: ${formatBytes(startup.liveBytes)}${withStartup ? '' : ' (left out of the tables below)'}`);
     }
     show(`still live ${liveLabel}, by ${what}`, unfreed, (s) => `${formatBytes(s.liveBytes)} in ${num(s.liveCount)}`, true);
     show(`top ${what}s by bytes`, byBytes, (s) => `${formatBytes(s.bytes)} in ${num(s.calls)}${by === 'js' ? `, ${formatBytes(s.liveBytes)} live` : ''}`);
@@ -188,19 +270,22 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   if (images.length > 1) lines.push('', `  process images in this file (exec): ${images.map((i) => i.command[0]).join(' → ')}`);
 
   const siteRow = (s: Group) => [(s.startup ? '[start-up] ' : '') + s.label + (s.below ? ` ← ${s.below}` : ''), s.calls, s.bytes, s.liveBytes, s.liveCount];
-  const siteCols = [by === 'js' ? 'JS function' : by === 'native' ? 'native function' : 'call site', 'calls', 'bytes', 'live bytes', 'live blocks'];
-  const byteColumns = ['bytes', 'live bytes', 'live bytes at exit'];
+  const siteCols = [rowName, 'calls', 'bytes', 'live bytes', 'live blocks'];
+  const byteColumns = ['bytes', 'live bytes'];
   const sections: Section[] = [];
   if (!counting && live.length) {
     const chartMarks = [{ t: n('peakMs'), label: `peak ${formatBytes(n('peakBytes'))}` }, ...marks.map((m) => ({ t: m.t, label: m.mark }))];
     if (h.startupEndMs !== undefined) chartMarks.push({ t: n('startupEndMs'), label: 'main module' });
+    // a window asked as a time is drawn where it begins and ends (asked as marks, it is drawn already)
+    if (typeof window?.since === 'number') chartMarks.push({ t: window.fromMs, label: `--since ${formatDuration(window.fromMs)}` });
+    if (typeof window?.until === 'number') chartMarks.push({ t: window.toMs, label: `--until ${formatDuration(window.toMs)}` });
     sections.push({ kind: 'chart', chart: { title: 'Live heap bytes (malloc − free)', unit: 'bytes', t: live.map((r) => r.t), series: [{ label: 'live bytes', values: live.map((r) => r.bytes) }], marks: chartMarks } });
   }
   sections.push({ kind: 'table', table: { title: 'Calls and bytes per function', columns: ['function', 'calls', 'bytes'], rows: fns.map((f) => [f.op, f.calls, f.bytes]), byteColumns } });
   sections.push({ kind: 'table', table: { title: 'Requested sizes', columns: ['size', 'calls'], rows: sizes.map((s) => [sizeLabel(s.lo, s.hi), s.count]) } });
   if (stacks) {
     const what = siteCols[0]!;
-    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}`, columns: ['calls', 'bytes', 'live bytes at exit', 'live blocks at exit'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
+    if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}; live columns: ${asked ? liveLabel : `still live ${liveLabel}`}`, columns: ['calls', 'bytes', 'live bytes', 'live blocks'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
     sections.push({ kind: 'table', table: { title: `Still live ${liveLabel}, by ${what}`, columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by bytes`, columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by count`, columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
@@ -217,9 +302,18 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     unknownFrees: n('unknownFrees'), endedBy: h.endedBy, images, events: n('events'),
     functions: fns.map(({ op, calls, bytes }) => ({ op, calls, bytes })),
     sizes: sizes.map(({ lo, hi, count }) => ({ lo, hi, count })),
-    by, liveWindow: window, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
+    by, liveWindow: window && { ...window, ...inWindow }, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
     marks: marks.map((m) => ({ t: m.t, label: m.mark })),
     unfreedBySite: unfreed.map(row), topSitesByBytes: byBytes.map(row), topSitesByCount: byCount.map(row),
   };
-  return { title: `memtrace malloc: ${(h.command as string[]).join(' ')}`, summary, text: lines.join('\n'), sections, table, warnings: [] };
+  const title = `memtrace malloc: ${(h.command as string[]).join(' ')}`;
+  // whole stacks, outermost first (a flame graph is every grouping at once); start-up as the tables have it
+  const kept = rawSites.filter((s) => withStartup || !s.startup);
+  const stack = (s: Site) => [...(s.startup ? ['(start-up)'] : []), ...[...s.frames].reverse()];
+  const speedscope = stacks ? speedscopeBytes(title, 'memtrace malloc', [
+    { name: `still live ${liveLabel}`, stacks: kept.map((s) => ({ frames: stack(s), bytes: s.liveBytes })) },
+    { name: 'allocated', stacks: kept.map((s) => ({ frames: stack(s), bytes: s.bytes })) },
+  ]) : undefined;
+  const warnings = by === 'js' && stacks && !hasJs ? ['--by js: no stack of this trace reaches a JS function (perf-map names come from node, or python3 ≥ 3.12): its rows are whole stacks'] : [];
+  return { title, summary, text: lines.join('\n'), sections, table, warnings, ...(speedscope ? { speedscope } : {}) };
 }
