@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,38 @@ test('instrumented modules come from the cache on a second run (nothing parsed),
   // Other options, another entry.
   assert.equal(spawnSync(process.execPath, [cli, 'calls', '--native', '--output', join(tmp, 'cached2.jsonl'), '--', 'node', 'grow.js'], { cwd: fixtures, encoding: 'utf8', env }).stdout, 'kept 50 100\n');
   assert.equal(readdirSync(cache).filter((f) => f.endsWith('.js')).length, 2);
+});
+
+test('the cache stays bounded: entries unused for 30 days go, then the least recently used above the size limit; nothing else is touched', () => {
+  const cache = join(tmp, 'cache-sweep');
+  mkdirSync(cache, { recursive: true, mode: 0o700 });
+  const day = 24 * 3600;
+  const now = Date.now() / 1000;
+  const plant = (name, ageDays, bytes = 100) => { const p = join(cache, name); writeFileSync(p, 'x'.repeat(bytes)); utimesSync(p, now - ageDays * day, now - ageDays * day); return p; };
+  const old = plant(`${'a'.repeat(40)}.js`, 40);
+  const oldMap = plant(`${'a'.repeat(40)}.map`, 40);
+  const recentBig = plant(`${'b'.repeat(40)}.js`, 5, 6000);
+  const newestBig = plant(`${'c'.repeat(40)}.js`, 1, 6000);
+  const staleTmp = plant(`${'d'.repeat(40)}.js.123.abc.tmp`, 1);
+  const foreign = plant('notes.txt', 400);
+  const foreignLike = plant(`${'e'.repeat(40)}.json`, 400);
+  const go = () => spawnSync(process.execPath, [cli, 'calls', '--output', join(tmp, 'sweep.jsonl'), '--', 'node', 'grow.js'], { cwd: fixtures, encoding: 'utf8', env: { ...process.env, MEMTRACE_CACHE_DIR: cache, MEMTRACE_CACHE_MAX_BYTES: '10000' } });
+  const r = go();
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 50 100\n');
+  for (const gone of [old, oldMap, staleTmp, recentBig]) assert.ok(!existsSync(gone), `${gone} removed`);
+  for (const kept of [newestBig, foreign, foreignLike]) assert.ok(existsSync(kept), `${kept} kept`);
+  // The run's own entry was written after the sweep, and a hit older than a day is marked used.
+  const own = readdirSync(cache).filter((f) => /^[0-9a-f]{40}\.js$/.test(f) && !f.startsWith('c'));
+  assert.equal(own.length, 1);
+  utimesSync(join(cache, own[0]), now - 3 * day, now - 3 * day);
+  assert.equal(go().stdout, 'kept 50 100\n');
+  assert.ok(Date.now() - statSync(join(cache, own[0])).mtimeMs < 3600 * 1000, 'the hit was marked used');
+  // Swept at most once a day: an old entry planted now stays until tomorrow.
+  const planted = plant(`${'f'.repeat(40)}.js`, 60);
+  rmSync(join(cache, own[0]));
+  assert.equal(go().status, 0);
+  assert.ok(existsSync(planted));
 });
 
 test('node --import with the entry named by its absolute path (not its URL) runs the program', () => {

@@ -4,7 +4,7 @@
 // no source map in memory (the map is a file beside the cached module, read by node only under
 // --enable-source-maps). The instrumenter is required on a miss only.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -88,6 +88,46 @@ function writeAtomic(path: string, text: string): void {
   }
 }
 
+const DAY_MS = 24 * 3600 * 1000;
+/** Entries unused for this long go at the next sweep. */
+const MAX_AGE_MS = 30 * DAY_MS;
+/** Above this the least recently used entries go (MEMTRACE_CACHE_MAX_BYTES sets it). */
+const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
+const ENTRY = /^[0-9a-f]{40}\.(js|map)$|^[0-9a-f]{40}\.(js|map)\.\d+\.[0-9a-z]+\.tmp$/;
+let swept = false;
+
+/**
+ * Keeps the cache bounded: at most once a day (a `.swept` stamp), on a miss, removes entries not
+ * used for 30 days, then the least recently used ones while the directory holds more than the
+ * size limit. "Used" is the later of mtime and atime (relatime mounts update atime once a day).
+ * Only files named as this cache names them are removed: a file anyone else put there stays.
+ */
+export function sweepCache(d: string, now = Date.now()): void {
+  const stamp = join(d, '.swept');
+  try { if (now - statSync(stamp).mtimeMs < DAY_MS) return; } catch { /* never swept */ }
+  writeAtomic(stamp, '');
+  const limit = Number(process.env.MEMTRACE_CACHE_MAX_BYTES) > 0 ? Number(process.env.MEMTRACE_CACHE_MAX_BYTES) : DEFAULT_MAX_BYTES;
+  const entries: Array<{ path: string; used: number; size: number }> = [];
+  let names: string[];
+  try { names = readdirSync(d); } catch { return; }
+  for (const name of names) {
+    if (!ENTRY.test(name)) continue;
+    const path = join(d, name);
+    try {
+      const st = statSync(path);
+      if (!st.isFile()) continue;
+      entries.push({ path, used: Math.max(st.mtimeMs, st.atimeMs), size: st.size });
+    } catch { /* gone meanwhile */ }
+  }
+  entries.sort((a, b) => a.used - b.used);
+  let total = entries.reduce((sum, e) => sum + e.size, 0);
+  for (const e of entries) {
+    const tmp = e.path.endsWith('.tmp');
+    if (now - e.used < (tmp ? 3600 * 1000 : MAX_AGE_MS) && total <= limit) continue;
+    try { unlinkSync(e.path); total -= e.size; } catch { /* another process took it */ }
+  }
+}
+
 /** instrumentSource through the cache (`functions` is -1 when the module came from it). */
 export function instrumentCached(code: string, opts: InstrumentOptions): InstrumentResult {
   const d = cacheDir();
@@ -98,9 +138,16 @@ export function instrumentCached(code: string, opts: InstrumentOptions): Instrum
     .digest('hex').slice(0, 40);
   const path = join(d, `${key}.js`);
   try {
-    return { code: readFileSync(path, 'utf8'), functions: -1 };
+    const fd = openSync(path, 'r');
+    try {
+      // A hit older than a day is marked used (mounts with noatime never update atime).
+      const { mtimeMs } = fstatSync(fd);
+      if (Date.now() - mtimeMs > DAY_MS) { try { const now = new Date(); futimesSync(fd, now, now); } catch { /* read-only */ } }
+      return { code: readFileSync(fd, 'utf8'), functions: -1 };
+    } finally { closeSync(fd); }
   } catch { /* a miss */ }
   const mapPath = join(d, `${key}.map`);
+  if (!swept) { swept = true; try { sweepCache(d); } catch { /* never disturb the program */ } }
   const out = instrument(code, { ...opts, mapUrl: pathToFileURL(mapPath).href });
   if (out.warning) return out;
   if (out.map !== undefined) writeAtomic(mapPath, out.map);
