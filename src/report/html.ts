@@ -60,9 +60,12 @@ const CHART_SCRIPT = String.raw`
     if (v == null) return '–';
     if (unit === 'bytes') return fmtBytes(v);
     if (unit === 'percent') return v.toFixed(1) + ' %';
-    if (unit === 'per-second') return v.toFixed(0) + ' /s';
-    return String(Math.round(v * 100) / 100);
+    if (unit === 'per-second') return Math.round(v).toLocaleString('en-US') + ' /s';
+    return (Math.round(v * 100) / 100).toLocaleString('en-US');
   }
+  // Byte axes tick at 1, 2, 5, 10, 20, 50… of a binary unit (20 MiB, not 19.1 MiB).
+  var BYTE_INCRS = [];
+  [1, 1024, 1048576, 1073741824, 1099511627776].forEach(function (u) { [1, 2, 5, 10, 20, 50, 100, 200, 500].forEach(function (m) { BYTE_INCRS.push(m * u); }); });
   function marksPlugin(marks) {
     return { hooks: { draw: [function (u) {
       var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
@@ -74,7 +77,10 @@ const CHART_SCRIPT = String.raw`
         ctx.strokeStyle = '#c0392b'; ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
         ctx.fillStyle = '#c0392b';
-        ctx.fillText(m.label, x + 3 * devicePixelRatio, top + (12 + (k % 4) * 13) * devicePixelRatio);
+        // A label that would run past the plot's right edge goes on the left of its line.
+        var w = ctx.measureText(m.label).width, gap = 3 * devicePixelRatio;
+        var lx = x + gap + w > u.bbox.left + u.bbox.width ? x - gap - w : x + gap;
+        ctx.fillText(m.label, lx, top + (12 + (k % 4) * 13) * devicePixelRatio);
       });
       ctx.restore();
     }] } };
@@ -107,7 +113,7 @@ const CHART_SCRIPT = String.raw`
       width: Math.max(600, el.clientWidth || 900), height: 320,
       series: series, bands: bands,
       scales: { x: { time: false } },
-      axes: [{ label: 'seconds' }, { size: 80, values: function (u, vs) { return vs.map(function (v) { return fmt(c.unit, v); }); } }],
+      axes: [{ label: 'seconds' }, Object.assign({ size: 80, values: function (u, vs) { return vs.map(function (v) { return fmt(c.unit, v); }); } }, c.unit === 'bytes' ? { incrs: BYTE_INCRS } : {})],
       cursor: { drag: { x: true, y: false } },
       plugins: [marksPlugin(c.marks || [])]
     };
