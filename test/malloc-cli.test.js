@@ -186,6 +186,17 @@ test('node --stacks: the JS view puts the allocating function first with its exa
   assert.equal(run(['report', 'js-startup.bin', '--startup', '--top', '10']).stdout.trim(), printed.trim());
 });
 
+test('node --stacks on tsc output: JS frames named at their .ts line through the source map beside the .js', () => {
+  const prog = join(fixtures, 'tsc', 'buffers.js');
+  const r = run(['malloc', '--stacks', '-o', 'tsc.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '1000\n');
+  const first = report('tsc.bin').topSitesByBytes[0];
+  // makeBuffers starts on line 2 of buffers.js and on line 5 of buffers.ts.
+  assert.match(first.label, /^makeBuffers \(.*tsc\/buffers\.ts:5\)$/);
+  assert.ok(first.bytes >= 0.5 * 1000 * 65536, `bytes ${first.bytes}`);
+});
+
 test('--since/--until MARK: allocated in the window and still live at its end', () => {
   const prog = join(fixtures, 'buffers-known.mjs');
   const r = run(['malloc', '--stacks', '--since', 'start', '--until', 'end', '-o', 'win.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });

@@ -19,6 +19,7 @@ import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { parseMaps, readPerfMap, symbolize } from './symbols.js';
 import { readAt } from '../../core/fsutil.js';
+import { SourceMaps } from '../../core/sourcemap.js';
 import { formatDuration } from '../../core/units.js';
 
 /** The first bytes of a malloc trace. */
@@ -464,6 +465,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   // names for frames
   const names = new Map<number, Map<number, string>>();
   const saved: Record<string, Array<[number, string]>> = {};
+  const sourceMaps = new SourceMaps();
   s.images.forEach((img, i) => {
     const ips = new Set<number>();
     for (const [key, list] of stackDefs) if (Math.floor(key / 2 ** 21) === i) for (const ip of list) ips.add(ip);
@@ -471,7 +473,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (ips.size === 0) return;
     const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
     const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
-    const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf);
+    const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
     names.set(i, resolved);
     saved[i] = [...resolved];
   });

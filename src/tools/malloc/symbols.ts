@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { readAt } from '../../core/fsutil.js';
+import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 
 /** One line of /proc/PID/maps that maps a file. */
 export interface Mapping { start: number; end: number; offset: number; path: string }
@@ -105,8 +106,11 @@ export function readPerfMap(path: string): PerfEntry[] {
   return out.sort((a, b) => a.addr - b.addr);
 }
 
-/** Makes a perf-map name readable: "JS:*parseRecords file:///app/src/parse.js:10:3" → "parseRecords (src/parse.js:10)". */
-export function jsFrameName(raw: string, cwd = process.cwd()): string {
+/**
+ * Makes a perf-map name readable: "JS:*parseRecords file:///app/src/parse.js:10:3" → "parseRecords (src/parse.js:10)";
+ * with `sourceMaps`, a position in a file with a source map (tsc, bundlers) is the original's: "parseRecords (src/parse.ts:8)".
+ */
+export function jsFrameName(raw: string, cwd = process.cwd(), sourceMaps?: SourceMaps): string {
   // CPython ≥ 3.12 with -X perf / PYTHONPERFSUPPORT=1: "py::make_blocks:/app/job.py"
   const py = /^py::(.*?):(\/.*)$/.exec(raw);
   if (py) {
@@ -118,13 +122,18 @@ export function jsFrameName(raw: string, cwd = process.cwd()): string {
   const kind = m[1]!;
   const rest = m[3]!.trim();
   if (kind === 'Builtin' || kind === 'BytecodeHandler' || kind === 'Stub' || kind === 'RegExp') return `${rest} (${kind.toLowerCase()})`;
-  const loc = /^(.*?)\s*((?:file:\/\/|\/|node:)\S*?)(?::(\d+))?(?::\d+)?$/.exec(rest);
+  const loc = /^(.*?)\s*((?:file:\/\/|\/|node:)\S*?)(?::(\d+))?(?::(\d+))?$/.exec(rest);
   if (!loc) return rest || '(anonymous)';
   const fn = loc[1] || '(anonymous)';
   let file = loc[2]!;
-  if (file.startsWith('file://')) file = file.slice(7);
+  let line = loc[3];
+  if (file.startsWith('file://')) file = urlToPath(file) ?? file.slice(7);
+  if (sourceMaps && line && file.startsWith('/')) {
+    const orig = sourceMaps.original(file, Number(line), Number(loc[4] ?? 1));
+    if (orig) { file = orig.file; line = String(orig.line); }
+  }
   if (file.startsWith('/')) { const r = relative(cwd, file); if (!r.startsWith('../../')) file = r; }
-  return `${fn} (${file}${loc[3] ? `:${loc[3]}` : ''})`;
+  return `${fn} (${file}${line ? `:${line}` : ''})`;
 }
 
 /** Cuts the argument list off a demangled C++ name: "v8::Foo::Bar(int, char*) const" → "v8::Foo::Bar". */
@@ -169,7 +178,7 @@ function jitAt(perf: PerfEntry[], pc: number, maxSize: number): PerfEntry | unde
 }
 
 /** Resolves return addresses of one process image to frame names (ip → name; hex address when unknown). */
-export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfEntry[], cwd = process.cwd()): Map<number, string> {
+export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfEntry[], cwd = process.cwd(), sourceMaps?: SourceMaps): Map<number, string> {
   const out = new Map<number, string>();
   const maxJit = Math.min(1 << 20, perfMap.reduce((m, e) => Math.max(m, e.size), 0) + 1);
   const mangled: Array<{ ip: number; name: string }> = [];
@@ -178,7 +187,7 @@ export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfE
     const pc = ip - 1; // a return address points after the call
     let name: string | undefined;
     const jit = jitAt(perfMap, pc, maxJit);
-    if (jit) name = jsFrameName(jit.name, cwd);
+    if (jit) name = jsFrameName(jit.name, cwd, sourceMaps);
     if (!name) {
       const m = findLast(maps, (e) => e.start, pc);
       if (m && pc < m.end && m.path.startsWith('/')) {
