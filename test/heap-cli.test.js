@@ -76,6 +76,20 @@ test('sampled --all: the dropped 4 MiB is counted as allocated on its line', () 
   assert.ok(Math.abs(big.alloc - 40 * MiB) < bound(40 * MiB), `keepForty allocated ${big.alloc}`);
 });
 
+test('Buffers after a burst that raised the sampling interval: the interval is back at its base, 40 MiB within 5%', () => {
+  // A burst of 300 000 small Buffers makes the stacks cost more than the sampler's time budget;
+  // after 300 ms without Buffers the 1 MiB Buffers are sampled at the base interval again
+  // (each one then nearly always sampled: an estimate close to exact, not one off by 10-20%).
+  const prog = join(fx, 'buffer-burst.cjs');
+  const log = join(dir, 'burst.jsonl');
+  const r = memtrace(['heap', '-o', log, '--', process.execPath, prog]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '40\n');
+  const keep = site(summary(log), 'buffer-burst.cjs', lineOf(prog, 'kept.push(Buffer.alloc'));
+  assert.ok(keep, 'keepForty\'s Buffer.alloc line is a site');
+  assert.ok(Math.abs(keep.extLive - 40 * MiB) <= 0.05 * 40 * MiB, `external live ${keep.extLive}`);
+});
+
 test('--exact: every object; live and allocated per line, exactly', () => {
   const log = join(dir, 'exact.jsonl');
   const r = memtrace(['heap', '--exact', '-o', log, '--', process.execPath, accuracy]);

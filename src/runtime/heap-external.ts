@@ -108,25 +108,32 @@ export class ExternalSampler {
     // interval grows by the power of two that brings them under it, and halves back towards the
     // base when they took less than a quarter of it.
     // Each sample's weight uses the interval in force when it was drawn: the estimate stays unbiased.
+    // The window is closed at any call, sampled or not, so that a quiet spell after a busy
+    // one brings the interval back down before the next Buffers are drawn.
+    const t0 = performance.now();
+    if (t0 - this.windowStart >= BUDGET_WINDOW_MS) this.closeWindow(t0);
     const p = -Math.expm1(-bytes / this.interval);
     if (Math.random() >= p) return;
     const weight = bytes / p;
-    const t0 = performance.now();
     const site = this.siteOf(below);
-    const t1 = performance.now();
-    this.windowSpent += t1 - t0;
-    if (t1 - this.windowStart >= BUDGET_WINDOW_MS) {
-      const share = this.windowSpent / (t1 - this.windowStart);
-      if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
-      else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) this.interval /= 2;
-      if (this.interval > this.maxInterval) this.maxInterval = this.interval;
-      this.windowStart = t1;
-      this.windowSpent = 0;
-    }
+    this.windowSpent += performance.now() - t0;
     this.sites[site]!.alloc += weight;
     this.sites[site]!.allocCount++;
     this.allocated += weight;
     this.samples.push({ ref: new WeakRef(obj), weight, site });
+  }
+
+  private closeWindow(now: number): void {
+    const elapsed = now - this.windowStart;
+    const share = this.windowSpent / elapsed;
+    if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
+    else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) {
+      // Halved for each window that passed (several when no Buffer was made for a while).
+      this.interval = Math.max(this.intervalBytes, this.interval / 2 ** Math.floor(elapsed / BUDGET_WINDOW_MS));
+    }
+    if (this.interval > this.maxInterval) this.maxInterval = this.interval;
+    this.windowStart = now;
+    this.windowSpent = 0;
   }
 
   private siteOf(below: (...args: never[]) => unknown): number {
