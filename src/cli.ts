@@ -54,7 +54,7 @@ function subcommandOf(argv: string[], names: string[]): string | undefined {
   return argv.slice(2).find((a) => names.includes(a));
 }
 
-const TOOL_NAMES = ['process', 'calls', 'malloc', 'heap', 'spaces', 'report'];
+const TOOL_NAMES = ['process', 'calls', 'malloc', 'heap', 'spaces', 'leaks', 'report'];
 guardStdout();
 
 main(process.argv).catch((err: unknown) => {

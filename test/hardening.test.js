@@ -301,6 +301,12 @@ test('usage errors are one line `memtrace: …`, exit 2', () => {
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assertOneLine(r.stderr, /--help for usage/);
   }
+  // The hint names the subcommand, whichever tool it is.
+  for (const tool of ['process', 'calls', 'malloc', 'heap', 'spaces', 'leaks']) {
+    const r = memtrace([tool, '--bogus']);
+    assert.equal(r.status, 2, `${tool}: ${r.stderr}`);
+    assertOneLine(r.stderr, new RegExp(`\\(memtrace ${tool} --help for usage\\)$`));
+  }
 });
 
 test('no command: the same wording for every tool', () => {
