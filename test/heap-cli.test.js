@@ -90,6 +90,15 @@ test('Buffers after a burst that raised the sampling interval: the interval is b
   assert.ok(Math.abs(keep.extLive - 40 * MiB) <= 0.05 * 40 * MiB, `external live ${keep.extLive}`);
 });
 
+test('the moment shown is after its GC: Buffers dead by then are not ArrayBuffers "not placed" on any site', () => {
+  const r = memtrace(['heap', '-o', join(dir, 'dead.jsonl'), '--', process.execPath, join(fx, 'dead-buffers.cjs')]);
+  assert.equal(r.status, 0, r.stderr);
+  // end (before the GC): the 40 MiB; at the moment shown (after it): a few KiB, and none unplaced.
+  assert.match(r.stderr, /of which ArrayBuffers [\d.]+ KiB \/ 40\.\d MiB \/ 40\.\d MiB/);
+  const m = /ArrayBuffers at the moment shown: ([\d.]+) (B|KiB|MiB);.*not placed: ([\d.]+) (B|KiB|MiB)/.exec(r.stderr);
+  assert.ok(m && m[2] !== 'MiB' && m[4] !== 'MiB', r.stderr);
+});
+
 test('--exact: every object; live and allocated per line, exactly', () => {
   const log = join(dir, 'exact.jsonl');
   const r = memtrace(['heap', '--exact', '-o', log, '--', process.execPath, accuracy]);

@@ -121,7 +121,10 @@ export class MomentRecorder {
   take(kind: Moment['kind'], label: string | undefined, gc: boolean, memory?: MemoryPoint, path?: string): Moment {
     // The inspector runs a full GC before it builds a profile: the read is "live" by itself.
     const profile: SamplingProfile = kind === 'exit' ? this.inspector.stopSampling() : this.inspector.samplingProfile();
-    return this.keep(kind, label, gc, memory ?? this.memory(), profile, path);
+    // The moment's figures are read after that GC, like its profile: Buffers that died before
+    // it are not "ArrayBuffers at the moment shown" (they read as not placed on any site).
+    const after = this.memory();
+    return this.keep(kind, label, gc, memory ? { ...after, t: memory.t } : after, profile, path);
   }
 
   private keep(kind: Moment['kind'], label: string | undefined, gc: boolean, m: MemoryPoint, profile: SamplingProfile, path?: string): Moment {
