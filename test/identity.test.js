@@ -151,12 +151,15 @@ for (const where of ['top', 'fn']) {
 
 /**
  * Ctrl-C as untraced: a program that handles SIGINT goes on; one that added its own handler and
- * took it off again dies of SIGINT (memtrace exits 128 + 2). The probes' own listeners, which
+ * took it off again dies of SIGINT (memtrace exits 128 + 2); one whose handler ran first and
+ * took itself off (prependOnceListener) goes on. The probes' own listeners, which
  * write their data first, must not keep the program alive nor let it die where it would not.
  */
 test('identity: SIGINT ends or spares the program as untraced, under every tool', async () => {
   const prog = `const h = () => {}; process.on('SIGINT', h); process.off('SIGINT', h);
-    if (process.argv[1] === 'keep') process.on('SIGINT', () => { console.log('handled'); process.exitCode = 4; clearInterval(t); });
+    const keep = () => { console.log('handled'); process.exitCode = 4; clearInterval(t); };
+    if (process.argv[1] === 'keep') process.on('SIGINT', keep);
+    if (process.argv[1] === 'once') process.prependOnceListener('SIGINT', keep);
     const t = setInterval(() => {}, 1000); console.log('ready');`;
   const runSig = (pre, mode) => new Promise((resolve) => {
     const argv = [...pre, process.execPath, '-e', prog, mode];
@@ -169,7 +172,7 @@ test('identity: SIGINT ends or spares the program as untraced, under every tool'
     });
     child.on('close', (code, signal) => resolve({ code, signal, out, err }));
   });
-  for (const mode of ['die', 'keep']) {
+  for (const mode of ['die', 'keep', 'once']) {
     const base = await runSig([], mode);
     assert.deepEqual([base.code, base.signal], mode === 'die' ? [null, 'SIGINT'] : [4, null]);
     for (const [tool, toolArgs] of Object.entries(TOOLS)) {

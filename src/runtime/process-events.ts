@@ -24,6 +24,8 @@ const hidden = new Set<Listener>();
 const events = new Map<EventName, { fns: Listener[]; listener: Listener }>();
 /** The event whose count node's own removeListener listener is reading (it gets the true count). */
 let truthFor: EventName | undefined;
+/** Events the program took a listener off in this turn of the event loop. */
+const justRemoved = new Set<EventName>();
 let installed = false;
 
 function raw(type: EventName): Listener[] {
@@ -68,7 +70,14 @@ function hide(): void {
     return self;
   });
   // Node's removeListener listener comes between these two: it reads the true count.
-  const tell: Listener = (type: EventName) => { truthFor = type; };
+  const tell: Listener = (type: EventName, listener: Listener) => {
+    truthFor = type;
+    if (hidden.has(listener) || !events.has(type)) return;
+    // A signal's emit that reaches memtrace's listener after the program's (a prependOnceListener
+    // that took itself off): the program handled it. Cleared once that emit's turn is over.
+    justRemoved.add(type);
+    queueMicrotask(() => justRemoved.delete(type));
+  };
   const untell: Listener = () => { truthFor = undefined; };
   // The program's first listener of an event memtrace listens to: its name moves to the end of
   // eventNames(), where it would have been untraced.
@@ -127,7 +136,7 @@ export function beforeSignalDeath(finish: (sig: NodeJS.Signals) => void, handled
   if (finishers.length > 1) return;
   for (const s of SIGNALS) {
     onProcess(s, (sig: NodeJS.Signals) => {
-      if (programListenerCount(sig) > 0) {
+      if (programListenerCount(sig) > 0 || justRemoved.has(sig)) {
         for (const f of spared) { try { f(sig); } catch { /* the program decides */ } }
         return;
       }
