@@ -20,6 +20,8 @@ function program(dir, { ms = 0 } = {}) {
     `let keep = [];`,
     `const end = Date.now() + ${ms};`,
     `do { for (let k = 0; k < 20; k++) keep.push(grow(500)); keep = keep.slice(-40); } while (Date.now() < end);`,
+    // Held by the module (require.cache): a top-level local of a CommonJS main is dead once it has run.
+    `module.exports = keep;`,
     `process.exitCode = 3;`,
   ].join('\n'));
   return p;

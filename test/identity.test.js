@@ -121,3 +121,64 @@ test('identity: a 100 KB command line reaches the program whole, under every too
     assert.equal(r.stdout, base.stdout, `${tool}: ${r.stderr}`);
   }
 });
+
+/**
+ * An uncaught exception in a CommonJS main module: node prints the line, a caret under the
+ * throw and the stack. The program's stderr must be the same bytes traced (memtrace's own
+ * `memtrace:` lines may follow). Any `--import` makes node run a CommonJS main through its ESM
+ * loader, which moves the caret and adds the loader's frames (cjsLoader, ModuleJob.run...), so
+ * heap loads its probe with `--require` (runtime/preload.cts) and malloc loads none by default.
+ * process, calls and spaces cannot yet: their probes must finish something asynchronous before
+ * the program's first line (process and spaces connect to memtrace's socket, and a program that
+ * ends synchronously would end before the connection, its figures lost; calls waits for its
+ * module hooks), and only `--import`'s top-level await makes node wait for a preload.
+ */
+const SAME_MAIN = ['malloc', 'heap'];
+for (const where of ['top', 'fn']) {
+  test(`identity: an uncaught exception in a CommonJS main (${where === 'top' ? 'at top level' : 'from a function'}) prints the same stderr under every tool`, async () => {
+    const prog = join(root, 'test/fixtures/runtime/throws.cjs');
+    const base = await run([process.execPath, prog, where]);
+    assert.equal(base.code, 1);
+    assert.match(base.stderr, /^\s+at /m);
+    for (const tool of SAME_MAIN) {
+      const r = await run([process.execPath, cli, ...TOOLS[tool](join(work, `throws-${where}-${tool}.log`)), '--', process.execPath, prog, where]);
+      assert.equal(r.code, 1, `${tool}: ${r.stderr}`);
+      assert.equal(r.stderr.slice(0, base.stderr.length), base.stderr, `${tool}: the program's stderr`);
+      assert.doesNotMatch(r.stderr.slice(base.stderr.length), /^\s+at /m, `${tool}: no frame after the program's`);
+    }
+  });
+}
+
+/**
+ * Ctrl-C as untraced: a program that handles SIGINT goes on; one that added its own handler and
+ * took it off again dies of SIGINT (memtrace exits 128 + 2); one whose handler ran first and
+ * took itself off (prependOnceListener) goes on. The probes' own listeners, which
+ * write their data first, must not keep the program alive nor let it die where it would not.
+ */
+test('identity: SIGINT ends or spares the program as untraced, under every tool', async () => {
+  const prog = `const h = () => {}; process.on('SIGINT', h); process.off('SIGINT', h);
+    const keep = () => { console.log('handled'); process.exitCode = 4; clearInterval(t); };
+    if (process.argv[1] === 'keep') process.on('SIGINT', keep);
+    if (process.argv[1] === 'once') process.prependOnceListener('SIGINT', keep);
+    const t = setInterval(() => {}, 1000); console.log('ready');`;
+  const runSig = (pre, mode) => new Promise((resolve) => {
+    const argv = [...pre, process.execPath, '-e', prog, mode];
+    const child = spawn(argv[0], argv.slice(1), { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out === 'ready\n') child.kill('SIGINT');
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, out, err }));
+  });
+  for (const mode of ['die', 'keep', 'once']) {
+    const base = await runSig([], mode);
+    assert.deepEqual([base.code, base.signal], mode === 'die' ? [null, 'SIGINT'] : [4, null]);
+    for (const [tool, toolArgs] of Object.entries(TOOLS)) {
+      const r = await runSig([process.execPath, cli, ...toolArgs(join(work, `sigint-${mode}-${tool}.log`)), '--'], mode);
+      assert.equal(r.out, base.out, `${tool} ${mode}: ${r.err}`);
+      assert.equal(r.code, mode === 'die' ? 130 : 4, `${tool} ${mode}: ${r.err}`);
+    }
+  }
+});

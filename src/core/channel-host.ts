@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
+
+/** The `--require` entry that loads a probe named in the offer (runtime/preload.cts). */
+const REQUIRE_ENTRY = fileURLToPath(new URL('../runtime/preload.cjs', import.meta.url));
 
 /** Options of {@link ChannelHost.open}. */
 export interface ChannelHostOptions {
@@ -70,13 +74,16 @@ export class ChannelHost {
   /**
    * The environment to start the program with: `env` plus the offer, and `nodeOptions` (node
    * flags such as `--track-heap-objects`) and `--import preloadUrl` appended to NODE_OPTIONS.
+   * With `require`, the probe is loaded by `--require` of runtime/preload.cjs instead: node runs
+   * the main module as untraced; for a probe without top-level await (nothing it waits for).
    * The probe gives the program back the untraced values of both.
    */
-  environment(env: NodeJS.ProcessEnv, preloadUrl: string, nodeOptions: string[] = []): NodeJS.ProcessEnv {
+  environment(env: NodeJS.ProcessEnv, preloadUrl: string, nodeOptions: string[] = [], how: { require?: boolean } = {}): NodeJS.ProcessEnv {
     const before = env.NODE_OPTIONS;
     const restore: Record<string, string | null> = { NODE_OPTIONS: before ?? null };
-    const offer = { ...this.offer, restore };
-    const added = [...nodeOptions, '--import', quoteNodeOption(preloadUrl)].join(' ');
+    const offer = { ...this.offer, restore, ...(how.require ? { preload: preloadUrl } : {}) };
+    const load = how.require ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(preloadUrl)];
+    const added = [...nodeOptions, ...load].join(' ');
     return { ...env, NODE_OPTIONS: before ? `${before} ${added}` : added, [CHANNEL_ENV]: JSON.stringify(offer) };
   }
 

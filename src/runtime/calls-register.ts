@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
 import { epochNow, subscribeMarks } from './marks.js';
-import { beforeSignalDeath } from './signals.js';
+import { beforeSignalDeath, onProcess } from './process-events.js';
 import { drainHookReports, instrumentCalls } from './calls-install.js';
 import { closeRuntime, instrumentedFileCount, pushSink, popSink, uninstrumented, type CallsSink } from './calls-runtime.js';
 
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       if (!opts.quiet) process.stderr.write(`memtrace: calls log written to ${output} (${writer.count} records)\n`);
     }
   };
-  process.on('exit', close);
+  onProcess('exit', close);
   // A signal that ends the program skips 'exit': the events still buffered are written first.
   beforeSignalDeath(close);
 }

@@ -36,6 +36,8 @@ export interface ChannelOffer {
   config: unknown;
   /** Environment variables memtrace changed, with the values the program would have had (null: unset). */
   restore: Record<string, string | null>;
+  /** The probe's URL when node loads it through the `--require` entry (preload.cts). */
+  preload?: string;
 }
 
 /** A message on the channel: one JSON object per line, in both directions. */

@@ -12,7 +12,7 @@ import { getHeapStatistics } from 'node:v8';
 import { removeAbandoned, takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
 import { MomentRecorder, type At, type MemoryPoint, type Moment } from './heap-moments.js';
-import { beforeSignalDeath } from './signals.js';
+import { beforeSignalDeath, onProcess } from './process-events.js';
 
 /** What the memtrace process asks of the preload (the channel offer's config). */
 export interface PreloadConfig {
@@ -125,13 +125,13 @@ function run(): void {
     try { writeFileSync(`${base}.json`, JSON.stringify(meta)); } catch { /* the memtrace process reports the missing file */ }
   };
 
-  process.on('exit', (code) => finish('exit', code));
+  onProcess('exit', (code) => finish('exit', code));
   // --at signal: the profile at the signal, before the program's own handler (or the end) runs.
   const atSignal = (sig: string) => { if (config.at === 'signal' && !config.exact && !done) recorder.take('signal', sig, !config.all); };
   // A program that handles the signal itself decides; its 'exit' still writes the profile.
   beforeSignalDeath((sig) => { atSignal(sig); finish(sig, null); }, atSignal);
   // SIGUSR2 would end the program: it is caught only when asked for, and the program goes on.
-  if (config.at === 'signal' && !config.exact) process.on('SIGUSR2', () => atSignal('SIGUSR2'));
+  if (config.at === 'signal' && !config.exact) onProcess('SIGUSR2', () => atSignal('SIGUSR2'));
 }
 
 run();

@@ -7,6 +7,7 @@
 import { Measurer, type BoundaryRecord, type MeasureConfig } from './leaks-measure.js';
 import { openChannel } from './channel.js';
 import { subscribeMarks } from './marks.js';
+import { onProcess } from './process-events.js';
 
 /** What memtrace asks of the probe (the channel's config). */
 export interface LeaksProbeConfig extends MeasureConfig {
@@ -46,7 +47,7 @@ async function start(): Promise<void> {
     if (config.label !== null && label === config.label) sent(measurer.iterationEnded());
   });
   channel.onCommand('measure', () => sent(measurer.iterationEnded()) ?? null);
-  process.on('exit', (code) => {
+  onProcess('exit', (code) => {
     measurer.stop();
     channel.send({ ev: 'exit', code, seen: measurer.seen });
   });

@@ -3,6 +3,7 @@
 // an unref'd timer, and does nothing else: no output, no exceptions, no change to exit, and the
 // program sees the environment it would have had untraced (see channel.ts).
 import { openChannel } from './channel.js';
+import { onProcess } from './process-events.js';
 import { epochNow, subscribeMarks } from './marks.js';
 
 /** What `memtrace process` gives its probe (the channel's config). */
@@ -24,7 +25,7 @@ async function start(): Promise<void> {
   const timer = setInterval(publish, period);
   timer.unref();
   // The program is exiting: what follows is teardown (V8 frees its heap), not the program's use.
-  process.on('exit', () => {
+  onProcess('exit', () => {
     publish();
     channel.send({ p: process.pid, t: epochNow(), x: 1 });
   });

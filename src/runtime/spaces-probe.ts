@@ -7,7 +7,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { Worker } from 'node:worker_threads';
 import { CHANNEL_ENV, openChannel, type Channel } from './channel.js';
 import { subscribeMarks } from './marks.js';
-import { beforeSignalDeath } from './signals.js';
+import { beforeSignalDeath, onProcess } from './process-events.js';
 import { readSnapshot } from './spaces-snapshot.js';
 
 /** Options the CLI passes to the probe (the channel's config). */
@@ -47,10 +47,10 @@ function start(channel: Channel, opts: ProbeOptions, first: Record<string, unkno
   channel.send({ at: 'start', ...first });
 
   let reason = 'exit';
-  process.on('uncaughtExceptionMonitor', (err, origin) => {
+  onProcess('uncaughtExceptionMonitor', (_err: unknown, origin: string) => {
     reason = origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception';
   });
-  process.on('exit', (code) => {
+  onProcess('exit', (code) => {
     snap('exit', { reason, exitCode: code }, true);
     done = true;
   });

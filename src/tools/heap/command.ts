@@ -142,7 +142,7 @@ export function register(program: Command): void {
       // Every node process of the tree takes the preload (npx, npm, tsx start the program as a
       // child); the program is found among them below.
       const channel = await ChannelHost.open({ tree: true, config });
-      const env = channel.environment(process.env, pathToFileURL(PRELOAD).href, exact ? ['--track-heap-objects'] : []);
+      const env = channel.environment(process.env, pathToFileURL(PRELOAD).href, exact ? ['--track-heap-objects'] : [], { require: true });
       let traced;
       try {
         traced = await spawnTraced(command, { env });
