@@ -1,0 +1,54 @@
+// A CommonJS TypeScript project run by ts-node (`node -r ts-node/register app.ts`), still the
+// most used way to run TypeScript in older projects: every tool must run it as node does
+// (node's ESM loader knows no .ts, so a main module sent through it fails) and name its lines.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { memtrace, readJsonl, root, tmp } from './helpers.js';
+
+const project = join(root, 'test', 'fixtures', 'ts-node');
+const program = ['node', '-r', 'ts-node/register', 'app.ts'];
+const work = tmp();
+const run = (args) => memtrace([...args, '--', ...program], { cwd: project, timeout: 120_000 });
+/**
+ * process, calls and spaces load their probe with `--import` (it must connect its channel before
+ * the program's first line), and node 20 then runs the main module through its ESM loader, which
+ * refuses a .ts main that only a require hook can load. heap (loaded with `--require`) and malloc
+ * (no node preload) run it; node 24 runs it under every tool.
+ */
+const IMPORT_ROUTES_MAIN = Number(process.versions.node.split('.')[0]) < 22;
+const importSkip = (tool) => (IMPORT_ROUTES_MAIN && ['process', 'calls', 'spaces'].includes(tool)
+  ? 'node 20: a probe loaded with --import sends the main module through the ESM loader, which knows no .ts'
+  : false);
+
+test('ts-node: the program runs untraced', () => {
+  const r = spawnSync(program[0], program.slice(1), { cwd: project, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 40\n');
+});
+
+for (const tool of ['process', 'calls', 'heap', 'spaces', 'malloc']) {
+  test(`ts-node under ${tool}: same output and exit code`, { skip: importSkip(tool) }, () => {
+    const r = run([tool, '-o', join(work, `${tool}.log`)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'kept 40\n');
+    assert.doesNotMatch(r.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
+  });
+}
+
+test('ts-node: calls names the .ts line of keepForty', { skip: importSkip('calls') }, () => {
+  const calls = join(work, 'calls-lines.jsonl');
+  assert.equal(run(['calls', '-o', calls]).status, 0);
+  const ret = readJsonl(calls).find((e) => e.ev === 'return' && e.fn === 'keepForty');
+  assert.ok(ret, 'a return event of keepForty');
+  assert.deepEqual([ret.file, ret.line], ['app.ts', 6]);
+});
+
+test('ts-node: heap names the .ts line that made the Buffers', () => {
+  // The Buffers are garbage once the module has run: --all counts what was allocated, on the
+  // line that made them (a Buffer's site is its call line).
+  const heap = run(['heap', '--all', '-o', join(work, 'heap-lines.jsonl')]);
+  assert.equal(heap.status, 0, heap.stderr);
+  assert.match(heap.stderr, /\s(39\.\d|40\.\d) MiB +[\d.]+% +\d+ +app\.ts:7 +keepForty\n/);
+});
