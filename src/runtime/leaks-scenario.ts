@@ -2,7 +2,6 @@
 // scenario module, runs setup(), then iteration() again and again, marking the end of each,
 // then teardown(). A scenario without iteration() is a usage error memtrace reports.
 import { pathToFileURL } from 'node:url';
-import { settleAfterGc } from './leaks-measure.js';
 import { mark } from './marks.js';
 
 /** The mark the scenario runner places after each iteration. */
@@ -22,7 +21,6 @@ async function main(): Promise<void> {
   await call('setup');
   for (let i = 0; i < count; i++) {
     await (scenario.iteration as () => unknown)();
-    await settleAfterGc();
     mark(SCENARIO_LABEL);
   }
   await call('teardown');
