@@ -24,7 +24,9 @@ test('traceCalls: events of code loaded after instrumentCalls(), nested traces a
   assert.ok(innerRet && Math.abs(innerRet[2] - 10 * MiB) <= 0.15 * 10 * MiB, JSON.stringify(got.inner));
   assert.deepEqual(got.outer.slice(0, 3).map((e) => e[0]), ['mark', 'pause', 'resume']);
   assert.equal(got.outer[0][1], 'outer start');
-  assert.ok(got.outer.slice(3).some((e) => e[0] === 'return' && e[1] === 'grow'));
+  // Its 10 MiB land on grow's return, or, when the RSS thread (1 ms readings) first saw them
+  // after grow returned (a loaded machine), on the next probe: growLater's return.
+  assert.ok(got.outer.slice(3).some((e) => e[0] === 'return' && (e[1] === 'grow' || e[1] === 'growLater') && e[2] >= 9 * MiB), JSON.stringify(got.outer));
   // trigger 1 MiB in the outer trace: nothing smaller was written.
   for (const e of got.outer.filter((x) => x[0] === 'return' || x[0] === 'call')) assert.ok(Math.abs(e[2]) >= MiB);
   assert.equal(got.untracedAfter, 42);
