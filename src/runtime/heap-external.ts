@@ -28,8 +28,14 @@ interface Sample {
 
 const FACTORIES = ['from', 'alloc', 'allocUnsafe', 'allocUnsafeSlow', 'concat', 'copyBytesFrom'] as const;
 
-/** The share of the program's time the stacks of samples may take before the interval grows. */
-const TIME_BUDGET = 0.02;
+/** CPU time of the process so far, µs. */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** The share of the program's CPU time the stacks of samples may take before the interval grows. */
+const TIME_BUDGET = 0.01;
 /** How often (ms of the program's time) the spend is compared with the budget. */
 const BUDGET_WINDOW_MS = 50;
 const MAX_INTERVAL = 1 << 30;
@@ -58,6 +64,8 @@ export class ExternalSampler {
   /** The mean bytes between samples now: the base, or more while stacks would cost too much. */
   private interval: number;
   private windowStart = performance.now();
+  private windowCpuStart = cpuMicros();
+  /** CPU time (µs) the stacks took in this window. */
   private windowSpent = 0;
   /** The largest interval used so far (a run that never needed more keeps its base). */
   maxInterval: number;
@@ -104,7 +112,7 @@ export class ExternalSampler {
     // Each byte is a sampling point with probability 1/interval: the allocation is sampled with
     // p = 1 - exp(-bytes/interval) and then stands for bytes/p (an unbiased estimate).
     // A stack costs ~1 µs a frame: a program making Buffers at 1 GB/s would spend a third of its
-    // time here at 64 KiB. So when the stacks took more than TIME_BUDGET of the last window the
+    // time here at 64 KiB. So when the stacks took more than TIME_BUDGET of the last window's CPU the
     // interval grows by the power of two that brings them under it, and halves back towards the
     // base when they took less than a quarter of it.
     // Each sample's weight uses the interval in force when it was drawn: the estimate stays unbiased.
@@ -115,24 +123,29 @@ export class ExternalSampler {
     const p = -Math.expm1(-bytes / this.interval);
     if (Math.random() >= p) return;
     const weight = bytes / p;
+    const c0 = cpuMicros();
     const site = this.siteOf(below);
-    this.windowSpent += performance.now() - t0;
+    this.windowSpent += cpuMicros() - c0;
     this.sites[site]!.alloc += weight;
     this.sites[site]!.allocCount++;
     this.allocated += weight;
     this.samples.push({ ref: new WeakRef(obj), weight, site });
   }
 
+  // CPU time on both sides: on a loaded machine wall time would count the moments the thread
+  // waited for a core as the stacks' cost, and raise the interval for nothing.
   private closeWindow(now: number): void {
     const elapsed = now - this.windowStart;
-    const share = this.windowSpent / elapsed;
-    if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
-    else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) {
-      // Halved for each window that passed (several when no Buffer was made for a while).
-      this.interval = Math.max(this.intervalBytes, this.interval / 2 ** Math.floor(elapsed / BUDGET_WINDOW_MS));
-    }
+    const cpuNow = cpuMicros();
+    const share = this.windowSpent / Math.max(1, cpuNow - this.windowCpuStart);
+    // A window is closed by the first call after it ends: one that lasted two or more means no
+    // Buffer was made for a while, and the interval is halved for each window that passed.
+    if (elapsed >= 2 * BUDGET_WINDOW_MS) this.interval = Math.max(this.intervalBytes, this.interval / 2 ** Math.floor(elapsed / BUDGET_WINDOW_MS));
+    else if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
+    else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) this.interval /= 2;
     if (this.interval > this.maxInterval) this.maxInterval = this.interval;
     this.windowStart = now;
+    this.windowCpuStart = cpuNow;
     this.windowSpent = 0;
   }
 
