@@ -21,7 +21,8 @@ test('traceCalls: events of code loaded after instrumentCalls(), nested traces a
   assert.match(got.text, /grow \(test\/fixtures\/calls\/grow-lib\.mjs:3\)/);
   // The inner trace has its own grow(10); the outer notes the pause and resume, then its own grow(10).
   const innerRet = got.inner.find((e) => e[0] === 'return' && e[1] === 'grow');
-  assert.ok(innerRet && Math.abs(innerRet[2] - 10 * MiB) <= 0.15 * 10 * MiB, JSON.stringify(got.inner));
+  // RSS moves with more than the Buffers (V8 growing its heap meanwhile): at least the 10 MiB.
+  assert.ok(innerRet && innerRet[2] >= 0.85 * 10 * MiB && innerRet[2] <= 1.6 * 10 * MiB, JSON.stringify(got.inner));
   assert.deepEqual(got.outer.slice(0, 3).map((e) => e[0]), ['mark', 'pause', 'resume']);
   assert.equal(got.outer[0][1], 'outer start');
   // Its 10 MiB land on grow's return, or, when the RSS thread (1 ms readings) first saw them
