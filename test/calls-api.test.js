@@ -25,10 +25,11 @@ test('traceCalls: events of code loaded after instrumentCalls(), nested traces a
   assert.ok(innerRet && innerRet[2] >= 0.85 * 10 * MiB && innerRet[2] <= 1.6 * 10 * MiB, JSON.stringify(got.inner));
   assert.deepEqual(got.outer.slice(0, 3).map((e) => e[0]), ['mark', 'pause', 'resume']);
   assert.equal(got.outer[0][1], 'outer start');
-  // Its 10 MiB land on grow's return, or, when the RSS thread (1 ms readings) first saw them
-  // after grow returned (a loaded machine), on the next probe: growLater's return.
-  assert.ok(got.outer.slice(3).some((e) => e[0] === 'return' && (e[1] === 'grow' || e[1] === 'growLater') && e[2] >= 9 * MiB), JSON.stringify(got.outer));
+  // Its 40 MiB land on grow's return, or, when the RSS thread (1 ms readings) first saw them
+  // after grow returned (a loaded machine), on the next probe: growLater's return. RSS counts
+  // pages: memory freed earlier and still resident can take part of it.
+  assert.ok(got.outer.slice(3).some((e) => e[0] === 'return' && (e[1] === 'grow' || e[1] === 'growLater') && e[2] >= 20 * MiB), JSON.stringify(got.outer));
   // trigger 1 MiB in the outer trace: nothing smaller was written.
   for (const e of got.outer.filter((x) => x[0] === 'return' || x[0] === 'call')) assert.ok(Math.abs(e[2]) >= MiB);
-  assert.equal(got.untracedAfter, 42);
+  assert.equal(got.untracedAfter, 72);
 });
