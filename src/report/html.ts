@@ -63,9 +63,10 @@ const CHART_SCRIPT = String.raw`
     if (unit === 'per-second') return Math.round(v).toLocaleString('en-US') + ' /s';
     return (Math.round(v * 100) / 100).toLocaleString('en-US');
   }
-  // Byte axes tick at 1, 2, 5, 10, 20, 50… of a binary unit (20 MiB, not 19.1 MiB).
+  // Byte axes tick at 1, 2, 5… 100, 256, 512 of a binary unit (20 MiB, not 19.1 MiB; 512 KiB steps
+  // across a unit, not 500 KiB ones that read 1.46 MiB).
   var BYTE_INCRS = [];
-  [1, 1024, 1048576, 1073741824, 1099511627776].forEach(function (u) { [1, 2, 5, 10, 20, 50, 100, 200, 500].forEach(function (m) { BYTE_INCRS.push(m * u); }); });
+  [1, 1024, 1048576, 1073741824, 1099511627776].forEach(function (u) { [1, 2, 5, 10, 20, 50, 100, 256, 512].forEach(function (m) { BYTE_INCRS.push(m * u); }); });
   function marksPlugin(marks) {
     return { hooks: { draw: [function (u) {
       var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
