@@ -48,28 +48,29 @@ for (const k of Object.keys(variants)) {
   console.log(`${k.padEnd(20)} program CPU ${slowdown[k].cpuMs} ms (${x(slowdown[k].cpu)}), program time ${slowdown[k].ownMs} ms (${x(slowdown[k].own)}), wall with start-up ${slowdown[k].wallMs} ms (${x(slowdown[k].wall)})`);
 }
 
-// 2. memtrace's own CPU while monitoring a sleeping program: read from /proc over 3 s of steady
-// sampling, start-up excluded: memtrace's threads plus its children other than the program (the
-// timerfd helper). Interleaved rounds; the spread is over the rounds. (Subtracting a 0 s run's
-// start-up from a 3 s run's total, as before, moved by several % between rounds on a loaded machine.)
-const ticksOf = (pid) => {
+// 2. memtrace's own CPU while monitoring a sleeping program: read from /proc over 5 s of steady
+// sampling, start-up and warm-up excluded (the first 3 s: in seconds 1-3 V8's background threads
+// compile the sampling code, up to 2% of a core for a second, once): memtrace's threads plus its
+// children other than the program (the timerfd helper). Interleaved rounds; the spread is over
+// the rounds. (Subtracting a 0 s run's start-up from a 3 s run's total, as before, moved by
+// several % between rounds on a loaded machine.)
+// CPU time in ns, every thread of `pid` (schedstat: exact, where stat's clock ticks are 10 ms).
+const cpuNsOf = (pid) => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime
+    return readdirSync(`/proc/${pid}/task`).reduce((a, t) => a + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]), 0);
   } catch { return 0; }
 };
 const childrenOf = (pid) => { try { return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number)); } catch { return []; } };
 const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
 async function cpuOf(interval, env = {}) {
-  const m = spawn('node', [cli, 'process', '-i', interval, '--no-summary', '-o', join(out, 'c.jsonl'), '--', 'sleep', '5'], { stdio: 'ignore', env: { ...process.env, ...env } });
-  await sleepMs(1500);
-  const own = () => ticksOf(m.pid) + childrenOf(m.pid).filter((c) => !/^sleep/.test(readFileSync(`/proc/${c}/comm`, 'latin1'))).reduce((a, c) => a + ticksOf(c), 0);
-  const t0 = performance.now(), a = own();
+  const m = spawn('node', [cli, 'process', '-i', interval, '--no-summary', '-o', join(out, 'c.jsonl'), '--', 'sleep', '9'], { stdio: 'ignore', env: { ...process.env, ...env } });
   await sleepMs(3000);
+  const own = () => cpuNsOf(m.pid) + childrenOf(m.pid).filter((c) => !/^sleep/.test(readFileSync(`/proc/${c}/comm`, 'latin1'))).reduce((a, c) => a + cpuNsOf(c), 0);
+  const t0 = performance.now(), a = own();
+  await sleepMs(5000);
   const b = own(), secs = (performance.now() - t0) / 1000;
   await new Promise((r) => m.once('exit', r));
-  return +((((b - a) / 100) / secs) * 100).toFixed(2); // clock ticks are 1/100 s
+  return +(((b - a) / 1e9 / secs) * 100).toFixed(2);
 }
 const CPU_REPS = Number(process.env.BENCH_CPU_REPS ?? 3);
 const cpuModes = { '100ms': ['100ms', {}], '1ms': ['1ms', {}], '1ms, Atomics.wait': ['1ms', noPacer] };

@@ -87,3 +87,37 @@ test('monitorProcess: bad options are UsageErrors', async () => {
   await assert.rejects(monitorProcess({ output: '/nonexistent/x.jsonl' }), /cannot write/);
   await assert.rejects(monitorProcess({ pid: 999999 }), /no process with PID 999999/);
 });
+
+test('sampleLine writes a sample record exactly as JSON.stringify does, and the ring hands each reading its nearest V8 figure', async () => {
+  const { sampleLine } = await import('../dist/tools/process/sampler.js');
+  const { SLOT, readRing } = await import('../dist/tools/process/shared.js');
+  const base = { t: 1234.567, rss: 20 * MB, anon: 12 * MB, file: 8 * MB, shmem: 0, swap: 4096, faults: 120, majfaults: 0, cpu: 3.5 };
+  for (const r of [
+    base,
+    { ...base, pss: 1e7, uss: 9.5e6 },
+    { ...base, heapUsed: 4e6, heapTotal: 6e6, external: 1.5e6, arrayBuffers: 1e5 },
+    { ...base, cpu: NaN, t: 0.001, procs: [[10, 4096], [11, 8192]] },
+    { ...base, pss: 1, uss: 2, heapUsed: 3, heapTotal: 4, external: 5, arrayBuffers: 6, procs: [[1, 2]] },
+  ]) assert.equal(sampleLine(r), JSON.stringify(r));
+
+  // Figures published faster than the ring is read: the last RING come back, oldest first.
+  const shared = new SharedArrayBuffer(SLOT.BYTES);
+  const i32 = new Int32Array(shared);
+  const f64 = new Float64Array(shared, SLOT.F64_OFFSET);
+  const publish = (k) => {
+    const o = (k % SLOT.RING) * 5;
+    i32[SLOT.SEQ + (k % SLOT.RING)] += 2;
+    f64.set([1000 + 10 * k, k, k, k, k], o);
+    i32[SLOT.COUNT] = k + 1;
+  };
+  for (let k = 0; k < 3; k++) publish(k);
+  let got = readRing(shared, 0);
+  assert.deepEqual(got.figures.map((f) => f.t), [1000, 1010, 1020]);
+  for (let k = 3; k < 3 + 2 * SLOT.RING; k++) publish(k);
+  got = readRing(shared, got.count);
+  assert.equal(got.figures.length, SLOT.RING);
+  assert.deepEqual(got.figures.map((f) => f.v.heapUsed), Array.from({ length: SLOT.RING }, (_, i) => 3 + SLOT.RING + i));
+  // An entry caught mid-write (odd counter) is skipped.
+  i32[SLOT.SEQ + 0] += 1;
+  assert.equal(readRing(shared, got.count - SLOT.RING).figures.length, SLOT.RING - 1);
+});

@@ -114,10 +114,16 @@ export class LogWriter {
   /** Appends one record (buffered). */
   write(record: object): void {
     if (this.closed || this.error) return;
-    const line = JSON.stringify(record) + '\n';
-    this.lines.push(line);
     const t = (record as { t?: unknown }).t;
-    this.times.push(typeof t === 'number' ? t : undefined);
+    this.writeLine(JSON.stringify(record), typeof t === 'number' ? t : undefined, record);
+  }
+
+  /** Appends one record already serialized as a JSON object on one line (its time `t`, and the record itself for `keep`). */
+  writeLine(json: string, t: number | undefined, record: object): void {
+    if (this.closed || this.error) return;
+    const line = json + '\n';
+    this.lines.push(line);
+    this.times.push(t);
     this.kept?.push(record as LogRecord);
     this.size += line.length;
     this.count++;

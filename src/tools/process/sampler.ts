@@ -83,7 +83,7 @@ export class TreeSampler {
     }
     this.tracked.set(rootPid, { reader, cmd: '', prev: null, prevT: 0 });
     this.rescanMs = opts.rescanMs ?? 50;
-    this.refreshMs = opts.refreshMs ?? 20;
+    this.refreshMs = opts.refreshMs ?? 50;
   }
 
   /**
@@ -164,6 +164,20 @@ export class TreeSampler {
     this.tracked.clear();
   }
 }
+
+/**
+ * The record as JSON.stringify writes it (same keys, same order), built as one template: at
+ * 1 kHz the stringifier's walk over the object was a fifth of the sampling thread's work.
+ */
+export function sampleLine(r: SampleRecord): string {
+  let line = `{"t":${n(r.t)},"rss":${n(r.rss)},"anon":${n(r.anon)},"file":${n(r.file)},"shmem":${n(r.shmem)},"swap":${n(r.swap)},"faults":${n(r.faults)},"majfaults":${n(r.majfaults)},"cpu":${n(r.cpu)}`;
+  if (r.pss !== undefined) line += `,"pss":${n(r.pss)}`;
+  if (r.uss !== undefined) line += `,"uss":${n(r.uss)}`;
+  if (r.heapUsed !== undefined) line += `,"heapUsed":${n(r.heapUsed)},"heapTotal":${n(r.heapTotal!)},"external":${n(r.external!)},"arrayBuffers":${n(r.arrayBuffers!)}`;
+  if (r.procs !== undefined) line += `,"procs":${JSON.stringify(r.procs)}`;
+  return line + '}';
+}
+const n = (v: number): string | number => (Number.isFinite(v) ? v : 'null');
 
 /** Adds V8 figures to a record. */
 export function addV8(rec: SampleRecord, v8: V8Figures): void {

@@ -5,19 +5,50 @@ import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
+/** How many V8 figures the shared ring keeps (the sampling thread reads them every 50 ms at most; they come every 10 ms at most). */
+const RING = 16;
+const FIGURES = 5; // epochMs, heapUsed, heapTotal, external, arrayBuffers
+
 /** Layout of the memory shared between the main thread and the sampling thread. */
 export const SLOT = {
-  /** Int32 index: seqlock counter of the V8 figures (odd while being written). */
-  SEQ: 0,
+  /** Int32 index: how many V8 figures were published so far (figure k is in ring entry k % RING). */
+  COUNT: 0,
   /** Int32 index: set to 1 by the main thread to stop sampling (the thread waits on it). */
   STOP: 1,
   /** Int32 index: set to 1 by the sampling thread once the log is complete. */
   ACK: 2,
-  /** Byte offset of the Float64 figures: [epochMs, heapUsed, heapTotal, external, arrayBuffers]. */
-  F64_OFFSET: 16,
+  /** Int32 index of the first entry's seqlock counter (odd while the entry is being written). */
+  SEQ: 4,
+  /** Entries in the ring. */
+  RING,
+  /** Byte offset of the ring's Float64 entries, FIGURES each: [epochMs, heapUsed, heapTotal, external, arrayBuffers]. */
+  F64_OFFSET: (4 + RING) * 4,
   /** Total bytes. */
-  BYTES: 16 + 5 * 8,
+  BYTES: (4 + RING) * 4 + RING * FIGURES * 8,
 } as const;
+
+/** A V8 figure as the sampling thread takes it from the ring. */
+export interface TimedV8 { t: number; v: V8Figures }
+
+/**
+ * The V8 figures published since the last call, oldest first, read from the ring without locks
+ * (an entry being written, or overwritten while read, is skipped). `from` is the count already read.
+ */
+export function readRing(shared: SharedArrayBuffer, from: number): { figures: TimedV8[]; count: number } {
+  const i32 = new Int32Array(shared);
+  const f64 = new Float64Array(shared, SLOT.F64_OFFSET);
+  const count = Atomics.load(i32, SLOT.COUNT);
+  const figures: TimedV8[] = [];
+  for (let k = Math.max(from, count - RING); k < count; k++) {
+    const e = k % RING;
+    const s1 = Atomics.load(i32, SLOT.SEQ + e);
+    if (s1 & 1) continue;
+    const o = e * FIGURES;
+    const f = { t: f64[o]!, v: { heapUsed: f64[o + 1]!, heapTotal: f64[o + 2]!, external: f64[o + 3]!, arrayBuffers: f64[o + 4]! } };
+    if (Atomics.load(i32, SLOT.SEQ + e) === s1) figures.push(f);
+  }
+  return { figures, count };
+}
 
 /**
  * How old (ms) a V8 figure published every `periodMs` may be and still stand for a sample: one
@@ -61,6 +92,7 @@ export interface WorkerMessage {
 export class SamplingThread {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
+  private published = 0;
   private readonly done: Promise<{ error?: string; rootGone?: boolean; contents?: LogContents }>;
   /** Called once if the log cannot be written any more (disk full…). */
   onWriteError: ((message: string, count: number) => void) | undefined;
@@ -100,12 +132,15 @@ export class SamplingThread {
     return new SamplingThread(worker, shared, helper);
   }
 
-  /** Publishes the latest V8 figures (taken at `epochMs`) for the next samples. */
+  /** Publishes V8 figures (taken at `epochMs`): each sample takes the figure nearest its own time. */
   publishV8(v: V8Figures, epochMs = epochNow()): void {
     const { i32, f64 } = this;
-    Atomics.add(i32, SLOT.SEQ, 1);
-    f64[0] = epochMs; f64[1] = v.heapUsed; f64[2] = v.heapTotal; f64[3] = v.external; f64[4] = v.arrayBuffers;
-    Atomics.add(i32, SLOT.SEQ, 1);
+    const e = this.published % SLOT.RING;
+    const o = e * FIGURES;
+    Atomics.add(i32, SLOT.SEQ + e, 1);
+    f64[o] = epochMs; f64[o + 1] = v.heapUsed; f64[o + 2] = v.heapTotal; f64[o + 3] = v.external; f64[o + 4] = v.arrayBuffers;
+    Atomics.add(i32, SLOT.SEQ + e, 1);
+    Atomics.store(i32, SLOT.COUNT, ++this.published);
   }
 
   /** Sends a mark (or a record) to be written in time order with the samples. */

@@ -1,8 +1,9 @@
 // The timer-paced reader of the root's statm, for intervals under 10 ms: a small C program
 // (native/proc_sampler.c) sleeps on a periodic timerfd, preads statm at every tick and writes
-// the readings in batches to a FIFO that the sampling thread reads every 10 ms. At 1 kHz the
-// JS thread then wakes 100 times a second instead of 1000 (each Atomics.wait wake is two futex
-// calls and a return into V8).
+// the readings in batches to a FIFO that the sampling thread reads every 50 ms. At 1 kHz the
+// JS thread then wakes 20 times a second instead of 1000 (on a VM a wake costs ~15 µs of CPU
+// before any work: 100 wakes a second were a third of the sampling thread's CPU). Each reading
+// keeps its own time, and takes the V8 figure published nearest to it (shared.ts keeps a ring).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ export const PACER_PATH = fileURLToPath(new URL('../../../native/build/memtrace-
 /** Below this interval (ms) the sampling thread is paced by the helper when it is built. */
 export const PACER_BELOW_MS = 10;
 /** How often (ms) the sampling thread takes the helper's batches. */
-export const PACER_BATCH_MS = 10;
+export const PACER_BATCH_MS = 50;
 
 /** One statm reading taken by the helper at `t` (epoch ms). */
 export interface StatmReading { t: number; resident: number; shared: number }
@@ -38,7 +39,7 @@ export function startPacerHelper(pid: number, intervalMs: number): PacerHelper |
     const fifo = join(dir, 'statm');
     if (spawnSync(PACER_PATH, ['fifo', fifo], { stdio: 'ignore' }).status !== 0) throw new Error('no fifo');
     // It blocks in open() until the sampling thread opens the reading end.
-    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo], { stdio: 'ignore' });
+    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo, String(PACER_BATCH_MS)], { stdio: 'ignore' });
     child.on('error', () => {});
     child.unref();
     const made = dir;
@@ -64,9 +65,9 @@ export class TimerPacer {
 
   private constructor(private readonly fd: number) {}
 
-  /** True while the helper has written nothing for over 50 ms since the FIFO was opened (slow to start, or not at all). */
+  /** True while the helper has written nothing for two batch periods since the FIFO was opened (slow to start, or not at all). */
   get late(): boolean {
-    return !this.isConnected && Date.now() - this.started > 50;
+    return !this.isConnected && Date.now() - this.started > 2 * PACER_BATCH_MS;
   }
 
   /** Opens the FIFO without blocking; null when it cannot. */

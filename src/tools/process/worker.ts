@@ -1,32 +1,36 @@
 // The sampling thread, shared by `memtrace process` and monitorProcess(). It paces itself with
 // Atomics.wait on shared memory (a futex: ~half the CPU of a 1 ms libuv timer, and exact
 // period), samples /proc, and writes the log itself, so sampling goes on while the main thread
-// is busy. V8 figures come from the main thread through the seqlock in shared memory, and are
-// written only while fresh. Marks and other records arrive as messages, taken in every tick.
+// is busy. V8 figures come from the main thread through a ring in shared memory; a sample takes
+// the one published nearest its time, and none when that is stale. Marks and other records arrive as messages, taken in every tick.
 // Under 10 ms (one process, not a tree) the root's statm is read by a timer-paced helper and
-// taken here in batches every 10 ms (timer-pacer.ts), when the helper is built.
+// taken here in batches every 50 ms (timer-pacer.ts), when the helper is built.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
-import { TreeSampler, addV8 } from './sampler.js';
-import { SLOT, type WorkerInit, type WorkerMessage } from './shared.js';
+import { TreeSampler, addV8, sampleLine } from './sampler.js';
+import { SLOT, readRing, type TimedV8, type WorkerInit, type WorkerMessage } from './shared.js';
 import { PACER_BATCH_MS, TimerPacer, type StatmReading } from './timer-pacer.js';
 
 const init = workerData as WorkerInit & { header: LogHeader };
 const port = parentPort as unknown as MessagePort;
 const i32 = new Int32Array(init.shared);
-const f64 = new Float64Array(init.shared, SLOT.F64_OFFSET);
 const t0 = init.t0;
 const round = (t: number) => Math.round(t * 1000) / 1000;
 
-function readV8(): number[] | null {
-  for (let tries = 0; tries < 4; tries++) {
-    const s1 = Atomics.load(i32, SLOT.SEQ);
-    if (s1 === 0 || s1 & 1) continue;
-    const v = [f64[0]!, f64[1]!, f64[2]!, f64[3]!, f64[4]!];
-    if (Atomics.load(i32, SLOT.SEQ) === s1) return v;
-  }
-  return null;
+/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 50 ms). */
+let recent: TimedV8[] = [];
+let ringRead = 0;
+function takeRing(): void {
+  const got = readRing(init.shared, ringRead);
+  ringRead = got.count;
+  if (got.figures.length) recent = recent.concat(got.figures).slice(-2 * SLOT.RING);
+}
+/** The figure published nearest to `t` (epoch ms), when it is no further than staleMs from it. */
+function nearestV8(t: number): TimedV8 | undefined {
+  let best: TimedV8 | undefined;
+  for (const f of recent) if (!best || Math.abs(f.t - t) < Math.abs(best.t - t)) best = f;
+  return best && Math.abs(best.t - t) <= init.staleMs ? best : undefined;
 }
 
 function run(): void {
@@ -54,17 +58,18 @@ function run(): void {
     if (!got) return false;
     for (const e of got.events) writer.write(e);
     if (init.v8) {
-      // A batched reading can be a few ms older than the latest figure: near in time either way.
-      const v = readV8();
-      if (v && Math.abs(now - v[0]!) <= init.staleMs) addV8(got.record, { heapUsed: v[1]!, heapTotal: v[2]!, external: v[3]!, arrayBuffers: v[4]! });
+      if (!reading) takeRing();
+      const f = nearestV8(now);
+      if (f) addV8(got.record, f.v);
     }
-    writer.write(got.record);
+    writer.writeLine(sampleLine(got.record), got.record.t, got.record);
     return true;
   };
   let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
   /** Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the helper ended while the root lives. */
   const takeBatch = (): boolean => {
     const got = pacer!.read();
+    if (init.v8) takeRing();
     if (got === 'ended') {
       pacer!.close();
       pacer = null;
