@@ -170,6 +170,13 @@ test('bad input: one line, exit 2, what was measured kept', () => {
   one(['--http', 'http://example.com/', '--', process.execPath, '-e', '0'], /not a loopback address/);
   one(['--timeout', '1s', '--', process.execPath, fx('never-marks.js')], /did not mark an iteration in 1\.00 s/);
   const early = one(['--', process.execPath, fx('exits-early.js')], /exited with code 0 after 2 of 8 iterations/);
+  // A program that crashes keeps its exit code (its own stderr first, then memtrace's one line).
+  // ... and memtrace ends with it, not when the wait for a mark (--timeout) runs out.
+  const started = Date.now();
+  const crash = memtrace(['leaks', '--timeout', '120s', '-o', join(dir, 'crash.jsonl'), '--', process.execPath, '-e', 'throw new Error("boom")'], { timeout: 100_000 });
+  assert.ok(Date.now() - started < 60_000, `memtrace waited ${Date.now() - started} ms after the program ended`);
+  assert.equal(crash.status, 1, crash.stderr);
+  assert.match(crash.stderr, /Error: boom[\s\S]*\nmemtrace: the program exited with code 1 after 0 of 8 iterations/);
   assert.match(early.stderr, /what was measured is in/);
   const recs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(recs.filter((r) => r.ev === 'iteration').length, 2);

@@ -137,7 +137,10 @@ export function register(program: Command): void {
         // A scenario that is not one has said so itself, in one line.
         if (!(opts.scenario && outcome.exit.code === 2 && outcome.boundaries.length === 0)) say(outcome.incomplete);
         say(`what was measured is in ${logPath}`);
-        process.exitCode = 2;
+        // A program that crashed or was killed keeps its exit code; a run memtrace could not
+        // judge otherwise (stopped by memtrace, out of work, --check) is 2.
+        const crashed = !outcome.stoppedByUs && outcome.exit.exitCode !== 0 && !opts.check;
+        process.exitCode = crashed ? outcome.exit.exitCode : 2;
         return;
       }
       await finish(logPath, writer, analysis!, opts, outcome.stoppedByUs ? 0 : outcome.exit.exitCode);

@@ -96,7 +96,10 @@ export async function runMeasured(opts: RunOptions): Promise<RunOutcome> {
     const deadline = (async () => {
       for (;;) {
         const before = seen();
-        const got = await Promise.race([finished.then(() => 'done'), exited.then(() => 'exit'), new Promise((r) => setTimeout(() => r('tick'), driver.timeoutMs))]);
+        let tick: NodeJS.Timeout | undefined;
+        const got = await Promise.race([finished.then(() => 'done'), exited.then(() => 'exit'), new Promise((r) => { tick = setTimeout(() => r('tick'), driver.timeoutMs); })]);
+        // A pending tick kept memtrace alive for the whole timeout after the program had ended.
+        clearTimeout(tick);
         if (got !== 'tick') return;
         if (seen() === before) {
           incomplete = before === 0
