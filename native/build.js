@@ -78,21 +78,22 @@ function buildSampler() {
   else rmSync(tmp, { force: true });
 }
 buildSampler();
-// The RSS publisher thread of `memtrace calls` (native/memtrace_rss.c, a Node-API addon that
-// declares the few calls it makes: no node headers). Without it, calls uses a Worker thread
-// (11-20 MiB more RSS in the traced program).
-function buildRss() {
-  const rss = join(here, 'build', 'memtrace-rss.node');
+// The runtime's addon (native/memtrace_runtime.c, a Node-API addon that declares the few calls
+// it makes: no node headers): the probes' synchronous channel connect and the RSS publisher
+// thread of `memtrace calls`. Without it, probes load with --import and connect asynchronously,
+// and calls uses a Worker thread (11-20 MiB more RSS in the traced program).
+function buildRuntime() {
+  const addon = join(here, 'build', 'memtrace-runtime.node');
   const c = compiler();
   if (process.platform !== 'linux' || c.missing) return;
-  mkdirSync(dirname(rss), { recursive: true });
-  const tmp = `${rss}.${process.pid}.tmp`;
-  const r = spawnSync(c.cmd, [...c.args, ...FLAGS, '-o', tmp, join(here, 'memtrace_rss.c'), '-lpthread'], { encoding: 'utf8' });
+  mkdirSync(dirname(addon), { recursive: true });
+  const tmp = `${addon}.${process.pid}.tmp`;
+  const r = spawnSync(c.cmd, [...c.args, ...FLAGS, '-o', tmp, join(here, 'memtrace_runtime.c'), '-lpthread'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
-    // Silent: memtrace calls works without it (the install says one line, for the interposer).
+    // Silent: every tool works without it (the install says one line, for the interposer).
     return;
   }
-  renameSync(tmp, rss);
+  renameSync(tmp, addon);
 }
-buildRss();
+buildRuntime();

@@ -1,5 +1,15 @@
 /*
- * The RSS publisher of `memtrace calls` as a plain thread (no V8 isolate: a Worker costs the
+ * The Node-API addon of memtrace's runtime (the code it loads into traced programs), built at
+ * install by native/build.js. Two parts:
+ *
+ * connect(path): a blocking connect(2) to memtrace's unix socket, returning the descriptor (or
+ * -errno). Node can only connect a socket asynchronously, so a probe that must have its channel
+ * before the program's first line had to be an `--import` with top-level await, and under
+ * `--import` node 20 runs a CommonJS main through its ESM loader (a .ts main under ts-node
+ * fails, an uncaught exception prints differently). With this the probe connects from a
+ * `--require` preload, and node runs the main module as it does untraced.
+ *
+ * start(intervalMs) / wake(): the RSS publisher of `memtrace calls` as a plain thread (no V8 isolate: a Worker costs the
  * traced program 11-20 MiB of RSS). A Node-API addon exporting `start(intervalMs)` and `wake()`: it returns an
  * ArrayBuffer over memory that is never freed (so the thread may outlive the isolate at exit)
  * and starts a detached thread that reads /proc/self/statm every interval while slot ACTIVE is
@@ -8,11 +18,14 @@
  * Node-API is a stable C ABI: the few declarations below stand in for node_api.h, so the addon
  * builds with a C compiler alone.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +41,8 @@ extern napi_status napi_create_external_arraybuffer(napi_env, void *, size_t, na
 extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
 extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
 extern napi_status napi_get_null(napi_env, napi_value *);
+extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
+extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
 
 enum { MOVED = 0, PAGES = 1, REFERENCE = 2, THRESHOLD = 3, ACTIVE = 4, READY = 5, STOP = 6, READINGS = 7, SLOTS = 16 };
 
@@ -110,11 +125,34 @@ static napi_value wake(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value connect_unix(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1], result;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  int32_t fd = -EINVAL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1 && napi_get_value_string_utf8(env, argv[0], addr.sun_path, sizeof addr.sun_path, &len) == 0 && len > 0 && len < sizeof addr.sun_path - 1) {
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fd = -errno;
+    else {
+      int r;
+      do r = connect(fd, (struct sockaddr *)&addr, sizeof addr); while (r < 0 && errno == EINTR);
+      if (r < 0) { int e = errno; close(fd); fd = -e; }
+    }
+  }
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "start", 5, start, NULL, &fn);
   napi_set_named_property(env, exports, "start", fn);
   napi_create_function(env, "wake", 4, wake, NULL, &fn);
   napi_set_named_property(env, exports, "wake", fn);
+  napi_create_function(env, "connect", 7, connect_unix, NULL, &fn);
+  napi_set_named_property(env, exports, "connect", fn);
   return exports;
 }

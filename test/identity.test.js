@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, root, tmp } from './helpers.js';
 
@@ -125,15 +125,16 @@ test('identity: a 100 KB command line reaches the program whole, under every too
 /**
  * An uncaught exception in a CommonJS main module: node prints the line, a caret under the
  * throw and the stack. The program's stderr must be the same bytes traced (memtrace's own
- * `memtrace:` lines may follow). Any `--import` makes node run a CommonJS main through its ESM
- * loader, which moves the caret and adds the loader's frames (cjsLoader, ModuleJob.run...), so
- * heap loads its probe with `--require` (runtime/preload.cts) and malloc loads none by default.
- * process, calls and spaces cannot yet: their probes must finish something asynchronous before
- * the program's first line (process and spaces connect to memtrace's socket, and a program that
- * ends synchronously would end before the connection, its figures lost; calls waits for its
- * module hooks), and only `--import`'s top-level await makes node wait for a preload.
+ * `memtrace:` lines may follow). Any `--import` makes node 20 run a CommonJS main through its
+ * ESM loader, which moves the caret and adds the loader's frames (cjsLoader, ModuleJob.run...),
+ * so probes load with `--require` (runtime/preload.cts); process, spaces and leaks, whose probes
+ * must have their channel before the program's first line, connect through the runtime addon
+ * (without it they fall back to `--import`); malloc's marks preload (--stacks) too. calls cannot yet: it
+ * waits for its module hooks, and only `--import`'s top-level await makes node wait for a preload.
  */
-const SAME_MAIN = ['malloc', 'heap'];
+const ADDON = existsSync(join(root, 'native', 'build', 'memtrace-runtime.node'));
+const SAME_MAIN = ['malloc', 'malloc --stacks', 'heap', ...(ADDON ? ['process', 'spaces', 'leaks'] : [])];
+const MORE = { leaks: (log) => ['leaks', '-o', log], 'malloc --stacks': (log) => ['malloc', '--stacks', '-o', log] };
 for (const where of ['top', 'fn']) {
   test(`identity: an uncaught exception in a CommonJS main (${where === 'top' ? 'at top level' : 'from a function'}) prints the same stderr under every tool`, async () => {
     const prog = join(root, 'test/fixtures/runtime/throws.cjs');
@@ -141,7 +142,7 @@ for (const where of ['top', 'fn']) {
     assert.equal(base.code, 1);
     assert.match(base.stderr, /^\s+at /m);
     for (const tool of SAME_MAIN) {
-      const r = await run([process.execPath, cli, ...TOOLS[tool](join(work, `throws-${where}-${tool}.log`)), '--', process.execPath, prog, where]);
+      const r = await run([process.execPath, cli, ...(TOOLS[tool] ?? MORE[tool])(join(work, `throws-${where}-${tool.replace(' ', '')}.log`)), '--', process.execPath, prog, where]);
       assert.equal(r.code, 1, `${tool}: ${r.stderr}`);
       assert.equal(r.stderr.slice(0, base.stderr.length), base.stderr, `${tool}: the program's stderr`);
       assert.doesNotMatch(r.stderr.slice(base.stderr.length), /^\s+at /m, `${tool}: no frame after the program's`);

@@ -33,7 +33,7 @@ before(() => {
   const info = JSON.parse(out.slice(out.indexOf('[')))[0];
   tarball = join(work, info.filename);
   const files = info.files.map((f) => f.path);
-  for (const f of ['LICENSE', 'README.md', 'ARCHITECTURE.md', 'docs/malloc.md', 'native/build.js', 'native/memtrace_malloc.c', 'native/proc_sampler.c', 'native/memtrace_rss.c', 'dist/cli.js', 'src/cli.ts']) assert.ok(files.includes(f), `${f} in the tarball`);
+  for (const f of ['LICENSE', 'README.md', 'ARCHITECTURE.md', 'docs/malloc.md', 'native/build.js', 'native/memtrace_malloc.c', 'native/proc_sampler.c', 'native/memtrace_runtime.c', 'dist/cli.js', 'src/cli.ts']) assert.ok(files.includes(f), `${f} in the tarball`);
   assert.deepEqual(files.filter((f) => f.startsWith('native/build/') || f.endsWith('.so')), [], 'no built library in the tarball');
   // every source map's sources are in the tarball
   for (const map of files.filter((f) => f.endsWith('.js.map')).slice(0, 20)) {
@@ -49,7 +49,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test('the install built every native part from the tarball: interposer, /proc timer helper, calls RSS addon', () => {
   const pkg = join(project, 'node_modules', 'memtrace');
-  for (const built of ['libmemtrace-malloc.so', 'memtrace-proc-sampler', 'memtrace-rss.node']) {
+  for (const built of ['libmemtrace-malloc.so', 'memtrace-proc-sampler', 'memtrace-runtime.node']) {
     assert.ok(existsSync(join(pkg, 'native', 'build', built)), `native/build/${built}`);
   }
   assert.ok(!existsSync(join(pkg, 'native', 'build', 'NOT-BUILT.txt')));

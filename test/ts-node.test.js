@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { memtrace, readJsonl, root, tmp } from './helpers.js';
 
@@ -12,13 +13,15 @@ const program = ['node', '-r', 'ts-node/register', 'app.ts'];
 const work = tmp();
 const run = (args) => memtrace([...args, '--', ...program], { cwd: project, timeout: 120_000 });
 /**
- * process, calls and spaces load their probe with `--import` (it must connect its channel before
- * the program's first line), and node 20 then runs the main module through its ESM loader, which
- * refuses a .ts main that only a require hook can load. heap (loaded with `--require`) and malloc
- * (no node preload) run it; node 24 runs it under every tool.
+ * A probe loaded with `--import` makes node 20 run the main module through its ESM loader, which
+ * refuses a .ts main that only a require hook can load. Probes load with `--require`; process
+ * and spaces, whose channel must be up before the program's first line, connect through the
+ * runtime addon (without it they fall back to `--import`). calls still waits for its module hooks
+ * with `--import`'s top-level await. malloc's marks preload (--stacks) is a `--require` too. node 24 runs it under every tool.
  */
 const IMPORT_ROUTES_MAIN = Number(process.versions.node.split('.')[0]) < 22;
-const importSkip = (tool) => (IMPORT_ROUTES_MAIN && ['process', 'calls', 'spaces'].includes(tool)
+const ADDON = existsSync(join(root, 'native', 'build', 'memtrace-runtime.node'));
+const importSkip = (tool) => (IMPORT_ROUTES_MAIN && (tool === 'calls' || (!ADDON && ['process', 'spaces'].includes(tool)))
   ? 'node 20: a probe loaded with --import sends the main module through the ESM loader, which knows no .ts'
   : false);
 
@@ -36,6 +39,12 @@ for (const tool of ['process', 'calls', 'heap', 'spaces', 'malloc']) {
     assert.doesNotMatch(r.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
   });
 }
+
+test('ts-node under malloc --stacks (its marks preload): same output and exit code', () => {
+  const r = run(['malloc', '--stacks', '-o', join(work, 'malloc-stacks.bin')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'kept 40\n');
+});
 
 test('ts-node: calls names the .ts line of keepForty', { skip: importSkip('calls') }, () => {
   const calls = join(work, 'calls-lines.jsonl');

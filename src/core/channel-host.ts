@@ -1,14 +1,17 @@
 // memtrace's side of the channel to a traced program (the program's side is runtime/channel.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RUNTIME_ADDON_PATH } from '../runtime/addon.js';
 import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
 
 /** The `--require` entry that loads a probe named in the offer (runtime/preload.cts). */
-const REQUIRE_ENTRY = fileURLToPath(new URL('../runtime/preload.cjs', import.meta.url));
+export const REQUIRE_ENTRY = fileURLToPath(new URL('../runtime/preload.cjs', import.meta.url));
+/** The `--import` entry that loads it and waits for its channel when the runtime addon is not built (runtime/import-entry.ts). */
+const IMPORT_ENTRY = new URL('../runtime/import-entry.js', import.meta.url).href;
 
 /** Options of {@link ChannelHost.open}. */
 export interface ChannelHostOptions {
@@ -72,17 +75,22 @@ export class ChannelHost {
   }
 
   /**
-   * The environment to start the program with: `env` plus the offer, and `nodeOptions` (node
-   * flags such as `--track-heap-objects`) and `--import preloadUrl` appended to NODE_OPTIONS.
-   * With `require`, the probe is loaded by `--require` of runtime/preload.cjs instead: node runs
-   * the main module as untraced; for a probe without top-level await (nothing it waits for).
+   * The environment to start the program with: `env` plus the offer (which names the probe,
+   * `probeUrl`), and `nodeOptions` (node flags such as `--track-heap-objects`) and the probe's
+   * entry appended to NODE_OPTIONS. The entry is `--require` of runtime/preload.cjs, so node runs
+   * the main module as untraced (with `--import`, node 20 sends a CommonJS main through its ESM
+   * loader): the probe connects synchronously through the runtime addon. Without the addon, a
+   * probe that must have its channel before the program's first line is loaded by `--import` of
+   * runtime/import-entry.js, which waits for it; `require` says the probe needs no such wait.
    * The probe gives the program back the untraced values of both.
    */
-  environment(env: NodeJS.ProcessEnv, preloadUrl: string, nodeOptions: string[] = [], how: { require?: boolean } = {}): NodeJS.ProcessEnv {
+  environment(env: NodeJS.ProcessEnv, probeUrl: string, nodeOptions: string[] = [], how: { require?: boolean } = {}): NodeJS.ProcessEnv {
     const before = env.NODE_OPTIONS;
     const restore: Record<string, string | null> = { NODE_OPTIONS: before ?? null };
-    const offer = { ...this.offer, restore, ...(how.require ? { preload: preloadUrl } : {}) };
-    const load = how.require ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(preloadUrl)];
+    // MEMTRACE_NO_ADDON=1 takes the route of an install without a C compiler (for the tests).
+    const sync = existsSync(RUNTIME_ADDON_PATH) && !process.env.MEMTRACE_NO_ADDON;
+    const offer: ChannelOffer = { ...this.offer, restore, preload: probeUrl, sync };
+    const load = how.require || sync ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(IMPORT_ENTRY)];
     const added = [...nodeOptions, ...load].join(' ');
     return { ...env, NODE_OPTIONS: before ? `${before} ${added}` : added, [CHANNEL_ENV]: JSON.stringify(offer) };
   }

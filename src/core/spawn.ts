@@ -117,6 +117,12 @@ export async function spawnTraced(command: string[], opts: SpawnOptions = {}): P
   return { child, pid: child.pid!, exited };
 }
 
+/** The environment with `--require PATH` added to NODE_OPTIONS (after what the user had): every Node program the command starts loads it first. */
+export function withNodeRequire(env: NodeJS.ProcessEnv, path: string): NodeJS.ProcessEnv {
+  const prev = env.NODE_OPTIONS ? env.NODE_OPTIONS + ' ' : '';
+  return { ...env, NODE_OPTIONS: `${prev}--require ${JSON.stringify(path)}` };
+}
+
 /**
  * The environment with `--import URL` added to NODE_OPTIONS (after what the user had), so that
  * every Node program the command starts loads the module `url` first.

@@ -10,11 +10,18 @@
 // checks. The offer is removed from `process.env` at once (and NODE_OPTIONS given back), so the
 // program and its children see the environment they would have had untraced.
 //
-// Imports only `node:` modules: it is loaded into the traced program.
-import { fstatSync, lstatSync, rmSync, statSync, writeSync } from 'node:fs';
+// The connect is synchronous when the runtime addon is built (a blocking connect(2)): the probe
+// then loads from a `--require` preload and has its channel before the program's first line,
+// and node runs the main module as it does untraced. Without the addon node can only connect
+// asynchronously, and the probe is an `--import` whose entry (import-entry.ts) waits for it.
+//
+// Imports only `node:` modules and runtime files: it is loaded into the traced program.
+import { closeSync, fstatSync, lstatSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { runtimeAddon } from './addon.js';
 
 /** The environment variable that carries memtrace's offer of a channel (JSON, {@link ChannelOffer}). */
 export const CHANNEL_ENV = 'MEMTRACE_CHANNEL';
@@ -36,8 +43,10 @@ export interface ChannelOffer {
   config: unknown;
   /** Environment variables memtrace changed, with the values the program would have had (null: unset). */
   restore: Record<string, string | null>;
-  /** The probe's URL when node loads it through the `--require` entry (preload.cts). */
+  /** The probe's URL, which the `--require` entry (preload.cts) or the `--import` entry (import-entry.ts) loads. */
   preload?: string;
+  /** Connect synchronously through the runtime addon (memtrace found it built, and loads the probe with `--require`). */
+  sync?: boolean;
 }
 
 /** A message on the channel: one JSON object per line, in both directions. */
@@ -71,12 +80,60 @@ let opened: Promise<Channel | undefined> | undefined;
 /**
  * Opens the channel memtrace offered this process, once per process (later calls get the same
  * channel). Resolves to undefined when there is no offer, the offer is for another process, it
- * does not verify, or memtrace does not answer; never throws. Call it from a preload's top
- * level with `await`, so the program's first line runs after the channel is up.
+ * does not verify, or memtrace does not answer; never throws.
  */
 export function openChannel(): Promise<Channel | undefined> {
   opened ??= open().catch(() => undefined);
   return opened;
+}
+
+/**
+ * Opens the channel at once with a blocking connect: the channel, or undefined as openChannel
+ * says; null when this process cannot connect synchronously (the offer does not ask for it, or
+ * the runtime addon does not load), and then openChannel() must be awaited. Never throws.
+ */
+export function openChannelSync(): Channel | undefined | null {
+  if (opened) return null;
+  const addon = offersSync() ? runtimeAddon() : null;
+  if (!addon) return null;
+  let channel: Channel | undefined;
+  try {
+    const offer = takeOffer();
+    if (offer && verified(offer)) {
+      const fd = addon.connect(offer.path);
+      // The descriptor is the one connect(2) just made: no program code ran in between.
+      if (fd >= 0) {
+        // The path must still name memtrace's socket (not one swapped in after the check).
+        if (sameSocket(fd, offer)) {
+          const { Socket: NetSocket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+          channel = attach(offer, new NetSocket({ fd, readable: true, writable: true }), fd);
+        } else {
+          closeSync(fd);
+        }
+      }
+    }
+  } catch {
+    channel = undefined;
+  }
+  opened = Promise.resolve(channel);
+  return channel;
+}
+
+/** True when memtrace's offer asks for the synchronous connect. */
+function offersSync(): boolean {
+  try { return (JSON.parse(process.env[CHANNEL_ENV] ?? 'null') as ChannelOffer | null)?.sync === true; } catch { return false; }
+}
+
+/**
+ * Calls `start` with this process's channel: at once when it connects synchronously, else once
+ * it has connected (an `--import` entry awaits openChannel(), so that is still before the
+ * program's first line). Nothing happens without a channel; `start` throwing is swallowed.
+ */
+export function withChannel(start: (channel: Channel) => void): void {
+  const safe = (channel: Channel | undefined) => { if (channel) try { start(channel); } catch { /* never disturb the program */ } };
+  const now = openChannelSync();
+  if (now === null) void openChannel().then(safe);
+  else safe(now);
 }
 
 /**
@@ -160,14 +217,18 @@ async function open(): Promise<Channel | undefined> {
   if (!socket) return undefined;
   // The connect request is released after its callback: the program's first line comes later.
   await new Promise((r) => setImmediate(r));
-  socket.on('error', () => { broken = true; });
-  socket.on('close', () => removeAbandoned(offer));
-  socket.unref();
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   // The fd must be the socket just connected (not one the program opened in between).
   if (typeof fd !== 'number' || fd < 0 || !sameSocket(fd, offer)) { socket.destroy(); return undefined; }
+  return attach(offer, socket, fd);
+}
 
+/** The channel over `socket` (descriptor `fd`), connected to the verified offer: sends the token, answers commands. */
+function attach(offer: ChannelOffer, socket: Socket, fd: number): Channel | undefined {
   let broken = false;
+  socket.on('error', () => { broken = true; });
+  socket.on('close', () => removeAbandoned(offer));
+  socket.unref();
   const own = fstatSync(fd);
   const wait = new Int32Array(new SharedArrayBuffer(4));
   const write = (line: string): boolean => {

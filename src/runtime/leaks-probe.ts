@@ -1,11 +1,11 @@
-// Loaded into a program run by `memtrace leaks -- node …` (NODE_OPTIONS --import, through the
-// verified channel). Iterations end at each `mark('iteration')` of the program, or when memtrace
+// Loaded into a program run by `memtrace leaks -- node …` (NODE_OPTIONS, through the verified
+// channel: channel.ts). Iterations end at each `mark('iteration')` of the program, or when memtrace
 // sends `measure` (memtrace drives them: --http, --every). At each boundary it measures (see
 // leaks-measure.ts) and sends the figures; marks go to memtrace too. It writes nothing to the
 // program's stdio, defines no global, and never keeps the event loop alive: while allocation
 // tracking is on (it would), an unref'd check ends tracking as soon as nothing else is left.
 import { Measurer, type BoundaryRecord, type MeasureConfig } from './leaks-measure.js';
-import { openChannel } from './channel.js';
+import { withChannel, type Channel } from './channel.js';
 import { subscribeMarks } from './marks.js';
 import { onProcess } from './process-events.js';
 
@@ -16,9 +16,7 @@ export interface LeaksProbeConfig extends MeasureConfig {
   dir: string;
 }
 
-async function start(): Promise<void> {
-  const channel = await openChannel();
-  if (!channel) return;
+function start(channel: Channel): void {
   const config = channel.config as LeaksProbeConfig;
   const measurer = new Measurer(config, (text) => channel.send({ ev: 'note', text }));
   // Made before tracking starts, so that it is not among the objects born while measuring.
@@ -53,4 +51,4 @@ async function start(): Promise<void> {
   });
 }
 
-try { await start(); } catch { /* never disturb the program */ }
+withChannel(start);

@@ -1,17 +1,22 @@
-// The `--require` entry of a probe whose start needs no waiting (heap's): node then runs the
-// program's main module as it does untraced. With `--import`, node runs a CommonJS main through
-// its ESM loader, and an uncaught exception prints another caret line and the loader's frames.
-// The probe (an ES module without top-level await) is named in memtrace's channel offer; node
-// 20.19+ and 22.12+ require() it before the main module, an older node imports it a moment later.
-import { fileURLToPath } from 'node:url';
+// The `--require` entry of every probe (and of malloc's marks): node then runs the program's main module as it does
+// untraced (with `--import`, node 20 runs a CommonJS main through its ESM loader, a .ts main
+// under ts-node fails, and an uncaught exception prints another caret line and the loader's
+// frames). The probe (an ES module without top-level await) is named in memtrace's channel
+// offer; node 20.19+ and 22.12+ require() it before the main module, an older node imports it a
+// moment later. A probe that must have its channel before the first line connects through the
+// runtime addon synchronously (channel.ts); memtrace uses this entry for it only when the addon
+// is built.
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 function probeUrl(): string | undefined {
   try {
     const offer = JSON.parse(process.env.MEMTRACE_CHANNEL ?? '') as { preload?: unknown };
-    return typeof offer.preload === 'string' ? offer.preload : undefined;
-  } catch {
-    return undefined;
-  }
+    if (typeof offer.preload === 'string') return offer.preload;
+  } catch { /* no channel offer */ }
+  // `memtrace malloc` offers no channel (the interposer is its channel): its marks preload.
+  if (process.env.MEMTRACE_MALLOC_DIR) return pathToFileURL(join(__dirname, 'malloc-marks.js')).href;
+  return undefined;
 }
 
 const url = probeUrl();

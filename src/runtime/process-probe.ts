@@ -1,8 +1,8 @@
-// Loaded into a Node program run under `memtrace process -- node …` (NODE_OPTIONS --import).
+// Loaded into a Node program run under `memtrace process -- node …` (NODE_OPTIONS, channel.ts).
 // It sends the program's V8 figures and its marks to memtrace over the verified channel, from
 // an unref'd timer, and does nothing else: no output, no exceptions, no change to exit, and the
 // program sees the environment it would have had untraced (see channel.ts).
-import { openChannel } from './channel.js';
+import { withChannel, type Channel } from './channel.js';
 import { onProcess } from './process-events.js';
 import { epochNow, subscribeMarks } from './marks.js';
 
@@ -12,9 +12,7 @@ export interface ProcessProbeConfig {
   periodMs: number;
 }
 
-async function start(): Promise<void> {
-  const channel = await openChannel();
-  if (!channel) return;
+function start(channel: Channel): void {
   const config = (channel.config ?? {}) as Partial<ProcessProbeConfig>;
   const period = Math.max(1, Number(config.periodMs) || 100);
   const publish = () => {
@@ -32,4 +30,4 @@ async function start(): Promise<void> {
   subscribeMarks((label, t) => { channel.send({ p: process.pid, t, m: label }); });
 }
 
-try { await start(); } catch { /* never disturb the program */ }
+withChannel(start);

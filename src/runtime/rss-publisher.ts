@@ -1,6 +1,5 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { runtimeAddon } from './addon.js';
 
 /**
  * Slots of the shared Int32Array an {@link RssPublisher} writes. A probe reads `MOVED` (a plain
@@ -108,24 +107,21 @@ export function startRssPublisher(opts: { intervalMs?: number; view?: Int32Array
   };
 }
 
-const addonPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'memtrace-rss.node');
-
 /**
- * The same publisher as a plain thread of the Node-API addon `native/memtrace_rss.c` (no V8
+ * The same publisher as a plain thread of the runtime addon (`native/memtrace_runtime.c`: no V8
  * isolate: a Worker adds 11-20 MiB to the program's RSS), publishing into memory of its own that
  * outlives the isolate. Undefined when the addon is not built (no C compiler at install).
  */
 export function startNativeRssPublisher(intervalMs = 1): RssPublisher | undefined {
-  const mod = { exports: {} as { start?: (ms: number) => ArrayBuffer | null; wake?: () => void } };
+  const addon = runtimeAddon();
   let buffer: ArrayBuffer | null | undefined;
-  // process.dlopen, not require: the program's require.cache stays its own.
-  try { process.dlopen(mod, addonPath); buffer = mod.exports.start?.(intervalMs); } catch { return undefined; }
+  try { buffer = addon?.start(intervalMs); } catch { return undefined; }
   if (!buffer) return undefined;
   const view = new Int32Array(buffer);
   return {
     view,
     ready: Promise.resolve(),
-    setActive(on: boolean) { view[RSS_SLOT.ACTIVE] = on ? 1 : 0; if (on) mod.exports.wake?.(); },
-    stop() { view[RSS_SLOT.STOP] = 1; mod.exports.wake?.(); },
+    setActive(on: boolean) { view[RSS_SLOT.ACTIVE] = on ? 1 : 0; if (on) addon!.wake(); },
+    stop() { view[RSS_SLOT.STOP] = 1; addon!.wake(); },
   };
 }

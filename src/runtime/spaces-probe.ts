@@ -1,11 +1,11 @@
-// Loaded into the traced program by `memtrace spaces` (NODE_OPTIONS=--import …/spaces-probe.js).
+// Loaded into the traced program by `memtrace spaces` (NODE_OPTIONS, channel.ts).
 // It sends one message per snapshot over the verified channel (channel.ts): at start, at each
 // interval, at each mark() and at exit (normal end, process.exit(), an uncaught exception,
 // SIGINT/SIGTERM/SIGHUP). It prints nothing, installs no handler that changes how the program
 // ends, and the program and its children see the environment they would have had untraced.
 import { subscribe } from 'node:diagnostics_channel';
 import { Worker } from 'node:worker_threads';
-import { CHANNEL_ENV, openChannel, type Channel } from './channel.js';
+import { CHANNEL_ENV, withChannel, type Channel } from './channel.js';
 import { subscribeMarks } from './marks.js';
 import { beforeSignalDeath, onProcess } from './process-events.js';
 import { readSnapshot } from './spaces-snapshot.js';
@@ -84,8 +84,9 @@ function start(channel: Channel, opts: ProbeOptions, first: Record<string, unkno
 
 // The start snapshot is read before the channel connects: its socket is memtrace's, not the program's.
 const first = process.env[CHANNEL_ENV] !== undefined ? readSnapshot({ code: true }) : undefined;
-const channel = first && await openChannel();
-if (channel && first) {
-  const c = (channel.config ?? {}) as Partial<ProbeOptions>;
-  try { start(channel, { intervalMs: Number(c.intervalMs) || 0, code: Boolean(c.code) }, first as unknown as Record<string, unknown>); } catch { /* never disturb the program */ }
+if (first) {
+  withChannel((channel) => {
+    const c = (channel.config ?? {}) as Partial<ProbeOptions>;
+    start(channel, { intervalMs: Number(c.intervalMs) || 0, code: Boolean(c.code) }, first as unknown as Record<string, unknown>);
+  });
 }

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { UsageError, fileError, noCommandError } from '../../core/errors.js';
 import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { defaultLogName } from '../../core/log.js';
-import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
-import { pathToFileURL } from 'node:url';
+import { REQUIRE_ENTRY } from '../../core/channel-host.js';
+import { spawnTraced, withNodeRequire, type ChildExit } from '../../core/spawn.js';
 import type { Report } from '../../report/types.js';
 import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
 import { buildReport, checkView, parseView, toLogContents, type GroupBy } from './report.js';
@@ -63,7 +63,6 @@ export const MAX_MIN_SIZE = 2 ** 50;
 const here = dirname(fileURLToPath(import.meta.url));
 
 const nativeDir = resolve(here, '..', '..', '..', 'native');
-const marksPreload = resolve(here, '..', '..', 'runtime', 'malloc-marks.js');
 
 /** Where the built interposer is expected (native/build/libmemtrace-malloc.so). */
 export function interposerPath(): string {
@@ -179,7 +178,8 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   // they are used: stacks (start-up apart, live at exit) or a window. Not otherwise: loading it
   // (node's ESM loader) adds some thousand allocations of its own to the program's.
   const marks = !options.countOnly && (!!options.stacks || options.since !== undefined || options.until !== undefined);
-  const env: NodeJS.ProcessEnv = marks ? withNodeImport(baseEnv, pathToFileURL(marksPreload).href) : { ...baseEnv };
+  // With --require (not --import), node runs the main module as untraced (see preload.cts).
+  const env: NodeJS.ProcessEnv = marks ? withNodeRequire(baseEnv, REQUIRE_ENTRY) : { ...baseEnv };
   Object.assign(env, {
     LD_PRELOAD: [so, baseEnv.LD_PRELOAD].filter(Boolean).join(':'),
     MEMTRACE_MALLOC_OUT: output,

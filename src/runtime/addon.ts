@@ -1,0 +1,33 @@
+// The runtime's Node-API addon (native/memtrace_runtime.c, built at install beside the malloc
+// interposer): a blocking connect(2) for the channel and the RSS publisher thread of `calls`.
+// Loaded with process.dlopen, not require, so the program's require.cache stays its own.
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon exports. */
+export interface RuntimeAddon {
+  /** Connects a unix stream socket to `path`, blocking: the descriptor, or -errno. */
+  connect(path: string): number;
+  /** Starts the RSS publisher thread (rss-publisher.ts); null when it cannot. */
+  start(intervalMs: number): ArrayBuffer | null;
+  /** Ends the publisher thread's idle wait at once. */
+  wake(): void;
+}
+
+/** Where native/build.js puts the addon. */
+export const RUNTIME_ADDON_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'memtrace-runtime.node');
+
+let loaded: RuntimeAddon | null | undefined;
+
+/** The addon, loaded once; null when it is not built or does not load. */
+export function runtimeAddon(): RuntimeAddon | null {
+  if (loaded !== undefined) return loaded;
+  const mod = { exports: {} as Partial<RuntimeAddon> };
+  try {
+    process.dlopen(mod, RUNTIME_ADDON_PATH);
+    loaded = typeof mod.exports.connect === 'function' ? (mod.exports as RuntimeAddon) : null;
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
