@@ -14,14 +14,14 @@ const work = tmp();
 const run = (args) => memtrace([...args, '--', ...program], { cwd: project, timeout: 120_000 });
 /**
  * A probe loaded with `--import` makes node 20 run the main module through its ESM loader, which
- * refuses a .ts main that only a require hook can load. Probes load with `--require`; process
- * and spaces, whose channel must be up before the program's first line, connect through the
- * runtime addon (without it they fall back to `--import`). calls still waits for its module hooks
- * with `--import`'s top-level await. malloc's marks preload (--stacks) is a `--require` too. node 24 runs it under every tool.
+ * refuses a .ts main that only a require hook can load. Probes load with `--require`; process,
+ * spaces and calls, which must be up before the program's first line, start synchronously
+ * through the runtime addon (without it they fall back to `--import`). malloc's marks preload
+ * (--stacks) is a `--require` too. node 24 runs it under every tool.
  */
 const IMPORT_ROUTES_MAIN = Number(process.versions.node.split('.')[0]) < 22;
 const ADDON = existsSync(join(root, 'native', 'build', 'memtrace-runtime.node'));
-const importSkip = (tool) => (IMPORT_ROUTES_MAIN && (tool === 'calls' || (!ADDON && ['process', 'spaces'].includes(tool)))
+const importSkip = (tool) => (IMPORT_ROUTES_MAIN && !ADDON && ['process', 'spaces', 'calls'].includes(tool)
   ? 'node 20: a probe loaded with --import sends the main module through the ESM loader, which knows no .ts'
   : false);
 

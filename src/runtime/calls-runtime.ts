@@ -336,6 +336,11 @@ export function currentRss(): number {
 }
 
 /** Starts the publisher thread if it is not running (it parks while no trace is on); resolves when it runs. */
+/** True when the RSS publisher is the addon's thread, running from the start (nothing to wait for). */
+export function publisherRunning(): boolean {
+  return nativePublisher !== undefined && publisher === nativePublisher;
+}
+
 export function ensurePublisher(intervalMs = 1): Promise<void> {
   if (!publisher) publisher = nativePublisher ?? startRssPublisher({ intervalMs, view: F });
   return publisher.ready;

@@ -105,8 +105,7 @@ export function openChannelSync(): Channel | undefined | null {
       if (fd >= 0) {
         // The path must still name memtrace's socket (not one swapped in after the check).
         if (sameSocket(fd, offer)) {
-          const { Socket: NetSocket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
-          channel = attach(offer, new NetSocket({ fd, readable: true, writable: true }), fd);
+          channel = attach(offer, fd);
         } else {
           closeSync(fd);
         }
@@ -220,25 +219,46 @@ async function open(): Promise<Channel | undefined> {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   // The fd must be the socket just connected (not one the program opened in between).
   if (typeof fd !== 'number' || fd < 0 || !sameSocket(fd, offer)) { socket.destroy(); return undefined; }
-  return attach(offer, socket, fd);
+  return attach(offer, fd, socket);
 }
 
-/** The channel over `socket` (descriptor `fd`), connected to the verified offer: sends the token, answers commands. */
-function attach(offer: ChannelOffer, socket: Socket, fd: number): Channel | undefined {
+/**
+ * The channel over descriptor `fd`, connected to the verified offer: sends the token, answers
+ * commands. Writes are writeSync on the fd; reading (memtrace's commands) needs a net.Socket,
+ * made when the first handler is set if the connect was synchronous: node:net costs a probe
+ * that only sends (process, spaces) 2 MiB of RSS in the program.
+ */
+function attach(offer: ChannelOffer, fd: number, socket?: Socket): Channel | undefined {
   let broken = false;
-  socket.on('error', () => { broken = true; });
-  socket.on('close', () => removeAbandoned(offer));
-  socket.unref();
+  let reader: Socket | undefined;
+  const handlers = new Map<string, CommandHandler>();
+  const read = (s: Socket) => {
+    reader = s;
+    s.on('error', () => { broken = true; });
+    s.on('close', () => removeAbandoned(offer));
+    s.unref();
+    s.setEncoding('utf8');
+    onJsonLines(s, (message) => {
+      const m = message as { id?: unknown; cmd?: unknown; args?: unknown };
+      if (m && typeof m.cmd === 'string') void answer(m.id, m.cmd, m.args);
+      return true;
+    });
+  };
+  // Without a reader, a failed write is how the probe learns that memtrace has gone.
+  const lost = () => { broken = true; if (!reader) removeAbandoned(offer); };
   const own = fstatSync(fd);
+  // A program may close descriptors it did not open and reuse the number: use the fd only while
+  // it is still this socket (one fstat, ~1 µs).
+  const stillOurs = (): boolean => {
+    try {
+      const now = fstatSync(fd);
+      return now.ino === own.ino && now.dev === own.dev;
+    } catch { return false; }
+  };
   const wait = new Int32Array(new SharedArrayBuffer(4));
   const write = (line: string): boolean => {
     if (broken) return false;
-    // A program may close descriptors it did not open and reuse the number: write only while
-    // the fd is still this socket (one fstat, ~1 µs).
-    try {
-      const now = fstatSync(fd);
-      if (now.ino !== own.ino || now.dev !== own.dev) { broken = true; return false; }
-    } catch { broken = true; return false; }
+    if (!stillOurs()) { broken = true; return false; }
     const data = Buffer.from(line);
     let off = 0;
     let tries = 0;
@@ -249,21 +269,17 @@ function attach(offer: ChannelOffer, socket: Socket, fd: number): Channel | unde
       } catch (err) {
         // The socket is non-blocking: when memtrace is slow to read, wait a little, up to ~2 s.
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && tries++ < 2000) { Atomics.wait(wait, 0, 0, 1); continue; }
-        broken = true;
+        lost();
         return false;
       }
     }
     return true;
   };
-  if (!write(`${JSON.stringify({ token: offer.token, pid: process.pid })}\n`)) { socket.destroy(); return undefined; }
-
-  const handlers = new Map<string, CommandHandler>();
-  socket.setEncoding('utf8');
-  onJsonLines(socket, (message) => {
-    const m = message as { id?: unknown; cmd?: unknown; args?: unknown };
-    if (m && typeof m.cmd === 'string') void answer(m.id, m.cmd, m.args);
-    return true;
-  });
+  if (!write(`${JSON.stringify({ token: offer.token, pid: process.pid })}\n`)) {
+    if (socket) socket.destroy(); else closeSync(fd);
+    return undefined;
+  }
+  if (socket) read(socket);
   const answer = async (id: unknown, cmd: string, args: unknown) => {
     const handler = handlers.get(cmd);
     try {
@@ -280,8 +296,17 @@ function attach(offer: ChannelOffer, socket: Socket, fd: number): Channel | unde
     send: (message) => {
       try { return write(`${JSON.stringify(message)}\n`); } catch { return false; }
     },
-    onCommand: (name, handler) => { handlers.set(name, handler); },
-    close: () => { broken = true; socket.destroy(); },
+    onCommand: (name, handler) => {
+      handlers.set(name, handler);
+      if (!reader && !broken && stillOurs()) {
+        const { Socket: NetSocket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+        read(new NetSocket({ fd, readable: true, writable: true }));
+      }
+    },
+    close: () => {
+      broken = true;
+      if (reader) reader.destroy(); else if (stillOurs()) closeSync(fd);
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-// The `--require` entry of every probe (and of malloc's marks): node then runs the program's main module as it does
+// The `--require` entry of every probe (and of malloc's marks and calls): node then runs the program's main module as it does
 // untraced (with `--import`, node 20 runs a CommonJS main through its ESM loader, a .ts main
 // under ts-node fails, and an uncaught exception prints another caret line and the loader's
 // frames). The probe (an ES module without top-level await) is named in memtrace's channel
@@ -16,6 +16,8 @@ function probeUrl(): string | undefined {
   } catch { /* no channel offer */ }
   // `memtrace malloc` offers no channel (the interposer is its channel): its marks preload.
   if (process.env.MEMTRACE_MALLOC_DIR) return pathToFileURL(join(__dirname, 'malloc-marks.js')).href;
+  // `memtrace calls` with its options in MEMTRACE_CALLS.
+  if (process.env.MEMTRACE_CALLS) return pathToFileURL(join(__dirname, 'calls-preload.js')).href;
   return undefined;
 }
 

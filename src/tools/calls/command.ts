@@ -8,7 +8,9 @@ import { LogWriter, defaultLogName, makeHeader, readLog } from '../../core/log.j
 import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js';
 import { parseBytes } from '../../core/units.js';
 import { formatCallsSummary, summarizeCalls } from './summary.js';
-import type { CallsEnvOptions } from '../../runtime/calls-register.js';
+import type { CallsEnvOptions } from '../../runtime/calls-start.js';
+import { RUNTIME_ADDON_PATH } from '../../runtime/addon.js';
+import { REQUIRE_ENTRY } from '../../core/channel-host.js';
 import { helpExamples } from '../../core/help.js';
 
 const registerUrl = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), '../../runtime/calls-register.js')).href;
@@ -17,21 +19,31 @@ const registerUrl = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)
 const VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions',
   '--input-type', '--env-file', '--title', '--inspect-port', '--stack-trace-limit', '--max-old-space-size']);
 
+/** ESM loaders among node options: ours must be registered after theirs (to see the JavaScript they make). */
+const LOADER_OPTION = /^--(import|loader|experimental-loader)(=|$)/;
+
 /**
- * Puts `--import register.js` in the command: right after node's own options when the command
- * runs node (so loaders given there, like tsx, run first and our hooks see JavaScript), else in
- * NODE_OPTIONS for whatever node the command starts.
+ * Puts calls' entry in the command: right after node's own options when the command runs node
+ * (so loaders given there, like tsx, run first and our hooks see JavaScript), else in
+ * NODE_OPTIONS for whatever node the command starts. On a node command line with no ESM loader
+ * (there or in NODE_OPTIONS) and the runtime addon built, the entry is the `--require` preload:
+ * the start is synchronous and node runs the main module as untraced (with `--import`, node 20
+ * runs a CommonJS main through its ESM loader: a ts-node main fails). Else `--import register.js`.
  */
 export function withCallsImport(command: string[], env: NodeJS.ProcessEnv): { command: string[]; env: NodeJS.ProcessEnv } {
   const exe = command[0]!;
   if (/^node(js)?[0-9]*$/.test(basename(exe)) || exe === process.execPath) {
     let i = 1;
+    let loaders = (env.NODE_OPTIONS ?? '').split(/\s+/).some((o) => LOADER_OPTION.test(o));
     while (i < command.length && command[i]!.startsWith('-') && command[i] !== '-' && command[i] !== '--') {
       if (['-e', '--eval', '-p', '--print'].includes(command[i]!)) break;
+      if (LOADER_OPTION.test(command[i]!)) loaders = true;
       if (VALUE_OPTIONS.has(command[i]!)) i++;
       i++;
     }
-    return { command: [exe, ...command.slice(1, i), '--import', registerUrl, ...command.slice(i)], env };
+    const sync = !loaders && existsSync(RUNTIME_ADDON_PATH) && !process.env.MEMTRACE_NO_ADDON && env.MEMTRACE_CALLS_PUBLISHER !== 'worker';
+    const entry = sync ? ['--require', REQUIRE_ENTRY] : ['--import', registerUrl];
+    return { command: [exe, ...command.slice(1, i), ...entry, ...command.slice(i)], env };
   }
   return { command, env: withNodeImport(env, registerUrl) };
 }
