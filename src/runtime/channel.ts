@@ -94,6 +94,8 @@ export function openChannel(): Promise<Channel | undefined> {
  */
 export function openChannelSync(): Channel | undefined | null {
   if (opened) return null;
+  // Preloads run in worker threads too: the channel is the main thread's (takeOffer says so).
+  if (!isMainThread) { opened = Promise.resolve(undefined); return undefined; }
   const addon = offersSync() ? runtimeAddon() : null;
   if (!addon) return null;
   let channel: Channel | undefined;
