@@ -8,7 +8,7 @@ import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
 import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
-import { rewriteSources } from './stand-in.js';
+import { rewriteSources, showSourceOf } from './stand-in.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
@@ -66,6 +66,10 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   }
   const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile: (...args: unknown[]) => unknown } };
   const compile = Module.prototype._compile;
+  // V8 names a frame by its function's name, else by the property of the receiver that holds
+  // it: with ours in its place, node 24's nameless _compile read `Module.<anonymous>` in stacks.
+  if (!compile.name) Object.defineProperty(compile, 'name', { value: '_compile', configurable: true });
+  // Assigned, not declared: nameless as node's own.
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
       const out = instrumentCached(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
@@ -74,6 +78,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
     }
     return compile.call(this, content, filename, ...rest);
   };
+  showSourceOf(Module.prototype._compile, compile);
   hideProbesFromToString();
   // Started now, parked until a trace is on: its start-up memory is not charged to a traced block.
   return ensurePublisher();
