@@ -1,11 +1,11 @@
 // memtrace's side of the channel to a traced program (the program's side is runtime/channel.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RUNTIME_ADDON_PATH } from '../runtime/addon.js';
+import { syncConnectAvailable } from '../runtime/addon.js';
 import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
 
 /** The `--require` entry that loads a probe named in the offer (runtime/preload.cts). */
@@ -87,8 +87,7 @@ export class ChannelHost {
   environment(env: NodeJS.ProcessEnv, probeUrl: string, nodeOptions: string[] = [], how: { require?: boolean } = {}): NodeJS.ProcessEnv {
     const before = env.NODE_OPTIONS;
     const restore: Record<string, string | null> = { NODE_OPTIONS: before ?? null };
-    // MEMTRACE_NO_ADDON=1 takes the route of an install without a C compiler (for the tests).
-    const sync = existsSync(RUNTIME_ADDON_PATH) && !process.env.MEMTRACE_NO_ADDON;
+    const sync = syncConnectAvailable();
     const offer: ChannelOffer = { ...this.offer, restore, preload: probeUrl, sync };
     const load = how.require || sync ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(IMPORT_ENTRY)];
     const added = [...nodeOptions, ...load].join(' ');

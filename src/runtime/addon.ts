@@ -1,6 +1,7 @@
 // The runtime's Node-API addon (native/memtrace_runtime.c, built at install beside the malloc
 // interposer): a blocking connect(2) for the channel and the RSS publisher thread of `calls`.
 // Loaded with process.dlopen, not require, so the program's require.cache stays its own.
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +17,15 @@ export interface RuntimeAddon {
 
 /** Where native/build.js puts the addon. */
 export const RUNTIME_ADDON_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'memtrace-runtime.node');
+
+/**
+ * Whether memtrace should have probes connect synchronously (and load them with `--require`):
+ * the addon is built, and MEMTRACE_NO_ADDON does not ask for the route of an install without a
+ * C compiler (the tests take both). Read in memtrace's process, not in the program.
+ */
+export function syncConnectAvailable(): boolean {
+  return !process.env.MEMTRACE_NO_ADDON && existsSync(RUNTIME_ADDON_PATH);
+}
 
 let loaded: RuntimeAddon | null | undefined;
 

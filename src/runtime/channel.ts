@@ -96,7 +96,7 @@ export function openChannelSync(): Channel | undefined | null {
   if (opened) return null;
   // Preloads run in worker threads too: the channel is the main thread's (takeOffer says so).
   if (!isMainThread) { opened = Promise.resolve(undefined); return undefined; }
-  const addon = offersSync() ? runtimeAddon() : null;
+  const addon = peekOffer()?.sync === true ? runtimeAddon() : null;
   if (!addon) return null;
   let channel: Channel | undefined;
   try {
@@ -120,11 +120,6 @@ export function openChannelSync(): Channel | undefined | null {
   return channel;
 }
 
-/** True when memtrace's offer asks for the synchronous connect. */
-function offersSync(): boolean {
-  try { return (JSON.parse(process.env[CHANNEL_ENV] ?? 'null') as ChannelOffer | null)?.sync === true; } catch { return false; }
-}
-
 /**
  * Calls `start` with this process's channel: at once when it connects synchronously, else once
  * it has connected (an `--import` entry awaits openChannel(), so that is still before the
@@ -137,21 +132,33 @@ export function withChannel(start: (channel: Channel) => void): void {
   else safe(now);
 }
 
+/** memtrace's offer as the environment holds it (left there), when it is one. */
+function peekOffer(): ChannelOffer | undefined {
+  const raw = process.env[CHANNEL_ENV];
+  if (raw === undefined) return undefined;
+  try {
+    const offer = JSON.parse(raw) as ChannelOffer;
+    return offer && typeof offer === 'object' && typeof offer.path === 'string' && typeof offer.token === 'string' ? offer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL of the probe memtrace's offer names (for the `--import` entry), without taking the offer. */
+export function offeredProbe(): string | undefined {
+  const url = peekOffer()?.preload;
+  return typeof url === 'string' ? url : undefined;
+}
+
 /**
  * Reads and removes memtrace's offer from the environment: gives back the variables memtrace
  * changed, unless the offer is for the whole tree (then children must inherit it). Returns the
  * offer when it is meant for this process, else undefined. Synchronous, never throws.
  */
 export function takeOffer(): ChannelOffer | undefined {
-  const raw = process.env[CHANNEL_ENV];
-  if (raw === undefined || !isMainThread) return undefined;
-  let offer: ChannelOffer;
-  try {
-    offer = JSON.parse(raw) as ChannelOffer;
-    if (!offer || typeof offer !== 'object' || typeof offer.path !== 'string' || typeof offer.token !== 'string') return undefined;
-  } catch {
-    return undefined;
-  }
+  if (!isMainThread) return undefined;
+  const offer = peekOffer();
+  if (!offer) return undefined;
   if (!offer.tree) {
     delete process.env[CHANNEL_ENV];
     for (const [k, v] of Object.entries(offer.restore ?? {})) {

@@ -4,18 +4,9 @@
 // named in memtrace's offer (which asks withChannel() for its channel) and waits until the
 // channel is up and the probe has started. With the addon, the probe loads from the
 // `--require` entry (preload.cts) and connects at once.
-import { openChannel } from './channel.js';
+import { offeredProbe, openChannel } from './channel.js';
 
-function probeUrl(): string | undefined {
-  try {
-    const offer = JSON.parse(process.env.MEMTRACE_CHANNEL ?? '') as { preload?: unknown };
-    return typeof offer.preload === 'string' ? offer.preload : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const url = probeUrl();
+const url = offeredProbe();
 if (url) {
   try {
     await import(url);

@@ -9,7 +9,7 @@ import { spawnTraced, withNodeImport, type ChildExit } from '../../core/spawn.js
 import { parseBytes } from '../../core/units.js';
 import { formatCallsSummary, summarizeCalls } from './summary.js';
 import type { CallsEnvOptions } from '../../runtime/calls-start.js';
-import { RUNTIME_ADDON_PATH } from '../../runtime/addon.js';
+import { syncConnectAvailable } from '../../runtime/addon.js';
 import { REQUIRE_ENTRY } from '../../core/channel-host.js';
 import { helpExamples } from '../../core/help.js';
 
@@ -41,7 +41,7 @@ export function withCallsImport(command: string[], env: NodeJS.ProcessEnv): { co
       if (VALUE_OPTIONS.has(command[i]!)) i++;
       i++;
     }
-    const sync = !loaders && existsSync(RUNTIME_ADDON_PATH) && !process.env.MEMTRACE_NO_ADDON && env.MEMTRACE_CALLS_PUBLISHER !== 'worker';
+    const sync = !loaders && syncConnectAvailable() && env.MEMTRACE_CALLS_PUBLISHER !== 'worker';
     const entry = sync ? ['--require', REQUIRE_ENTRY] : ['--import', registerUrl];
     return { command: [exe, ...command.slice(1, i), ...entry, ...command.slice(i)], env };
   }
