@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, root, tmp } from './helpers.js';
 
@@ -109,6 +109,32 @@ for (const sig of ['SIGWINCH', 'SIGCONT']) {
     assert.match(out, new RegExp(`got ${sig}`));
   });
 }
+
+/**
+ * A bin as npm installs it (node_modules/.bin/x, a symlink to an extensionless-named ES module
+ * that imports its siblings: the tsx CLI). node resolves the main through its realpath; a probe
+ * that had just stat()ed its socket left node's shared stat buffer saying "socket", node's
+ * realpath stopped early on it and the tsx CLI failed (ERR_MODULE_NOT_FOUND) under process,
+ * spaces and leaks.
+ */
+test('identity: a main module started through a node_modules/.bin symlink resolves its own imports, under every tool', async (t) => {
+  // Beside memtrace's own files, as in a project that installed both: node's realpath cache
+  // then knows the path's first directories, and only a cached one consulted the stale buffer.
+  const dir = mkdtempSync(join(root, 'node_modules', '.memtrace-test-binlink-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'node_modules', 'pkg', 'dist'), { recursive: true });
+  mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+  writeFileSync(join(dir, 'node_modules', 'pkg', 'dist', 'cli.mjs'), "import { word } from './part.mjs';\nconsole.log(word);\n");
+  writeFileSync(join(dir, 'node_modules', 'pkg', 'dist', 'part.mjs'), "export const word = 'from the sibling';\n");
+  symlinkSync('../pkg/dist/cli.mjs', join(dir, 'node_modules', '.bin', 'x'));
+  const bin = join(dir, 'node_modules', '.bin', 'x');
+  const base = await run([process.execPath, bin]);
+  assert.equal(base.stdout, 'from the sibling\n', base.stderr);
+  for (const [tool, toolArgs] of [...Object.entries(TOOLS), ['leaks', (log) => ['leaks', '-o', log]]]) {
+    const r = await run([process.execPath, cli, ...toolArgs(join(work, `binlink-${tool}.log`)), '--', process.execPath, bin]);
+    assert.equal(r.stdout, base.stdout, `${tool}: ${r.stderr}`);
+  }
+});
 
 test('identity: a 100 KB command line reaches the program whole, under every tool', async () => {
   const args = Array.from({ length: 2000 }, (_, i) => `/home/user/some/project/src/components/module-${String(i).padStart(5, '0')}.ts`);

@@ -203,13 +203,19 @@ export function onJsonLines(socket: Socket, fn: (message: unknown) => boolean): 
   });
 }
 
+// Every stat here asks for BigInt results, which node keeps apart: the last number stat sits in
+// one buffer node shares, and its realpath of the main module reads a cached directory's type
+// from there. A probe's stat of its socket left it saying "socket", realpath stopped early,
+// and a main started through a node_modules/.bin symlink (the tsx CLI) could not find its imports.
+const BIG = { bigint: true } as const;
+
 /** True when `offer.path` is still the socket memtrace made, in a private directory of this uid. */
 function verified(offer: ChannelOffer): boolean {
   const uid = process.getuid?.();
-  const dir = lstatSync(dirname(offer.path));
-  if (!dir.isDirectory() || (dir.mode & 0o077) !== 0 || (uid !== undefined && dir.uid !== uid)) return false;
-  const sock = lstatSync(offer.path);
-  return sock.isSocket() && sock.dev === offer.dev && sock.ino === offer.ino && (uid === undefined || sock.uid === uid);
+  const dir = lstatSync(dirname(offer.path), BIG);
+  if (!dir.isDirectory() || (dir.mode & 0o077n) !== 0n || (uid !== undefined && Number(dir.uid) !== uid)) return false;
+  const sock = lstatSync(offer.path, BIG);
+  return sock.isSocket() && Number(sock.dev) === offer.dev && Number(sock.ino) === offer.ino && (uid === undefined || Number(sock.uid) === uid);
 }
 
 async function open(): Promise<Channel | undefined> {
@@ -255,12 +261,12 @@ function attach(offer: ChannelOffer, fd: number, socket?: Socket): Channel | und
   };
   // Without a reader, a failed write is how the probe learns that memtrace has gone.
   const lost = () => { broken = true; if (!reader) removeAbandoned(offer); };
-  const own = fstatSync(fd);
+  const own = fstatSync(fd, BIG);
   // A program may close descriptors it did not open and reuse the number: use the fd only while
   // it is still this socket (one fstat, ~1 µs).
   const stillOurs = (): boolean => {
     try {
-      const now = fstatSync(fd);
+      const now = fstatSync(fd, BIG);
       return now.ino === own.ino && now.dev === own.dev;
     } catch { return false; }
   };
@@ -321,7 +327,7 @@ function attach(offer: ChannelOffer, fd: number, socket?: Socket): Channel | und
 
 /** True when `fd` is a socket and the path still names the socket memtrace made (no swap while connecting). */
 function sameSocket(fd: number, offer: ChannelOffer): boolean {
-  if (!fstatSync(fd).isSocket()) return false;
-  const again = statSync(offer.path);
-  return again.dev === offer.dev && again.ino === offer.ino;
+  if (!fstatSync(fd, BIG).isSocket()) return false;
+  const again = statSync(offer.path, BIG);
+  return Number(again.dev) === offer.dev && Number(again.ino) === offer.ino;
 }
