@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cli, readJsonl, root, tmp } from './helpers.js';
 
@@ -41,6 +41,22 @@ test('TypeScript: node runs .ts itself (type stripping)', { skip: !process.featu
   const r = calls(['node', 'src/main.ts']);
   assertTsEvents(r);
   assert.doesNotMatch(r.stderr, /ExperimentalWarning|stripTypeScriptTypes/);
+});
+
+test('TypeScript: node runs a CommonJS .ts itself (type stripping in its _compile)', { skip: !process.features.typescript && 'this node does not run TypeScript itself' }, () => {
+  // No package.json: node detects the .ts main's format and strips its types inside
+  // Module._compile, the very place calls instruments CommonJS (it saw TypeScript: "cannot
+  // instrument"). With "type": "commonjs" node strips them before _compile.
+  const dir = join(tmp(), 'cjs-ts');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'main.ts'), 'function total(n: number): number {\n  let s = 0;\n  for (let i = 0; i < n; i++) s += i;\n  return s;\n}\nconsole.log(`total ${total(2000) > 0 ? 2000 : 0}`);\n');
+  const log = join(dir, 'calls.jsonl');
+  const r = spawnSync(process.execPath, [cli, 'calls', '--trigger', '0', '-o', log, '--', 'node', 'main.ts'], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'total 2000\n');
+  assert.doesNotMatch(r.stderr, /cannot instrument|ExperimentalWarning/);
+  const calls = readJsonl(log).slice(1).filter((e) => e.ev === 'call').map((e) => `${e.fn} ${e.file}:${e.line}`);
+  assert.ok(calls.includes('total main.ts:1'), calls.join(', '));
 });
 
 test('TypeScript: files that cannot be instrumented are named at the end, not "no instrumented function ran"', () => {

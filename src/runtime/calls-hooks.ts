@@ -55,6 +55,12 @@ function quietly<T>(fn: () => T): T {
   try { return fn(); } finally { process.emitWarning = emit; }
 }
 
+/** The JavaScript of TypeScript `source` as node strips it (positions kept); undefined when this node cannot, or the source does not parse. */
+export function stripTypeScript(source: string): string | undefined {
+  if (!stripTypes) return undefined;
+  try { return quietly(() => stripTypes(source, { mode: 'strip' })); } catch { return undefined; }
+}
+
 /** Instruments the result of a load when it is an ES module in scope (shared by both kinds of hooks). */
 export function instrumentLoaded(url: string, result: LoadResult, d: HooksData | undefined, scope: (path: string) => boolean,
   skipped: (file: string, reason: string) => void): LoadResult {
@@ -66,7 +72,9 @@ export function instrumentLoaded(url: string, result: LoadResult, d: HooksData |
   if (!scope(path)) return result;
   let src = typeof result.source === 'string' ? result.source : Buffer.from(result.source as ArrayBuffer).toString('utf8');
   if (js) {
-    try { src = quietly(() => stripTypes!(src, { mode: 'strip' })); } catch { return result; /* node reports it */ }
+    const stripped = stripTypeScript(src);
+    if (stripped === undefined) return result; // node reports it
+    src = stripped;
     // CommonJS goes on to Module.prototype._compile, which instruments it (install.ts).
     if (js === 'commonjs') return { ...result, format: js, source: src };
     result = { ...result, format: js };

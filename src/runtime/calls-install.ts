@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeScope, originalSource } from '../tools/calls/scope.js';
 import { instrumentCached } from './calls-cache.js';
-import { instrumentLoaded, type HooksData, type LoadResult } from './calls-hooks.js';
+import { instrumentLoaded, stripTypeScript, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
 import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
 import { rewriteSources, showSourceOf } from './stand-in.js';
@@ -72,7 +72,14 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   // Assigned, not declared: nameless as node's own.
   Module.prototype._compile = function (this: unknown, content: unknown, filename: unknown, ...rest: unknown[]) {
     if (typeof content === 'string' && typeof filename === 'string' && inScope(filename) && !filename.endsWith('.json')) {
-      const out = instrumentCached(content, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
+      // Node 22.6+ runs a CommonJS .ts itself: _compile gets the TypeScript and strips it there
+      // (a main loaded through the ESM loader had it stripped by our load hook instead).
+      let source: string = content;
+      if (rest[0] === 'commonjs-typescript' || rest[0] === 'typescript') {
+        const js = stripTypeScript(source);
+        if (js !== undefined) { source = js; rest[0] = 'commonjs'; }
+      }
+      const out = instrumentCached(source, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
       if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }
