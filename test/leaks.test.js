@@ -98,6 +98,18 @@ test('a program that marks its own iterations', () => {
   assert.match(group(leak, 'Buffer').site, /cache-marks\.js:7:/);
 });
 
+test('a leak amid churn of its class: the kept objects are the leak\'s, though all objects of the class fall', () => {
+  const { summary } = leaks(['--scenario', fx('leak-amid-churn.js')]);
+  assert.equal(summary.leaks.length, 1, summary.leaks.map((l) => l.title).join('; '));
+  const leak = summary.leaks[0];
+  within10(leak.entriesPerIteration, 30);
+  const g = group(leak, 'Session');
+  within10(g.perIteration, 30);
+  assert.match(g.site ?? '', /leak-amid-churn\.js:13:/); // iteration, which allocates them (V8 names the function)
+  assert.ok(leak.shortPath.includes('sessions (variable)'), leak.shortPath.join(' → '));
+  assert.ok(!summary.considered.some((c) => /^Session/.test(c.what)), 'the leaking Session objects are not also called a bounded cache');
+});
+
 for (const [name, file] of [['a bounded LRU at capacity (lru-cache)', 'control-lru.js'], ['a lazily built singleton', 'control-singleton.js'], ['a pool', 'control-pool.js']]) {
   test(`no leak: ${name}`, () => {
     const { summary, stderr } = leaks(['--scenario', fx(file), '--check']);

@@ -1,7 +1,8 @@
 // Detection: which groups grew in every measured interval, how fast, held by whom. A group is a
 // leak when its objects born during the measured iterations are still alive and keep adding up,
 // and its class as a whole grows by as much (new objects that replaced as many old ones are a
-// cache at capacity or a pool, not a leak); a collection is a leak when its entries grow.
+// cache at capacity or a pool, not a leak) or they hang from a collection whose entries grow
+// (old objects of the class died elsewhere); a collection is a leak when its entries grow.
 import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 import { linearFit as fit } from '../../core/stats.js';
 import type { HeapGraph, PathStep, TraceFrame } from './graph.js';
@@ -107,6 +108,19 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
   const considered: NonLeak[] = [];
   const growing: Array<{ g: GrowingGroup; samples: number[] }> = [];
   const final = ms[ms.length - 1]!;
+
+  // Collections whose entries grew in every interval.
+  const growingCollections = new Map<number, number[]>();
+  for (const [id, c] of final.collections) {
+    const entries = ms.map((m) => m.collections.get(id)?.entries ?? 0);
+    if (grewIn(entries) === intervals && fit(positions, entries).slope > 0) growingCollections.set(id, entries);
+    else if (entries[0]! >= MIN_ENTRIES && Math.max(...entries) > Math.min(...entries)) {
+      considered.push({ what: `${c.cls} of ${c.entries} entries (${describeNode(last, c.node)})`, counts: entries, why: `entries moved but did not grow in every interval (${grewIn(entries)} of ${intervals}): bounded` });
+    } else if (entries.every((e) => e === entries[0]) && c.fresh >= MIN_ENTRIES) {
+      considered.push({ what: `${describeNode(last, c.node)} at ${pathLabels(last, last.retainerPath(c.node)).slice(-3, -1).join(' → ')}`, counts: entries, why: `${c.entries} entries at every snapshot, ${c.fresh} of them new since the baseline: at capacity (old entries make room for new ones)` });
+    }
+  }
+
   const keys = new Set<string>();
   for (const m of ms) for (const k of m.groups.keys()) keys.add(k);
   for (const key of keys) {
@@ -128,13 +142,17 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     const cls = seriesOf(ms, (m) => m.classes.get(`${info.kind}|${info.cls}`), (c) => c.count, (c) => c.bytes);
     const clsGrew = grewIn(cls.counts);
     const clsSlope = fit(positions, cls.counts).slope;
-    if (clsGrew < intervals || clsSlope < 0.5 * slope) {
+    // Unless the new ones hang from a collection that grows in every interval: then older
+    // objects of the class died elsewhere (a backlog drained, a cache of another site evicting).
+    const churn = clsGrew < intervals || clsSlope < 0.5 * slope;
+    const inGrowingCollection = churn && growingCollections.has(majorityHolder(last, info.samples, opts.bornAfter)?.id ?? NaN);
+    if (churn && !inGrowingCollection) {
       considered.push({ what: label, counts: s.counts, why: `${Math.round(slope)} new per iteration stayed alive, but all ${info.cls} objects went ${cls.counts[0]} → ${cls.counts[cls.counts.length - 1]}: they replaced older ones (a bounded cache at capacity, a pool)` });
       continue;
     }
     // Net growth of the class: V8 may give a new object the id of a dead one at the same
     // address, so the newborns' count can fall short; the class total cannot.
-    const perIteration = clsSlope;
+    const perIteration = inGrowingCollection ? slope : clsSlope;
     const g: GrowingGroup = {
       kind: info.kind, cls: info.cls, site: info.site ? mapFrame(info.site) : null, fn: info.site?.fn || null,
       stack: info.stack.map((f) => `${f.fn || '(anonymous)'} (${mapFrame(f)})`),
@@ -143,32 +161,11 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     growing.push({ g, samples: info.samples });
   }
 
-  // Collections whose entries grew in every interval.
-  const growingCollections = new Map<number, number[]>();
-  for (const [id, c] of final.collections) {
-    const entries = ms.map((m) => m.collections.get(id)?.entries ?? 0);
-    if (grewIn(entries) === intervals && fit(positions, entries).slope > 0) growingCollections.set(id, entries);
-    else if (entries[0]! >= MIN_ENTRIES && Math.max(...entries) > Math.min(...entries)) {
-      considered.push({ what: `${c.cls} of ${c.entries} entries (${describeNode(last, c.node)})`, counts: entries, why: `entries moved but did not grow in every interval (${grewIn(entries)} of ${intervals}): bounded` });
-    } else if (entries.every((e) => e === entries[0]) && c.fresh >= MIN_ENTRIES) {
-      considered.push({ what: `${describeNode(last, c.node)} at ${pathLabels(last, last.retainerPath(c.node)).slice(-3, -1).join(' → ')}`, counts: entries, why: `${c.entries} entries at every snapshot, ${c.fresh} of them new since the baseline: at capacity (old entries make room for new ones)` });
-    }
-  }
-
   // Cluster: groups whose members hang from the same holder are one leak.
   const clusters = new Map<number, { holder: number; holderName: string; path: string[]; groups: GrowingGroup[]; entries: number[] | null }>();
   growing.sort((a, b) => b.g.bytesPerIteration - a.g.bytesPerIteration);
   for (const { g, samples } of growing) {
-    // The holder most of a few members hang from (the newest one may still sit in a local).
-    let h: ReturnType<typeof holderOf> | undefined;
-    const votes = new Map<number, { n: number; at: ReturnType<typeof holderOf> }>();
-    for (const x of samples.slice(0, 6)) {
-      const at = holderOf(last, x, opts.bornAfter ?? Infinity);
-      if (!at.path.length) continue;
-      const v = votes.get(at.holder);
-      if (v) v.n++; else votes.set(at.holder, { n: 1, at });
-    }
-    for (const v of votes.values()) if (!h || v.n > (votes.get(h.holder)?.n ?? 0)) h = v.at;
+    const h = majorityHolder(last, samples, opts.bornAfter);
     if (!h) continue;
     const key = h.holder >= 0 ? last.id(h.holder) : -last.id(h.path[h.path.length - 1]!.node);
     let c = clusters.get(key);
@@ -207,6 +204,20 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     leaks, considered: considered.slice(0, 12), positions, heapBytes: ms.map((m) => m.heapBytes),
     hasSites: ms.some((m) => m.hasTraces), notes: maps.notes,
   };
+}
+
+/** The holder most of a group's first few members hang from (the newest one may still sit in a local), with its object id. */
+function majorityHolder(last: HeapGraph, samples: number[], bornAfter = Infinity): (ReturnType<typeof holderOf> & { id: number }) | undefined {
+  let h: ReturnType<typeof holderOf> | undefined;
+  const votes = new Map<number, { n: number; at: ReturnType<typeof holderOf> }>();
+  for (const x of samples.slice(0, 6)) {
+    const at = holderOf(last, x, bornAfter);
+    if (!at.path.length) continue;
+    const v = votes.get(at.holder);
+    if (v) v.n++; else votes.set(at.holder, { n: 1, at });
+  }
+  for (const v of votes.values()) if (!h || v.n > (votes.get(h.holder)?.n ?? 0)) h = v.at;
+  return h && { ...h, id: h.holder >= 0 ? last.id(h.holder) : NaN };
 }
 
 /** How the report names a holder: a closure's or module's context by the variable the path leaves it through. */
