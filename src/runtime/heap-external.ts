@@ -39,6 +39,9 @@ const TIME_BUDGET = 0.01;
 /** How often (ms of the program's time) the spend is compared with the budget. */
 const BUDGET_WINDOW_MS = 50;
 const MAX_INTERVAL = 1 << 30;
+/** The clock is read every so many calls (and at every large Buffer): reading it at each call cost more than the sampling. */
+const CLOCK_EVERY = 64;
+const CLOCK_BYTES = 64 * 1024;
 
 interface CallSiteLike {
   getFunctionName(): string | null;
@@ -63,6 +66,9 @@ export class ExternalSampler {
   allocated = 0;
   /** The mean bytes between samples now: the base, or more while stacks would cost too much. */
   private interval: number;
+  /** Bytes to the next sampling point (exponentially distributed, mean `interval`). */
+  private untilSample: number;
+  private calls = 0;
   private windowStart = performance.now();
   private windowCpuStart = cpuMicros();
   /** CPU time (µs) the stacks took in this window. */
@@ -73,6 +79,11 @@ export class ExternalSampler {
   constructor(private intervalBytes: number) {
     this.interval = intervalBytes;
     this.maxInterval = intervalBytes;
+    this.untilSample = this.nextGap();
+  }
+
+  private nextGap(): number {
+    return -this.interval * Math.log(1 - Math.random());
   }
 
   /** Starts sampling: the factories are wrapped in proxies (name, length, properties, source and thrown errors' frames unchanged). */
@@ -109,19 +120,26 @@ export class ExternalSampler {
   }
 
   private onAllocation(obj: object, bytes: number, below: (...args: never[]) => unknown): void {
-    // Each byte is a sampling point with probability 1/interval: the allocation is sampled with
-    // p = 1 - exp(-bytes/interval) and then stands for bytes/p (an unbiased estimate).
+    // Each byte is a sampling point with probability 1/interval (a Poisson process): the bytes
+    // to the next point are drawn once (exponential, mean interval) and counted down, so a call
+    // that is not sampled costs a subtraction. An allocation holding a point is sampled: it had
+    // p = 1 - exp(-bytes/interval) of holding one and stands for bytes/p (an unbiased estimate);
+    // the next gap is drawn from its end (memoryless, so every allocation keeps that p).
     // A stack costs ~1 µs a frame: a program making Buffers at 1 GB/s would spend a third of its
     // time here at 64 KiB. So when the stacks took more than TIME_BUDGET of the last window's CPU the
     // interval grows by the power of two that brings them under it, and halves back towards the
-    // base when they took less than a quarter of it.
+    // base when they took less than a quarter of it (the gap is redrawn at each change).
     // Each sample's weight uses the interval in force when it was drawn: the estimate stays unbiased.
-    // The window is closed at any call, sampled or not, so that a quiet spell after a busy
-    // one brings the interval back down before the next Buffers are drawn.
-    const t0 = performance.now();
-    if (t0 - this.windowStart >= BUDGET_WINDOW_MS) this.closeWindow(t0);
+    // The window is closed by any call that reads the clock, sampled or not, so that a quiet spell
+    // after a busy one brings the interval back down before the next Buffers are drawn.
+    if ((++this.calls & (CLOCK_EVERY - 1)) === 0 || bytes >= CLOCK_BYTES) {
+      const now = performance.now();
+      if (now - this.windowStart >= BUDGET_WINDOW_MS) this.closeWindow(now);
+    }
+    this.untilSample -= bytes;
+    if (this.untilSample > 0) return;
+    this.untilSample = this.nextGap();
     const p = -Math.expm1(-bytes / this.interval);
-    if (Math.random() >= p) return;
     const weight = bytes / p;
     const c0 = cpuMicros();
     const site = this.siteOf(below);
@@ -144,6 +162,7 @@ export class ExternalSampler {
     else if (share > TIME_BUDGET) this.interval = Math.min(MAX_INTERVAL, this.interval * 2 ** Math.ceil(Math.log2(share / TIME_BUDGET)));
     else if (share < TIME_BUDGET / 4 && this.interval > this.intervalBytes) this.interval /= 2;
     if (this.interval > this.maxInterval) this.maxInterval = this.interval;
+    this.untilSample = this.nextGap();
     this.windowStart = now;
     this.windowCpuStart = cpuNow;
     this.windowSpent = 0;
