@@ -1,6 +1,6 @@
 // memtrace's side of the channel to a traced program (the program's side is runtime/channel.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,18 @@ import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from
 export const REQUIRE_ENTRY = fileURLToPath(new URL('../runtime/preload.cjs', import.meta.url));
 /** The `--import` entry that loads it and waits for its channel when the runtime addon is not built (runtime/import-entry.ts). */
 const IMPORT_ENTRY = new URL('../runtime/import-entry.js', import.meta.url).href;
+
+/**
+ * The probe's one-file CommonJS bundle beside it (`NAME.bundle.cjs`, scripts/bundle-runtime.mjs),
+ * when built: the `--require` entry loads it as one plain script instead of node's require(esm)
+ * of the runtime's module graph. The `--import` entry keeps the ES module: it shares the
+ * channel module with the probe.
+ */
+function bundledProbe(url: string): string {
+  if (!url.startsWith('file:') || !url.endsWith('.js')) return url;
+  const bundle = `${url.slice(0, -3)}.bundle.cjs`;
+  return existsSync(fileURLToPath(bundle)) ? bundle : url;
+}
 
 /** Options of {@link ChannelHost.open}. */
 export interface ChannelHostOptions {
@@ -88,8 +100,9 @@ export class ChannelHost {
     const before = env.NODE_OPTIONS;
     const restore: Record<string, string | null> = { NODE_OPTIONS: before ?? null };
     const sync = syncConnectAvailable();
-    const offer: ChannelOffer = { ...this.offer, restore, preload: probeUrl, sync };
-    const load = how.require || sync ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(IMPORT_ENTRY)];
+    const byRequire = how.require || sync;
+    const offer: ChannelOffer = { ...this.offer, restore, preload: byRequire ? bundledProbe(probeUrl) : probeUrl, sync };
+    const load = byRequire ? ['--require', quoteNodeOption(REQUIRE_ENTRY)] : ['--import', quoteNodeOption(IMPORT_ENTRY)];
     const added = [...nodeOptions, ...load].join(' ');
     return { ...env, NODE_OPTIONS: before ? `${before} ${added}` : added, [CHANNEL_ENV]: JSON.stringify(offer) };
   }

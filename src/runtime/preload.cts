@@ -1,9 +1,9 @@
 // The `--require` entry of every probe (and of malloc's marks and calls): node then runs the program's main module as it does
 // untraced (with `--import`, node 20 runs a CommonJS main through its ESM loader, a .ts main
 // under ts-node fails, and an uncaught exception prints another caret line and the loader's
-// frames). The probe (an ES module without top-level await) is named in memtrace's channel
-// offer; node 20.19+ and 22.12+ require() it before the main module, an older node imports it a
-// moment later. A probe that must have its channel before the first line connects through the
+// frames). The probe is named in memtrace's channel offer: its one-file CommonJS bundle when
+// built, else the ES module (without top-level await), which node 20.19+ and 22.12+ require()
+// before the main module and an older node imports a moment later. A probe that must have its channel before the first line connects through the
 // runtime addon synchronously (channel.ts); memtrace uses this entry for it only when the addon
 // is built.
 import { join } from 'node:path';
@@ -23,8 +23,12 @@ function probeUrl(): string | undefined {
 
 const url = probeUrl();
 if (url) {
+  const file = fileURLToPath(url);
   try {
-    require(fileURLToPath(url));
+    require(file);
+    // The program's require.cache holds its own modules only.
+    delete require.cache[file];
+    delete require.cache[__filename];
   } catch (err) {
     const code = (err as NodeJS.ErrnoException)?.code;
     if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_ASYNC_MODULE') import(url).catch(() => { /* never disturb the program */ });

@@ -49,8 +49,11 @@ export function hideFramesOf(error: unknown, moduleUrl: string): void {
   if (typeof error !== 'object' || error === null) return;
   try {
     const stack = (error as { stack?: unknown }).stack;
-    if (typeof stack !== 'string' || !stack.includes(moduleUrl)) return;
-    (error as { stack: string }).stack = stack.split('\n').filter((l) => !l.includes(moduleUrl)).join('\n');
+    // An ES module's frames name its URL, a CommonJS script's (the probe's bundle) its path.
+    const path = moduleUrl.startsWith('file://') ? decodeURIComponent(moduleUrl.slice(7)) : moduleUrl;
+    const ours = (l: string) => l.includes(moduleUrl) || l.includes(path);
+    if (typeof stack !== 'string' || !ours(stack)) return;
+    (error as { stack: string }).stack = stack.split('\n').filter((l) => !ours(l)).join('\n');
   } catch {
     // a stack that cannot be read or written stays as it is
   }
