@@ -15,6 +15,11 @@
  * and starts a detached thread that reads /proc/self/statm every interval while slot ACTIVE is
  * 1, writes the resident pages, and raises slot MOVED when they moved THRESHOLD pages from
  * REFERENCE (the layout of RSS_SLOT in src/runtime/rss-publisher.ts).
+ *
+ * weakHold(object) / weakAlive(i) / weakDrop(i): weak references that do not keep their target
+ * alive to the end of the current job, as a JS WeakRef does (V8 keeps every WeakRef target made
+ * in a job until the job ends): heap's Buffer sampler holds a sampled Buffer this way, so a
+ * program that makes and drops Buffers in one long synchronous loop frees them as untraced.
  * Node-API is a stable C ABI: the few declarations below stand in for node_api.h, so the addon
  * builds with a C compiler alone.
  */
@@ -43,6 +48,13 @@ extern napi_status napi_set_named_property(napi_env, napi_value, const char *, n
 extern napi_status napi_get_null(napi_env, napi_value *);
 extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
 extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
+typedef struct napi_ref__ *napi_ref;
+extern napi_status napi_create_reference(napi_env, napi_value, uint32_t, napi_ref *);
+extern napi_status napi_delete_reference(napi_env, napi_ref);
+extern napi_status napi_get_reference_value(napi_env, napi_ref, napi_value *);
+extern napi_status napi_get_boolean(napi_env, _Bool, napi_value *);
+extern napi_status napi_set_instance_data(napi_env, void *, napi_finalize, void *);
+extern napi_status napi_get_instance_data(napi_env, void **);
 
 enum { MOVED = 0, PAGES = 1, REFERENCE = 2, THRESHOLD = 3, ACTIVE = 4, READY = 5, STOP = 6, READINGS = 7, SLOTS = 16 };
 
@@ -146,6 +158,94 @@ static napi_value connect_unix(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The weak references of one env (main thread or worker): slots, and a free list through them. */
+struct weak_table { napi_ref *refs; int32_t *next_free; int32_t size, free_head; };
+
+static void free_weak_table(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  struct weak_table *t = data;
+  /* Node deletes the references of an env that ends; only the table's memory is ours. */
+  free(t->refs);
+  free(t->next_free);
+  free(t);
+}
+
+static struct weak_table *weak_table(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) == 0 && data) return data;
+  struct weak_table *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->free_head = -1;
+  if (napi_set_instance_data(env, t, free_weak_table, NULL) != 0) { free(t); return NULL; }
+  return t;
+}
+
+static int32_t arg_index(napi_env env, napi_callback_info info, struct weak_table **table) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t i = -1;
+  *table = weak_table(env);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 || napi_get_value_int32(env, argv[0], &i) != 0) return -1;
+  if (!*table || i < 0 || i >= (*table)->size || !(*table)->refs[i]) return -1;
+  return i;
+}
+
+/* weakHold(object): the slot of a new weak reference to it, or -1. */
+static napi_value weak_hold(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t slot = -1;
+  struct weak_table *t = weak_table(env);
+  if (t && napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == 0 && argc >= 1) {
+    if (t->free_head < 0) {
+      int32_t size = t->size ? t->size * 2 : 1024;
+      napi_ref *refs = realloc(t->refs, sizeof *refs * (size_t)size);
+      if (refs) t->refs = refs;
+      int32_t *next = refs ? realloc(t->next_free, sizeof *next * (size_t)size) : NULL;
+      if (next) {
+        t->next_free = next;
+        for (int32_t k = size - 1; k >= t->size; k--) { t->refs[k] = NULL; t->next_free[k] = t->free_head; t->free_head = k; }
+        t->size = size;
+      }
+    }
+    if (t->free_head >= 0) {
+      napi_ref ref;
+      if (napi_create_reference(env, argv[0], 0, &ref) == 0) {
+        slot = t->free_head;
+        t->free_head = t->next_free[slot];
+        t->refs[slot] = ref;
+      }
+    }
+  }
+  napi_create_int32(env, slot, &result);
+  return result;
+}
+
+/* weakAlive(slot): whether the object is still there. */
+static napi_value weak_alive(napi_env env, napi_callback_info info) {
+  struct weak_table *t;
+  napi_value value = NULL, result;
+  int32_t i = arg_index(env, info, &t);
+  if (i >= 0) napi_get_reference_value(env, t->refs[i], &value);
+  napi_get_boolean(env, value != NULL, &result);
+  return result;
+}
+
+/* weakDrop(slot): forgets the reference; the slot is reused. */
+static napi_value weak_drop(napi_env env, napi_callback_info info) {
+  struct weak_table *t;
+  napi_value result;
+  int32_t i = arg_index(env, info, &t);
+  if (i >= 0) {
+    napi_delete_reference(env, t->refs[i]);
+    t->refs[i] = NULL;
+    t->next_free[i] = t->free_head;
+    t->free_head = i;
+  }
+  napi_get_null(env, &result);
+  return result;
+}
+
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "start", 5, start, NULL, &fn);
@@ -154,5 +254,11 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   napi_set_named_property(env, exports, "wake", fn);
   napi_create_function(env, "connect", 7, connect_unix, NULL, &fn);
   napi_set_named_property(env, exports, "connect", fn);
+  napi_create_function(env, "weakHold", 8, weak_hold, NULL, &fn);
+  napi_set_named_property(env, exports, "weakHold", fn);
+  napi_create_function(env, "weakAlive", 9, weak_alive, NULL, &fn);
+  napi_set_named_property(env, exports, "weakAlive", fn);
+  napi_create_function(env, "weakDrop", 8, weak_drop, NULL, &fn);
+  napi_set_named_property(env, exports, "weakDrop", fn);
   return exports;
 }

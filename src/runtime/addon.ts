@@ -1,5 +1,6 @@
 // The runtime's Node-API addon (native/memtrace_runtime.c, built at install beside the malloc
-// interposer): a blocking connect(2) for the channel and the RSS publisher thread of `calls`.
+// interposer): a blocking connect(2) for the channel, the RSS publisher thread of `calls`, and
+// weak references for heap's Buffer sampler.
 // Loaded with process.dlopen, not require, so the program's require.cache stays its own.
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,6 +14,12 @@ export interface RuntimeAddon {
   start(intervalMs: number): ArrayBuffer | null;
   /** Ends the publisher thread's idle wait at once. */
   wake(): void;
+  /** A weak reference to `target` that does not keep it alive to the end of the job (a WeakRef does): its slot, or -1. */
+  weakHold?(target: object): number;
+  /** Whether the target of slot `slot` is still alive. */
+  weakAlive?(slot: number): boolean;
+  /** Forgets slot `slot` (it is reused). */
+  weakDrop?(slot: number): void;
 }
 
 /** Where native/build.js puts the addon. */

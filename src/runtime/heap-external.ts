@@ -2,8 +2,9 @@
 // backing store): V8's sampling heap profiler sees only the small JS object in front of it.
 // This samples the Buffer factories' results by bytes (Poisson, like V8's own sampler) and
 // takes the JS stack of each sampled allocation; a WeakRef says whether it is still alive.
-// Runs inside the traced program: imports only node: modules.
+// Runs inside the traced program: imports only node: modules and the runtime addon.
 import { Buffer } from 'node:buffer';
+import { runtimeAddon } from './addon.js';
 import { hideFramesOf, showSourceOf } from './stand-in.js';
 
 /** One JS frame of an external allocation: function, script, the function's start and the call position inside it (1-based). */
@@ -21,9 +22,35 @@ export interface ExternalSite {
 }
 
 interface Sample {
-  ref: WeakRef<object>;
+  /** A WeakRef, or the slot of the runtime addon's weak reference. */
+  ref: WeakRef<object> | number;
   weight: number;
   site: number;
+}
+
+/**
+ * How a sample holds its Buffer without keeping it. V8 keeps the target of every WeakRef made in
+ * a job alive until the job ends, so a program that makes and drops Buffers in one synchronous
+ * loop would keep every sampled one (3000 Buffers of 1 MiB: peak RSS 268 MiB against 102
+ * untraced); the runtime addon's weak references do not. Without the addon, WeakRef.
+ */
+interface WeakHolder {
+  hold(target: object): WeakRef<object> | number;
+  alive(ref: WeakRef<object> | number): boolean;
+  drop(ref: WeakRef<object> | number): void;
+}
+
+function weakHolder(): WeakHolder {
+  const addon = runtimeAddon();
+  const { weakHold, weakAlive, weakDrop } = addon ?? {};
+  if (weakHold && weakAlive && weakDrop) {
+    return {
+      hold: (target) => { const slot = weakHold(target); return slot >= 0 ? slot : new WeakRef(target); },
+      alive: (ref) => (typeof ref === 'number' ? weakAlive(ref) : ref.deref() !== undefined),
+      drop: (ref) => { if (typeof ref === 'number') weakDrop(ref); },
+    };
+  }
+  return { hold: (target) => new WeakRef(target), alive: (ref) => (ref as WeakRef<object>).deref() !== undefined, drop: () => {} };
 }
 
 const FACTORIES = ['from', 'alloc', 'allocUnsafe', 'allocUnsafeSlow', 'concat', 'copyBytesFrom'] as const;
@@ -57,6 +84,7 @@ interface CallSiteLike {
 /** Samples the bytes of Buffers made by Buffer.from/alloc/allocUnsafe/allocUnsafeSlow/concat/copyBytesFrom. */
 export class ExternalSampler {
   private samples: Sample[] = [];
+  private weak = weakHolder();
   private sites: Array<{ frames: ExternalFrame[]; alloc: number; allocCount: number }> = [];
   private siteIds = new Map<string, number>();
   private restore: Array<() => void> = [];
@@ -147,7 +175,7 @@ export class ExternalSampler {
     this.sites[site]!.alloc += weight;
     this.sites[site]!.allocCount++;
     this.allocated += weight;
-    this.samples.push({ ref: new WeakRef(obj), weight, site });
+    this.samples.push({ ref: this.weak.hold(obj), weight, site });
   }
 
   // CPU time on both sides: on a loaded machine wall time would count the moments the thread
@@ -209,7 +237,7 @@ export class ExternalSampler {
     const liveCount = new Uint32Array(this.sites.length);
     const kept: Sample[] = [];
     for (const s of this.samples) {
-      if (s.ref.deref() === undefined) continue;
+      if (!this.weak.alive(s.ref)) { this.weak.drop(s.ref); continue; }
       live[s.site] = live[s.site]! + s.weight;
       liveCount[s.site] = liveCount[s.site]! + 1;
       kept.push(s);
