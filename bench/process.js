@@ -120,6 +120,6 @@ writeResults('process', [{
   tool: '`process`',
   memoryGranularity: 'RSS split into anonymous / file-backed / shared, swap, page faults, CPU; V8 heap, external and array buffers for Node programs; PSS/USS with --detail',
   executionGranularity: 'regular time intervals (any PID; whole process trees with --children)',
-  memoryCost: `none for other programs (the sampler runs in memtrace); +${Math.round(probeKiB / 102.4) / 10} MiB RSS in a Node program for its V8 probe (node's require(esm) machinery and the probe's modules, loaded with --require; node:net only without the runtime addon); in-process: one sampling thread`,
+  memoryCost: `none for other programs (the sampler runs in memtrace); +${Math.round(probeKiB / 102.4) / 10} MiB RSS in a Node program for its V8 probe (one CommonJS bundle loaded with --require; node:net only without the runtime addon); in-process: one sampling thread`,
   executionCost: `program CPU ${x(slowdown['10 Hz'].cpu)} at 10 Hz, ${x(slowdown['1 kHz'].cpu)} at 1 kHz (its running time ${x(slowdown['10 Hz'].own)} / ${x(slowdown['1 kHz'].own)}); memtrace itself ${pct(cpu['100ms'])} of a core at 10 Hz, ${pct(cpu['1ms'])} at 1 kHz (timerfd-paced; paced by Atomics.wait alone: ${pct(cpu['1ms, Atomics.wait'])}, program CPU ${x(slowdown['1 kHz, Atomics.wait'].cpu)}); ${sampleUs.plain} µs a sample`,
 }], { slowdown, memtraceCpuPercent: cpu, sampleUs, probeRssKiB: probeKiB, reps: REPS, cpuReps: CPU_REPS }, { withSpread: true });
