@@ -2,7 +2,9 @@
 // workload in the same run (repetitions interleaved, medians), in counting, record and
 // --stacks modes, and heaptrack on the same workload when it is installed.
 // Times are the traced program's wall time (the interposer set up as `memtrace malloc` does);
-// reading the trace afterwards is measured once per mode as `analysis`.
+// reading the trace afterwards is measured once per mode as `analysis`; `cli-record` and
+// `cli-stacks` are the whole command (`memtrace malloc [--stacks] -- …`: start, trace, reading,
+// report), the time to the answer, beside heaptrack's whole command.
 import { median } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -56,6 +58,7 @@ function runOnce(w, mode, tag) {
   let cmd = w.cmd;
   const file = join(out, `${w.name}-${mode}-${tag}.bin`);
   if (mode === 'heaptrack') cmd = ['heaptrack', '-o', join(out, `${w.name}-ht-${tag}`), ...w.cmd];
+  else if (mode.startsWith('cli-')) cmd = [process.execPath, join(root, 'dist', 'cli.js'), 'malloc', ...(mode === 'cli-stacks' ? ['--stacks'] : []), '-o', file, '--', ...w.cmd];
   else if (mode !== 'untraced') {
     Object.assign(env, { LD_PRELOAD: so, MEMTRACE_MALLOC_OUT: file, MEMTRACE_MALLOC_FLAGS: String(MODES[mode]), MEMTRACE_MALLOC_MIN: '0', MEMTRACE_MALLOC_RUN: String(Date.now()) });
     // as `memtrace malloc --stacks` does: perf map (and node 20's v8 log) in a private directory
@@ -68,7 +71,7 @@ function runOnce(w, mode, tag) {
   return { ms, file };
 }
 
-const modes = ['untraced', 'count', 'record', 'stacks', ...(haveHeaptrack ? ['heaptrack'] : [])];
+const modes = ['untraced', 'count', 'record', 'stacks', 'cli-record', 'cli-stacks', ...(haveHeaptrack ? ['heaptrack'] : [])];
 const figures = { reps: REPS, heaptrackReps: HEAPTRACK_REPS, note: 'wall time of the traced program, 2-core VM shared with other builds: noisy; medians of interleaved runs', heaptrack: haveHeaptrack ? spawnSync('heaptrack', ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not installed: skipped', workloads: {} };
 
 for (const w of workloads) {
@@ -100,7 +103,7 @@ for (const w of workloads) {
 const W = figures.workloads;
 const r = (name, mode) => `x${W[name].ratios[mode]}`;
 const ht = (name) => (haveHeaptrack ? `; heaptrack ${r(name, 'heaptrack')}` : '');
-const describe = (name) => `${r(name, 'count')} count, ${r(name, 'record')} record, ${r(name, 'stacks')} --stacks${ht(name)} on ${W[name].label}`;
+const describe = (name) => `${r(name, 'count')} count, ${r(name, 'record')} record, ${r(name, 'stacks')} --stacks${ht(name)}, whole command ${r(name, 'cli-record')} / ${r(name, 'cli-stacks')} on ${W[name].label}`;
 const results = {
   tool: 'malloc',
   node: process.version,

@@ -251,6 +251,26 @@ static int write_all(const void *data, size_t n) {
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
+/* A (ticks, CLOCK_MONOTONIC) pair for the reader's mapping of ticks to time, written at dst. The
+   two reads are not one instant: a thread preempted between them paired its ticks with a later
+   time, and pairs of two threads then went backwards (the reader took the trace for corrupt).
+   So the clock is read between two tick readings, a few times, and the tightest pair is kept,
+   at the midpoint of its two tick readings. Returns the ticks written. */
+static uint64_t put_clock_pair(uint8_t *dst) {
+  uint64_t best_t = 0, best_m = 0, best_gap = UINT64_MAX;
+  for (int i = 0; i < 4; i++) {
+    uint64_t t1 = ticks();
+    uint64_t m = clock_ns(CLOCK_MONOTONIC);
+    uint64_t t2 = ticks();
+    uint64_t gap = t2 >= t1 ? t2 - t1 : UINT64_MAX - 1;
+    if (gap < best_gap) { best_gap = gap; best_t = t1 + gap / 2; best_m = m; }
+    if (gap < 4096) break;
+  }
+  put_u64(dst, best_t);
+  put_u64(dst + 8, best_m);
+  return best_t;
+}
+
 /* A small chunk (header + payload ≤ 64 KiB) as one write; a bigger one as two. */
 static int write_chunk(uint32_t type, const void *payload, uint32_t len) {
   uint8_t *buf = len <= 65536 ? raw_mmap(8 + (size_t)len) : NULL;
@@ -274,8 +294,7 @@ static void stop_after_failure(int err) {
   __atomic_store_n(&events_off, 1, __ATOMIC_RELAXED);
   /* Say where the trace stopped: may itself fail on a full disk, the reader then sees the cut. */
   uint8_t s[24];
-  put_u64(s, ticks());
-  put_u64(s + 8, clock_ns(CLOCK_MONOTONIC));
+  put_clock_pair(s);
   put_u32(s + 16, (uint32_t)err);
   put_u32(s + 20, 0);
   uint8_t h[8];
@@ -319,9 +338,7 @@ static void flush_locked(struct tbuf *b) {
   put_u32(h + 8, b->tid);
   put_u32(h + 12, b->nevents);
   put_u64(h + 16, b->base_ticks);
-  uint64_t ft = ticks();
-  put_u64(h + 24, ft);
-  put_u64(h + 32, clock_ns(CLOCK_MONOTONIC));
+  uint64_t ft = put_clock_pair(h + 24);
   put_u64(h + 40, events_sum(b->data + HDR_SIZE, b->pos - HDR_SIZE));
   write_all(b->data, b->pos);
   b->pos = HDR_SIZE;
@@ -702,8 +719,7 @@ static int take_mark(const char *path) {
   size_t n = str_len(label);
   if (n > 400) n = 400;
   uint8_t c[16 + 400];
-  put_u64(c, ticks());
-  put_u64(c + 8, clock_ns(CLOCK_MONOTONIC));
+  put_clock_pair(c);
   memcpy(c + 16, label, n);
   in_hook++;
   write_chunk(CH_MARK, c, (uint32_t)(16 + n));
@@ -781,8 +797,7 @@ static void write_info(void) {
   put_u32(info + 8, (uint32_t)flags);
   put_u32(info + 12, 0);
   put_u64(info + 16, run_id);
-  put_u64(info + 24, ticks());
-  put_u64(info + 32, clock_ns(CLOCK_MONOTONIC));
+  put_clock_pair(info + 24);
   put_u64(info + 40, clock_ns(CLOCK_REALTIME));
   put_u64(info + 48, min_size);
   put_u32(info + 56, (uint32_t)cmdlen);
@@ -950,8 +965,7 @@ __attribute__((destructor)) static void fini(void) {
   write_chunk(CH_COUNTS, counts, sizeof counts);
   if ((flags & F_STACKS) && !stopped) write_maps();
   uint8_t end[16];
-  put_u64(end, ticks());
-  put_u64(end + 8, clock_ns(CLOCK_MONOTONIC));
+  put_clock_pair(end);
   write_chunk(CH_END, end, sizeof end);
   close(out_fd);
   out_fd = -1;

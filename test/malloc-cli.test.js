@@ -521,6 +521,33 @@ test('a trace with bytes changed is refused in one line, exit 2', () => {
   assert.equal(refused, 20);
 });
 
+test('clock pairs of threads a moment out of step are read past; a clock that goes back by seconds is corrupt', () => {
+  const good = readFileSync(join(work, 'killed.bin'));
+  // The chunks: after the 16-byte file header, each is a type and a length (u32 each) then its body.
+  const chunks = [];
+  for (let pos = 16; pos + 8 <= good.length;) {
+    const type = good.readUInt32LE(pos), len = good.readUInt32LE(pos + 4);
+    if (pos + 8 + len > good.length) break;
+    chunks.push({ type, body: pos + 8 });
+    pos += 8 + len;
+  }
+  const info = chunks.find((c) => c.type === 1);
+  const events = chunks.filter((c) => c.type === 2);
+  assert.ok(info && events.length > 0);
+  const startMono = good.readBigUInt64LE(info.body + 32);
+  const expected = report(join(work, 'killed.bin')).allocations;
+  // An EVENTS chunk's (ticks, monotonic) pair whose time reads before the process started:
+  // by 2 ms it is a pair out of step (dropped), by 5 s the file is not as memtrace wrote it.
+  for (const [backNs, ok] of [[2_000_000n, true], [5_000_000_000n, false]]) {
+    const b = Buffer.from(good);
+    b.writeBigUInt64LE(startMono - backNs, events[0].body + 24);
+    writeFileSync(join(work, 'skew.bin'), b);
+    const r = run(['report', 'skew.bin', '--format', 'json']);
+    if (ok) { assert.equal(r.code, 0, r.stderr); assert.equal(JSON.parse(r.stdout).allocations, expected); }
+    else { assert.equal(r.code, 2); assert.match(r.stderr, /clock readings go backwards/); }
+  }
+});
+
 test('bad --top and --min-size: one line, exit 2', () => {
   for (const [args, msg] of [
     [['--top', 'abc'], /^memtrace: --top: 'abc' must be a whole number from 1 to 100000\n$/],

@@ -446,9 +446,18 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   const warnings: string[] = [];
   if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
   // ticks → ms since the first image started
-  const pairs = s.pairs.slice().sort((a, b) => a[0] - b[0]);
-  // the (ticks, monotonic ns) pairs come from two clocks that both only go forward
-  for (let i = 1; i < pairs.length; i++) if (pairs[i]![1] < pairs[i - 1]![1]) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
+  // The (ticks, monotonic ns) pairs come from two clocks that both only go forward, read by
+  // several threads (on several cores) a moment apart: a pair out of step with the others by
+  // less than a second is dropped; more is not something memtrace malloc writes.
+  const pairs: Array<[number, number]> = [];
+  for (const pair of s.pairs.slice().sort((a, b) => a[0] - b[0])) {
+    const prev = pairs[pairs.length - 1];
+    if (prev && pair[1] < prev[1]) {
+      if (prev[1] - pair[1] > 1e9) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
+      continue;
+    }
+    pairs.push(pair);
+  }
   const [t0, m0] = pairs[0]!;
   const [t1, m1] = pairs[pairs.length - 1]!;
   const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
