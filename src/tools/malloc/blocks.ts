@@ -15,13 +15,20 @@ export class BlockTable {
   size = 0;
 
   constructor(capacity = 1 << 16) {
-    const n = 2 ** Math.ceil(Math.log2(Math.max(16, capacity)));
+    this.keys = this.sizes = this.sites = this.times = new Float64Array(0);
+    this.mask = this.shift = 0;
+    this.allocate(2 ** Math.ceil(Math.log2(Math.max(16, capacity))));
+  }
+
+  /** Empty arrays of `n` slots (a power of two). */
+  private allocate(n: number): void {
     this.keys = new Float64Array(n);
     this.sizes = new Float64Array(n);
     this.sites = new Float64Array(n);
     this.times = new Float64Array(n);
     this.mask = n - 1;
     this.shift = 32 - Math.log2(n);
+    this.size = 0;
   }
 
   // Addresses are 16-byte aligned and below 2^48: fold both halves, then Fibonacci hashing,
@@ -92,14 +99,7 @@ export class BlockTable {
 
   private grow(): void {
     const { keys, sizes, sites, times } = this;
-    const n = keys.length * 2;
-    this.keys = new Float64Array(n);
-    this.sizes = new Float64Array(n);
-    this.sites = new Float64Array(n);
-    this.times = new Float64Array(n);
-    this.mask = n - 1;
-    this.shift = 32 - Math.log2(n);
-    this.size = 0;
+    this.allocate(keys.length * 2);
     for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) this.set(keys[i]!, sizes[i]!, sites[i]!, times[i]!);
   }
 }
