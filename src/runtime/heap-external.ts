@@ -1,7 +1,7 @@
 // Where Buffers' memory comes from. A Buffer's bytes live outside the JS heap (an ArrayBuffer
 // backing store): V8's sampling heap profiler sees only the small JS object in front of it.
 // This samples the Buffer factories' results by bytes (Poisson, like V8's own sampler) and
-// takes the JS stack of each sampled allocation; a WeakRef says whether it is still alive.
+// takes the JS stack of each sampled allocation; a weak reference says whether it is still alive.
 // Runs inside the traced program: imports only node: modules and the runtime addon.
 import { Buffer } from 'node:buffer';
 import { runtimeAddon } from './addon.js';

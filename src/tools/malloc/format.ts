@@ -298,7 +298,8 @@ class Fold {
     if (v > this.maxPre[b]!) this.maxPre[b] = v;
   }
 
-  private inWin(ms: number): boolean {
+  /** Whether `ms` lies in the window whose allocations still live at its end fill the "live" columns. */
+  inWin(ms: number): boolean {
     return ms >= this.fromMs && ms <= this.toMs;
   }
 
@@ -473,7 +474,6 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   const win = windowOf(s, toMs, durationMs, options, path);
   const f = new Fold(binMs, win.fromMs, win.toMs, { m0, t0, slope, mono0 });
   const { live, liveBy } = f;
-  const inWin = (ms: number) => ms >= win.fromMs && ms <= win.toMs;
   const stackDefs = new Map<number, number[]>();
   const evCalls = s.images.map(() => new Float64Array(NOPS));
   const evBytes = s.images.map(() => new Float64Array(NOPS));
@@ -537,7 +537,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   // blocks live at exit: live at the window's end when allocated in it
   let liveAtExit = 0;
   live.forEach((_addr, size, site, time) => {
-    if (inWin(time)) f.credit(site, size);
+    if (f.inWin(time)) f.credit(site, size);
     liveAtExit += size;
   });
 
