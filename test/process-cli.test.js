@@ -185,6 +185,21 @@ test('process: a run too short for a trend says so instead of a verdict', () => 
   assert.equal(json.rss.trend, 'too-few-samples');
 });
 
+test('process: a program shorter than the interval still gets a sample at its end, with what it built', () => {
+  const log = join(tmp(), 'end.jsonl');
+  // 60 MiB built after the first sample (~70 ms in), ending long before the second: the one
+  // sample taken said 25 MiB and the log had no trace of the 60 MiB.
+  const r = memtrace(['process', '--interval', '10s', '-o', log, '--', process.execPath, '-e', 'setTimeout(() => { globalThis.b = Buffer.alloc(60 * 2 ** 20, 1); }, 300)']);
+  assert.equal(r.status, 0, r.stderr);
+  const records = readJsonl(log).slice(1);
+  const exiting = records.find((x) => typeof x.exiting === 'number');
+  assert.ok(exiting, 'no exiting record');
+  const last = records.filter((x) => typeof x.rss === 'number').at(-1);
+  assert.ok(last.t >= exiting.t, `last sample at ${last.t} ms, the program exiting at ${exiting.t} ms`);
+  assert.ok(last.rss > 60 * MB, `last sample ${last.rss / MB} MiB`);
+  assert.ok(last.arrayBuffers >= 60 * MB, `arrayBuffers ${last.arrayBuffers}`);
+});
+
 test('process --detail on another user\'s process: says smaps_rollup cannot be read and why, exit 2', async (t) => {
   // As root, watch a root process as user nobody; as another user, watch PID 1 if it is not ours.
   const asRoot = process.getuid() === 0;

@@ -141,7 +141,7 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
         } else if (m.x) {
-          thread.send({ record: { t: round(m.t - t0), exiting: m.p } });
+          thread.send({ record: { t: round(m.t - t0), exiting: m.p } }, m.p === pid);
           // Its last figures were sent just before: the others' sum goes on without it.
           if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }

@@ -38,6 +38,9 @@ export interface ProcRecord { t: number; proc: number; ppid: number; cmd: string
 /** A process that left the tree (`{t, gone}` in the log). */
 export interface GoneRecord { t: number; gone: number }
 
+/** The events of a sample without --children (only the root is tracked: none join or leave), shared to spare an array a sample. */
+const NO_EVENTS: Array<ProcRecord | GoneRecord> = Object.freeze([]) as unknown as Array<ProcRecord | GoneRecord>;
+
 interface Tracked {
   reader: ProcReader;
   cmd: string;
@@ -92,7 +95,7 @@ export class TreeSampler {
    * `events` lists processes that joined or left the tree since the last sample.
    */
   sample(t: number, rootStatm?: { resident: number; shared: number }): { record: SampleRecord; events: Array<ProcRecord | GoneRecord> } | null {
-    const events: Array<ProcRecord | GoneRecord> = [];
+    const events: Array<ProcRecord | GoneRecord> = this.opts.children ? [] : NO_EVENTS;
     if (this.opts.children && t - this.lastScan >= this.rescanMs) {
       this.lastScan = t;
       for (const { pid, ppid } of readDescendants(this.rootPid, this.opts.exclude)) {
@@ -115,7 +118,7 @@ export class TreeSampler {
     const refresh = t - this.lastRefresh >= this.refreshMs;
     if (refresh) this.lastRefresh = t;
     const rec: SampleRecord = { t, rss: 0, anon: 0, file: 0, shmem: 0, swap: 0, faults: 0, majfaults: 0, cpu: 0 };
-    const procs: Array<[number, number]> = [];
+    const procs: Array<[number, number]> | undefined = this.opts.children ? [] : undefined;
     let denied = false;
     for (const [pid, tr] of this.tracked) {
       const s = tr.reader.sample(this.opts.detail, refresh || tr.prev === null, pid === this.rootPid ? rootStatm : undefined);
@@ -123,7 +126,7 @@ export class TreeSampler {
         if (pid === this.rootPid) return null;
         tr.reader.close();
         this.tracked.delete(pid);
-        events.push({ t, gone: pid });
+        if (events !== NO_EVENTS) events.push({ t, gone: pid });
         continue;
       }
       rec.rss += s.rss; rec.anon += s.anon; rec.file += s.file; rec.shmem += s.shmem; rec.swap += s.swap;
@@ -144,7 +147,7 @@ export class TreeSampler {
         tr.prev = s;
         tr.prevT = t;
       }
-      procs.push([pid, s.rss]);
+      procs?.push([pid, s.rss]);
     }
     // Rates are measured over at least refreshMs and held between refreshes.
     if (refresh) {
@@ -154,7 +157,7 @@ export class TreeSampler {
     rec.majfaults = this.rates.majfaults;
     rec.cpu = this.rates.cpu;
     if (denied) { delete rec.pss; delete rec.uss; }
-    if (this.opts.children) rec.procs = procs;
+    if (procs) rec.procs = procs;
     return { record: rec, events };
   }
 

@@ -5,7 +5,7 @@ import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
-/** How many V8 figures the shared ring keeps (the sampling thread reads them every 50 ms at most; they come every 10 ms at most). */
+/** How many V8 figures the shared ring keeps (the sampling thread reads them every 100 ms at most; they come every 10 ms at most). */
 const RING = 16;
 const FIGURES = 5; // epochMs, heapUsed, heapTotal, external, arrayBuffers
 
@@ -143,9 +143,10 @@ export class SamplingThread {
     Atomics.store(i32, SLOT.COUNT, ++this.published);
   }
 
-  /** Sends a mark (or a record) to be written in time order with the samples. */
-  send(m: WorkerMessage): void {
+  /** Sends a mark (or a record) to be written in time order with the samples; `wake` has it taken at once rather than at the next tick. */
+  send(m: WorkerMessage, wake = false): void {
     this.worker.postMessage(m);
+    if (wake) Atomics.notify(this.i32, SLOT.STOP);
   }
 
   /** Resolves when the thread has ended by itself (the watched process is gone) or was stopped. */

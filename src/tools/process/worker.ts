@@ -4,7 +4,7 @@
 // is busy. V8 figures come from the main thread through a ring in shared memory; a sample takes
 // the one published nearest its time, and none when that is stale. Marks and other records arrive as messages, taken in every tick.
 // Under 10 ms (one process, not a tree) the root's statm is read by a timer-paced helper and
-// taken here in batches every 50 ms (timer-pacer.ts), when the helper is built.
+// taken here in batches every 100 ms (timer-pacer.ts), when the helper is built.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
@@ -18,7 +18,7 @@ const i32 = new Int32Array(init.shared);
 const t0 = init.t0;
 const round = (t: number) => Math.round(t * 1000) / 1000;
 
-/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 50 ms). */
+/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 100 ms). */
 let recent: TimedV8[] = [];
 let ringRead = 0;
 function takeRing(): void {
@@ -37,16 +37,28 @@ function run(): void {
   let sampler: TreeSampler;
   let writer: LogWriter;
   try {
-    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
+    // Paced by the helper, status and stat are re-read once a batch.
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid], ...(init.pacerFifo ? { refreshMs: PACER_BATCH_MS } : {}) });
     writer = new LogWriter(init.output, init.header, 0, { keep: init.keep });
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
     return;
   }
   port.postMessage({ ready: true });
+  let lastSampleT = -Infinity;
   const take = (m: WorkerMessage) => {
     if (typeof m.mark === 'string') writer.write({ t: round(m.t! - t0), mark: m.mark, ...(m.pid ? { pid: m.pid } : {}) });
-    if (m.record) writer.write(m.record);
+    if (!m.record) return;
+    const exiting = m.record as { t: number; exiting?: number };
+    // The root says it is exiting: its last sample is taken now, before its teardown, and the
+    // exit is dated no earlier (the summary ends there), so a run shorter than the interval has
+    // its end too. Paced by the helper, readings of that moment come in the next batch.
+    if (exiting.exiting === init.pid && !pacer && !ended) {
+      try { if (!tick()) ended = true; } catch { /* the process is going */ }
+      writer.write({ ...exiting, t: Math.max(exiting.t, lastSampleT) });
+      return;
+    }
+    writer.write(m.record);
   };
   const drain = () => {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) take(m.message as WorkerMessage);
@@ -63,6 +75,7 @@ function run(): void {
       if (f) addV8(got.record, f.v);
     }
     writer.writeLine(sampleLine(got.record), got.record.t, got.record);
+    lastSampleT = got.record.t;
     return true;
   };
   let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
@@ -100,9 +113,14 @@ function run(): void {
     const period = pacer ? PACER_BATCH_MS : init.intervalMs;
     next += period;
     if (next <= now) next = now + period; // fell behind (descheduled): no burst to catch up
-    // Sleep until the next tick, or until the main thread asks to stop.
+    // Sleep until the next tick, or until the main thread asks to stop. Woken before it (a
+    // message that wants a sample at once): take it, then sleep on to the tick.
     if (Atomics.load(i32, SLOT.STOP) !== 0) break;
-    Atomics.wait(i32, SLOT.STOP, 0, Math.max(0, next - epochNow()));
+    for (let left = next - epochNow(); !ended && left > 0 && Atomics.load(i32, SLOT.STOP) === 0; left = next - epochNow()) {
+      Atomics.wait(i32, SLOT.STOP, 0, left);
+      drain();
+    }
+    if (ended) break;
     if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); try { if (pacer) takeBatch(); else tick(); } catch { /* the last sample */ } break; }
   }
   // The watched program has gone: with waitForStop, records may still come (its exit status).
