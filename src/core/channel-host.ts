@@ -1,11 +1,11 @@
 // memtrace's side of the channel to a traced program (the program's side is runtime/channel.ts).
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syncConnectAvailable } from '../runtime/addon.js';
+import { constantTimeEqual, randomBytesSync } from './fsutil.js';
 import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
 
 /** The `--require` entry that loads a probe named in the offer (runtime/preload.cts). */
@@ -78,7 +78,7 @@ export class ChannelHost {
     server.unref();
     const st = statSync(path);
     const offer: ChannelOffer = {
-      path, dev: st.dev, ino: st.ino, token: randomBytes(24).toString('hex'), ppid: process.pid,
+      path, dev: st.dev, ino: st.ino, token: randomBytesSync(24).toString('hex'), ppid: process.pid,
       tree: Boolean(options.tree), config: options.config ?? null, restore: {},
     };
     const host = new ChannelHost(server, dir, offer);
@@ -167,9 +167,7 @@ export class ChannelHost {
 
   private tokenMatches(token: unknown): boolean {
     if (typeof token !== 'string') return false;
-    const a = Buffer.from(token);
-    const b = Buffer.from(this.offer.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return constantTimeEqual(token, this.offer.token);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Reads up to `len` bytes at `pos` of an open file (fewer at its end). */
 export function readAt(fd: number, pos: number, len: number): Buffer {
@@ -10,4 +10,27 @@ export function readAt(fd: number, pos: number, len: number): Buffer {
     got += n;
   }
   return got === len ? b : b.subarray(0, got);
+}
+
+/**
+ * `n` random bytes from the kernel (/dev/urandom): what `crypto.randomBytes` gives, without
+ * loading node:crypto, which adds ~10 ms to the CLI's start on node 24.
+ */
+export function randomBytesSync(n: number): Buffer {
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    const b = readAt(fd, 0, n);
+    if (b.length !== n) throw new Error('/dev/urandom gave too few bytes');
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Compares two strings in time that depends on their length only (a secret token against a guess). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }

@@ -1,7 +1,6 @@
 // `traceMalloc`: runs a command with the LD_PRELOAD interposer (native/memtrace_malloc.c) and
 // reads its trace back. An interposer must be loaded when a program starts, so there is no
 // in-process "wrap this block" form: the unit of tracing is a command.
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -9,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError, fileError, noCommandError } from '../../core/errors.js';
 import { checkOutput, checkOutputDir } from '../../core/output.js';
 import { defaultLogName } from '../../core/log.js';
+import { randomBytesSync } from '../../core/fsutil.js';
 import { REQUIRE_ENTRY } from '../../core/channel-host.js';
 import { spawnTraced, withNodeRequire, type ChildExit } from '../../core/spawn.js';
 import type { Report } from '../../report/types.js';
@@ -153,7 +153,7 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
     try { truncateSync(output); } catch (err) { throw fileError(err, 'write trace', output); }
   }
 
-  const runId = randomBytes(6).readUIntBE(0, 6);
+  const runId = randomBytesSync(6).readUIntBE(0, 6);
   const flags = (options.stacks ? FLAGS.stacks : 0) | (options.countOnly ? FLAGS.countOnly : 0)
     | (options.follow === false ? FLAGS.noFollow : 0) | (options.mmap ? FLAGS.mmap : 0);
   // node's perf map (and node 20's isolate-*-v8.log) go to a private directory, never to a
