@@ -3,11 +3,11 @@
 // the traced program then never loads the parser, magic-string or the source-map code, and keeps
 // no source map in memory (the map is a file beside the cached module, read by node only under
 // --enable-source-maps). The instrumenter is required on a miss only.
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Hash128 } from './hash.js';
 import type { InstrumentOptions, InstrumentResult } from '../tools/calls/instrument.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -132,10 +132,10 @@ export function sweepCache(d: string, now = Date.now()): void {
 export function instrumentCached(code: string, opts: InstrumentOptions): InstrumentResult {
   const d = cacheDir();
   if (!d) return instrument(code, opts);
-  const key = createHash('sha256')
+  const key = new Hash128()
     .update(JSON.stringify([instrumenterSalt(), opts.file, opts.kind, !!opts.lines, !!opts.native, opts.runtimeUrl ?? '', opts.probe ?? '']))
-    .update('\0').update(code).update('\0').update(externalMap(code, opts.file))
-    .digest('hex').slice(0, 40);
+    .update(code).update(externalMap(code, opts.file))
+    .digest();
   const path = join(d, `${key}.js`);
   try {
     const fd = openSync(path, 'r');
