@@ -1,7 +1,6 @@
 import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'node:fs';
 import { readAt } from './fsutil.js';
 import { hostname } from 'node:os';
-import { createInterface } from 'node:readline';
 import { UsageError, fileError } from './errors.js';
 import { isRegularFile, openOutput } from './output.js';
 
@@ -264,6 +263,9 @@ export async function readLog(path: string): Promise<LogContents> {
   const records: LogRecord[] = [];
   const warnings: string[] = [];
   const stream = createReadStream(path, { encoding: 'utf8' });
+  // Loaded here, not with the module: the writer runs inside traced programs (calls), where
+  // node:readline would add ~1.2 MiB of RSS for nothing.
+  const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
   let pendingBad: { line: number; text: string } | undefined;
