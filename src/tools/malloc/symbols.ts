@@ -21,11 +21,22 @@ export function parseMaps(text: string): Mapping[] {
   return out.sort((a, b) => a.start - b.start);
 }
 
-interface Sym { addr: number; size: number; name: string }
-interface ElfSyms { loads: Array<{ offset: number; vaddr: number; filesz: number }>; syms: Sym[] }
+/**
+ * The function symbols of an ELF file, sorted by address, in typed arrays; a name is decoded from
+ * the string table only when a frame lands in it (node's binary has ~100 000 function symbols:
+ * decoding them all took ~140 ms of a trace's analysis).
+ */
+interface ElfSyms {
+  loads: Array<{ offset: number; vaddr: number; filesz: number }>;
+  addr: Float64Array;
+  size: Float64Array;
+  /** The symbol's name: its string table and the offset in it. */
+  strtab: Uint8Array[];
+  table: Uint16Array;
+  nameOff: Uint32Array;
+}
 
 const elfCache = new Map<string, ElfSyms | null>();
-
 
 /** Reads the function symbols (.symtab and .dynsym) and PT_LOAD segments of an ELF64 file. */
 function loadElf(path: string): ElfSyms | null {
@@ -52,26 +63,49 @@ function loadElf(path: string): ElfSyms | null {
         const o = i * shentsize;
         return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 24)), size: Number(sh.readBigUInt64LE(o + 32)), link: sh.readUInt32LE(o + 40), entsize: Number(sh.readBigUInt64LE(o + 56)) };
       };
-      const syms: Sym[] = [];
+      const found: Array<{ data: Buffer; ent: number; strtab: Buffer }> = [];
+      let count = 0;
       for (let i = 0; i < shnum && sh.length >= (i + 1) * shentsize; i++) {
         const s = sec(i);
         if (s.type !== 2 && s.type !== 11) continue; // SHT_SYMTAB, SHT_DYNSYM
         const strs = sec(s.link);
-        const data = readAt(fd, s.offset, s.size);
-        const strtab = readAt(fd, strs.offset, strs.size);
         const ent = s.entsize || 24;
-        for (let o = 0; o + ent <= data.length; o += ent) {
-          const info = data[o + 4]!;
-          if ((info & 0xf) !== 2) continue; // STT_FUNC
-          const value = Number(data.readBigUInt64LE(o + 8));
-          if (value === 0) continue;
-          const nameOff = data.readUInt32LE(o);
-          const end = strtab.indexOf(0, nameOff);
-          syms.push({ addr: value, size: Number(data.readBigUInt64LE(o + 16)), name: strtab.toString('utf8', nameOff, end < 0 ? strtab.length : end) });
-        }
+        const data = readAt(fd, s.offset, s.size);
+        found.push({ data, ent, strtab: readAt(fd, strs.offset, strs.size) });
+        count += Math.floor(data.length / ent);
       }
-      syms.sort((a, b) => a.addr - b.addr);
-      result = { loads, syms };
+      // Function symbols as (address, size, table, name offset), then sorted by address.
+      const addr = new Float64Array(count), size = new Float64Array(count), table = new Uint16Array(count), nameOff = new Uint32Array(count);
+      let n = 0;
+      found.forEach(({ data, ent }, t) => {
+        for (let o = 0; o + ent <= data.length; o += ent) {
+          if ((data[o + 4]! & 0xf) !== 2) continue; // STT_FUNC
+          const lo = data.readUInt32LE(o + 8), hi = data.readUInt32LE(o + 12);
+          const value = hi * 2 ** 32 + lo;
+          if (value === 0) continue;
+          addr[n] = value;
+          size[n] = data.readUInt32LE(o + 20) * 2 ** 32 + data.readUInt32LE(o + 16);
+          table[n] = t;
+          nameOff[n] = data.readUInt32LE(o);
+          n++;
+        }
+      });
+      const order = new Uint32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+      order.sort((a, b) => addr[a]! - addr[b]!);
+      const pick = <T extends Float64Array | Uint16Array | Uint32Array>(src: T, make: (k: number) => T): T => {
+        const out = make(n);
+        for (let i = 0; i < n; i++) out[i] = src[order[i]!]!;
+        return out;
+      };
+      result = {
+        loads,
+        addr: pick(addr, (k) => new Float64Array(k)),
+        size: pick(size, (k) => new Float64Array(k)),
+        table: pick(table, (k) => new Uint16Array(k)),
+        nameOff: pick(nameOff, (k) => new Uint32Array(k)),
+        strtab: found.map((f) => f.strtab),
+      };
     }
   } catch {
     result = null;
@@ -80,6 +114,23 @@ function loadElf(path: string): ElfSyms | null {
   }
   elfCache.set(path, result);
   return result;
+}
+
+/** The index of the last symbol at or below `vaddr`, or -1. */
+function symbolAt(elf: ElfSyms, vaddr: number): number {
+  let lo = 0, hi = elf.addr.length - 1, best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (elf.addr[mid]! <= vaddr) { best = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return best;
+}
+
+function symbolName(elf: ElfSyms, i: number): string {
+  const strtab = elf.strtab[elf.table[i]!]!;
+  const from = elf.nameOff[i]!;
+  const end = strtab.indexOf(0, from);
+  return Buffer.from(strtab.buffer, strtab.byteOffset, strtab.length).toString('utf8', from, end < 0 ? strtab.length : end);
 }
 
 function findLast<T>(arr: T[], key: (t: T) => number, x: number): T | undefined {
@@ -197,10 +248,11 @@ export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfE
         const base = m.path.slice(m.path.lastIndexOf('/') + 1);
         if (elf && seg) {
           const vaddr = fileOff - seg.offset + seg.vaddr;
-          const sym = findLast(elf.syms, (s) => s.addr, vaddr);
-          if (sym && (vaddr < sym.addr + sym.size || (sym.size === 0 && vaddr - sym.addr < 4096))) {
-            if (sym.name.startsWith('_Z')) { mangled.push({ ip, name: sym.name }); name = sym.name; }
-            else name = sym.name;
+          const k = symbolAt(elf, vaddr);
+          const at = k >= 0 ? elf.addr[k]! : 0, size = k >= 0 ? elf.size[k]! : 0;
+          if (k >= 0 && (vaddr < at + size || (size === 0 && vaddr - at < 4096))) {
+            name = symbolName(elf, k);
+            if (name.startsWith('_Z')) mangled.push({ ip, name });
             if (!/^(node|python[\d.]*)$/.test(base)) name = `${name} (${base})`;
           } else name = `(${base})`;
         } else if (m) name = `${base}+0x${fileOff.toString(16)}`;
