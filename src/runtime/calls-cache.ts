@@ -93,7 +93,8 @@ const DAY_MS = 24 * 3600 * 1000;
 const MAX_AGE_MS = 30 * DAY_MS;
 /** Above this the least recently used entries go (MEMTRACE_CACHE_MAX_BYTES sets it). */
 const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
-const ENTRY = /^[0-9a-f]{40}\.(js|map)$|^[0-9a-f]{40}\.(js|map)\.\d+\.[0-9a-z]+\.tmp$/;
+// Keys are 32 hex digits (40 before the cache's hash moved off node:crypto: those are swept too).
+const ENTRY = /^[0-9a-f]{32}(?:[0-9a-f]{8})?\.(js|map)$|^[0-9a-f]{32}(?:[0-9a-f]{8})?\.(js|map)\.\d+\.[0-9a-z]+\.tmp$/;
 let swept = false;
 
 /**
