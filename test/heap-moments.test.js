@@ -83,8 +83,11 @@ test('--at mark:NAME: the profile at that mark (a third of the requests: a third
   const { real, sum, placed } = leakyAt('mark', 'mark:1000 requests');
   assert.equal(sum.at.kind, 'mark');
   assert.equal(sum.at.label, '1000 requests');
-  // 1000 or 1020 of 3000 pages (requests go in batches of 20), within sampling error
-  assert.ok(placed > 0.25 * real.pages && placed < 0.45 * real.pages, `${placed} of ${real.pages}`);
+  // 1000 or 1020 of 3000 pages (requests go in batches of 20), within sampling error: ~87
+  // Buffer samples at 64 KiB, fewer when the stacks' time budget doubles the interval on a busy
+  // machine (seen: 0.29 to 0.49 of the pages in 30 runs, the JS keys' ~3% included), far from
+  // the whole cache (1.0) that the end would hold.
+  assert.ok(placed > 0.2 * real.pages && placed < 0.55 * real.pages, `${placed} of ${real.pages}`);
 });
 
 test('--at mark:NAME that never comes, bad --at, --at with --exact: one line each', () => {
