@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syncConnectAvailable } from '../runtime/addon.js';
-import { constantTimeEqual, randomBytesSync } from './fsutil.js';
+import { randomBytesSync } from './fsutil.js';
 import { CHANNEL_ENV, onJsonLines, type ChannelMessage, type ChannelOffer } from '../runtime/channel.js';
 
 /** The `--require` entry that loads a probe named in the offer (runtime/preload.cts). */
@@ -169,6 +169,14 @@ export class ChannelHost {
     if (typeof token !== 'string') return false;
     return constantTimeEqual(token, this.offer.token);
   }
+}
+
+/** Compares two strings in time that depends on their length only (the token against a guess). */
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 function makePeer(socket: Socket, pid: number, closed: Promise<void>) {

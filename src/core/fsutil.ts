@@ -26,11 +26,3 @@ export function randomBytesSync(n: number): Buffer {
     closeSync(fd);
   }
 }
-
-/** Compares two strings in time that depends on their length only (a secret token against a guess). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}

@@ -31,7 +31,7 @@ interface ElfSyms {
   addr: Float64Array;
   size: Float64Array;
   /** The symbol's name: its string table and the offset in it. */
-  strtab: Uint8Array[];
+  strtab: Buffer[];
   table: Uint16Array;
   nameOff: Uint32Array;
 }
@@ -93,19 +93,12 @@ function loadElf(path: string): ElfSyms | null {
       const order = new Uint32Array(n);
       for (let i = 0; i < n; i++) order[i] = i;
       order.sort((a, b) => addr[a]! - addr[b]!);
-      const pick = <T extends Float64Array | Uint16Array | Uint32Array>(src: T, make: (k: number) => T): T => {
-        const out = make(n);
+      const sorted = <T extends Float64Array | Uint16Array | Uint32Array>(src: T): T => {
+        const out = src.slice(0, n) as T;
         for (let i = 0; i < n; i++) out[i] = src[order[i]!]!;
         return out;
       };
-      result = {
-        loads,
-        addr: pick(addr, (k) => new Float64Array(k)),
-        size: pick(size, (k) => new Float64Array(k)),
-        table: pick(table, (k) => new Uint16Array(k)),
-        nameOff: pick(nameOff, (k) => new Uint32Array(k)),
-        strtab: found.map((f) => f.strtab),
-      };
+      result = { loads, addr: sorted(addr), size: sorted(size), table: sorted(table), nameOff: sorted(nameOff), strtab: found.map((f) => f.strtab) };
     }
   } catch {
     result = null;
@@ -116,30 +109,21 @@ function loadElf(path: string): ElfSyms | null {
   return result;
 }
 
-/** The index of the last symbol at or below `vaddr`, or -1. */
-function symbolAt(elf: ElfSyms, vaddr: number): number {
-  let lo = 0, hi = elf.addr.length - 1, best = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (elf.addr[mid]! <= vaddr) { best = mid; lo = mid + 1; } else hi = mid - 1;
-  }
-  return best;
-}
-
 function symbolName(elf: ElfSyms, i: number): string {
   const strtab = elf.strtab[elf.table[i]!]!;
   const from = elf.nameOff[i]!;
   const end = strtab.indexOf(0, from);
-  return Buffer.from(strtab.buffer, strtab.byteOffset, strtab.length).toString('utf8', from, end < 0 ? strtab.length : end);
+  return strtab.toString('utf8', from, end < 0 ? strtab.length : end);
 }
 
-function findLast<T>(arr: T[], key: (t: T) => number, x: number): T | undefined {
-  let lo = 0, hi = arr.length - 1, best = -1;
+/** The index of the last of `n` ascending keys at or below `x`, or -1. */
+function lastAtOrBelow(n: number, keyAt: (i: number) => number, x: number): number {
+  let lo = 0, hi = n - 1, best = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (key(arr[mid]!) <= x) { best = mid; lo = mid + 1; } else hi = mid - 1;
+    if (keyAt(mid) <= x) { best = mid; lo = mid + 1; } else hi = mid - 1;
   }
-  return best >= 0 ? arr[best] : undefined;
+  return best;
 }
 
 /** A JIT code range from a perf map; `seq` is its line's order in the file (later code wins). */
@@ -215,11 +199,7 @@ function demangle(names: string[]): string[] {
  * (a stale entry that starts higher would otherwise shadow newer code that starts lower).
  */
 function jitAt(perf: PerfEntry[], pc: number, maxSize: number): PerfEntry | undefined {
-  let lo = 0, hi = perf.length - 1, i = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (perf[mid]!.addr <= pc) { i = mid; lo = mid + 1; } else hi = mid - 1;
-  }
+  let i = lastAtOrBelow(perf.length, (k) => perf[k]!.addr, pc);
   let best: PerfEntry | undefined;
   for (; i >= 0 && perf[i]!.addr > pc - maxSize; i--) {
     const e = perf[i]!;
@@ -240,7 +220,7 @@ export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfE
     const jit = jitAt(perfMap, pc, maxJit);
     if (jit) name = jsFrameName(jit.name, cwd, sourceMaps);
     if (!name) {
-      const m = findLast(maps, (e) => e.start, pc);
+      const m = maps[lastAtOrBelow(maps.length, (k) => maps[k]!.start, pc)];
       if (m && pc < m.end && m.path.startsWith('/')) {
         const elf = loadElf(m.path);
         const fileOff = pc - m.start + m.offset;
@@ -248,7 +228,7 @@ export function symbolize(ips: Iterable<number>, maps: Mapping[], perfMap: PerfE
         const base = m.path.slice(m.path.lastIndexOf('/') + 1);
         if (elf && seg) {
           const vaddr = fileOff - seg.offset + seg.vaddr;
-          const k = symbolAt(elf, vaddr);
+          const k = lastAtOrBelow(elf.addr.length, (j) => elf.addr[j]!, vaddr);
           const at = k >= 0 ? elf.addr[k]! : 0, size = k >= 0 ? elf.size[k]! : 0;
           if (k >= 0 && (vaddr < at + size || (size === 0 && vaddr - at < 4096))) {
             name = symbolName(elf, k);
