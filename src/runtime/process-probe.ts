@@ -2,6 +2,7 @@
 // It sends the program's V8 figures and its marks to memtrace over the verified channel, from
 // an unref'd timer, and does nothing else: no output, no exceptions, no change to exit, and the
 // program sees the environment it would have had untraced (see channel.ts).
+import { closeSync, openSync, readSync } from 'node:fs';
 import { withChannel, type Channel } from './channel.js';
 import { onProcess } from './process-events.js';
 import { epochNow, subscribeMarks } from './marks.js';
@@ -23,11 +24,29 @@ function start(channel: Channel): void {
   const timer = setInterval(publish, period);
   timer.unref();
   // The program is exiting: what follows is teardown (V8 frees its heap), not the program's use.
+  // Its resident and shared pages now go with the message: memtrace's own read of them came a
+  // moment later, when node had begun to free its heap (less anonymous memory than JS heap).
   onProcess('exit', () => {
     publish();
-    channel.send({ p: process.pid, t: epochNow(), x: 1 });
+    channel.send({ p: process.pid, t: epochNow(), x: 1, ...statmNow() });
   });
   subscribeMarks((label, t) => { channel.send({ p: process.pid, t, m: label }); });
+}
+
+/** Resident and shared pages from /proc/self/statm (the fs functions as they were when the probe loaded), or nothing. */
+const fs = { openSync, readSync, closeSync };
+function statmNow(): { s?: [number, number] } {
+  try {
+    const fd = fs.openSync('/proc/self/statm', 'r');
+    try {
+      const b = Buffer.alloc(128);
+      const f = b.toString('latin1', 0, fs.readSync(fd, b, 0, b.length, 0)).split(' ');
+      const resident = Number(f[1]), shared = Number(f[2]);
+      return Number.isFinite(resident) && Number.isFinite(shared) ? { s: [resident, shared] } : {};
+    } finally { fs.closeSync(fd); }
+  } catch {
+    return {};
+  }
 }
 
 withChannel(start);

@@ -134,14 +134,15 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     };
     channel.onMessage((message) => {
       try {
-        const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number };
+        const m = message as { p: number; t: number; v?: number[]; m?: string; x?: number; s?: [number, number] };
         if (m.v) {
           latest.set(m.p, { t: m.t, v: { heapUsed: m.v[0]!, heapTotal: m.v[1]!, external: m.v[2]!, arrayBuffers: m.v[3]! } });
           publishSum(m.t);
         } else if (typeof m.m === 'string') {
           thread.send({ mark: m.m, t: m.t, pid: m.p });
         } else if (m.x) {
-          thread.send({ record: { t: round(m.t - t0), exiting: m.p } }, m.p === pid);
+          const statm = m.p === pid && Array.isArray(m.s) ? { t: m.t, resident: Number(m.s[0]), shared: Number(m.s[1]) } : undefined;
+          thread.send({ record: { t: round(m.t - t0), exiting: m.p }, ...(statm ? { statm } : {}) }, m.p === pid);
           // Its last figures were sent just before: the others' sum goes on without it.
           if (latest.size > 1) { latest.delete(m.p); publishSum(m.t); }
         }

@@ -166,10 +166,12 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     unit: 'bytes', t: ts, stacked: true, marks,
     // A sample without V8 figures cannot be split: its anonymous memory is a band of its own,
     // never "other native" (a busy main thread growing its JS heap would read as a native leak).
+    // V8's heapTotal (and external) are memory committed, not all of it resident: each band is
+    // cut to the anonymous RSS left below it, so the stack is the RSS.
     series: hasV8
       ? [
-          { label: 'JS heap', values: v((s) => s.heapTotal) },
-          { label: 'external + array buffers', values: v((s) => (s.heapTotal === undefined ? undefined : s.external)) },
+          { label: 'JS heap', values: v((s) => (s.heapTotal === undefined ? undefined : Math.min(s.heapTotal, s.anon))) },
+          { label: 'external + array buffers', values: v((s) => (s.heapTotal === undefined ? undefined : Math.min(s.external ?? 0, Math.max(0, s.anon - s.heapTotal)))) },
           { label: 'other native', values: v((s) => (s.heapTotal === undefined ? undefined : Math.max(0, s.anon - s.heapTotal - (s.external ?? 0)))) },
           ...(samples.some((s) => s.heapTotal === undefined) ? [{ label: 'anonymous, not split (no V8 figures)', values: v((s) => (s.heapTotal === undefined ? s.anon : undefined)) }] : []),
           { label: 'file-backed', values: v((s) => s.file) },

@@ -86,6 +86,8 @@ export interface WorkerMessage {
   t?: number;
   pid?: number;
   record?: object;
+  /** With a root's `exiting` record: its statm pages read by the probe at epoch ms `t`. */
+  statm?: { t: number; resident: number; shared: number };
 }
 
 /** The main thread's handle on a running sampling thread. */

@@ -50,13 +50,15 @@ function run(): void {
     if (typeof m.mark === 'string') writer.write({ t: round(m.t! - t0), mark: m.mark, ...(m.pid ? { pid: m.pid } : {}) });
     if (!m.record) return;
     const exiting = m.record as { t: number; exiting?: number };
-    // The root says it is exiting: its last sample is taken now, before its teardown, and the
-    // exit is dated no earlier (the summary ends there), so a run shorter than the interval has
-    // its end too. Paced by the helper, readings of that moment come in the next batch.
-    if (exiting.exiting === init.pid && !pacer && !ended) {
-      try { if (!tick()) ended = true; } catch { /* the process is going */ }
-      writer.write({ ...exiting, t: Math.max(exiting.t, lastSampleT) });
-      return;
+    // The root says it is exiting, with its statm pages read then by its probe: its last sample
+    // is of that moment, before its teardown, so a run shorter than the interval has its end
+    // too. Not when a later sample is written already, nor paced by the helper (its readings of
+    // that moment come in the next batch, and the log stays in time order).
+    if (exiting.exiting === init.pid && m.statm && !pacer && !ended && round(m.statm.t - t0) > lastSampleT) {
+      try {
+        if (init.v8) takeRing();
+        if (!tick(m.statm)) ended = true;
+      } catch { /* the process is going */ }
     }
     writer.write(m.record);
   };
