@@ -246,19 +246,18 @@ static napi_value weak_drop(napi_env env, napi_callback_info info) {
   return result;
 }
 
-__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+static void export_function(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
-  napi_create_function(env, "start", 5, start, NULL, &fn);
-  napi_set_named_property(env, exports, "start", fn);
-  napi_create_function(env, "wake", 4, wake, NULL, &fn);
-  napi_set_named_property(env, exports, "wake", fn);
-  napi_create_function(env, "connect", 7, connect_unix, NULL, &fn);
-  napi_set_named_property(env, exports, "connect", fn);
-  napi_create_function(env, "weakHold", 8, weak_hold, NULL, &fn);
-  napi_set_named_property(env, exports, "weakHold", fn);
-  napi_create_function(env, "weakAlive", 9, weak_alive, NULL, &fn);
-  napi_set_named_property(env, exports, "weakAlive", fn);
-  napi_create_function(env, "weakDrop", 8, weak_drop, NULL, &fn);
-  napi_set_named_property(env, exports, "weakDrop", fn);
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+  export_function(env, exports, "start", start);
+  export_function(env, exports, "wake", wake);
+  export_function(env, exports, "connect", connect_unix);
+  export_function(env, exports, "weakHold", weak_hold);
+  export_function(env, exports, "weakAlive", weak_alive);
+  export_function(env, exports, "weakDrop", weak_drop);
   return exports;
 }
