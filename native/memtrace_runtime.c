@@ -40,6 +40,7 @@ typedef struct napi_callback_info__ *napi_callback_info;
 typedef int napi_status;
 typedef napi_value (*napi_callback)(napi_env, napi_callback_info);
 typedef void (*napi_finalize)(napi_env, void *, void *);
+#define NAPI_AUTO_LENGTH SIZE_MAX /* as node_api_types.h: the name's length by strlen */
 extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
 extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
 extern napi_status napi_create_external_arraybuffer(napi_env, void *, size_t, napi_finalize, void *, napi_value *);
