@@ -84,6 +84,35 @@ for (const k of Object.keys(cpuModes)) {
   console.log(`memtrace's own CPU at ${k}: ${pct(cpu[k])} of one core (rounds: ${per[k].join(', ')})`);
 }
 
+// 2b. The program's CPU: what the probe (its V8 figures every 10 ms at 1 kHz, every 100 ms at
+// 10 Hz) costs inside a Node program, as CPU time of the program's threads over 5 s of steady
+// running, against the same program untraced, interleaved. A CPU-bound program's CPU grows by at
+// most this share (the timed workload above cannot show under 1%: its rounds vary by ±30%).
+const idleNode = ['node', '-e', 'setTimeout(() => {}, 9000)'];
+async function programCpuOf(interval) {
+  const m = interval
+    ? spawn('node', [cli, 'process', '-i', interval, '--no-summary', '-o', join(out, 'd.jsonl'), '--', ...idleNode], { stdio: 'ignore' })
+    : spawn(idleNode[0], idleNode.slice(1), { stdio: 'ignore' });
+  await sleepMs(3000);
+  const pid = interval ? childrenOf(m.pid).find((c) => readFileSync(`/proc/${c}/cmdline`, 'latin1').includes('setTimeout')) : m.pid;
+  const a = cpuNsOf(pid), t0 = performance.now();
+  await sleepMs(5000);
+  const b = cpuNsOf(pid), secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => m.once('exit', r));
+  return ((b - a) / 1e9 / secs) * 100;
+}
+const programModes = { untraced: undefined, '100ms': '100ms', '1ms': '1ms' };
+const programPer = Object.fromEntries(Object.keys(programModes).map((k) => [k, []]));
+for (let i = 0; i < CPU_REPS; i++) {
+  for (const [k, interval] of Object.entries(programModes)) programPer[k].push(await programCpuOf(interval));
+}
+const probeCpu = {};
+for (const k of ['100ms', '1ms']) {
+  const added = programPer[k].map((v, i) => +(v - programPer.untraced[i]).toFixed(3));
+  probeCpu[k] = spread(added);
+  console.log(`the probe's CPU in a Node program at ${k}: ${pct(probeCpu[k], 3)} of a core (rounds: ${added.join(', ')}; untraced ${programPer.untraced.map((v) => v.toFixed(3)).join(', ')})`);
+}
+
 // 3. The cost of one sample, in this process, of a sleeping child.
 // 4. The memory the probe adds to a Node program (the probe's modules, loaded as memtrace process loads them).
 function rssOf(env) {
@@ -121,5 +150,5 @@ writeResults('process', [{
   memoryGranularity: 'RSS split into anonymous / file-backed / shared, swap, page faults, CPU; V8 heap, external and array buffers for Node programs; PSS/USS with --detail',
   executionGranularity: 'regular time intervals (any PID; whole process trees with --children)',
   memoryCost: `none for other programs (the sampler runs in memtrace); +${Math.round(probeKiB / 102.4) / 10} MiB RSS in a Node program for its V8 probe (one CommonJS bundle loaded with --require; node:net only without the runtime addon); in-process: one sampling thread`,
-  executionCost: `program CPU ${x(slowdown['10 Hz'].cpu)} at 10 Hz, ${x(slowdown['1 kHz'].cpu)} at 1 kHz (its running time ${x(slowdown['10 Hz'].own)} / ${x(slowdown['1 kHz'].own)}); memtrace itself ${pct(cpu['100ms'])} of a core at 10 Hz, ${pct(cpu['1ms'])} at 1 kHz (timerfd-paced; paced by Atomics.wait alone: ${pct(cpu['1ms, Atomics.wait'])}, program CPU ${x(slowdown['1 kHz, Atomics.wait'].cpu)}); ${sampleUs.plain} µs a sample`,
-}], { slowdown, memtraceCpuPercent: cpu, sampleUs, probeRssKiB: probeKiB, reps: REPS, cpuReps: CPU_REPS }, { withSpread: true });
+  executionCost: `program CPU ${x(slowdown['10 Hz'].cpu)} at 10 Hz, ${x(slowdown['1 kHz'].cpu)} at 1 kHz (its running time ${x(slowdown['10 Hz'].own)} / ${x(slowdown['1 kHz'].own)}); the probe's own CPU in the program ${pct(probeCpu['100ms'], 3)} of a core at 10 Hz, ${pct(probeCpu['1ms'], 3)} at 1 kHz; memtrace itself ${pct(cpu['100ms'])} of a core at 10 Hz, ${pct(cpu['1ms'])} at 1 kHz (timerfd-paced; paced by Atomics.wait alone: ${pct(cpu['1ms, Atomics.wait'])}, program CPU ${x(slowdown['1 kHz, Atomics.wait'].cpu)}); ${sampleUs.plain} µs a sample`,
+}], { slowdown, memtraceCpuPercent: cpu, probeCpuPercent: probeCpu, sampleUs, probeRssKiB: probeKiB, reps: REPS, cpuReps: CPU_REPS }, { withSpread: true });

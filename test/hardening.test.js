@@ -178,7 +178,9 @@ function runOnSmallDisk(t, tool, extra, ms) {
     const tmpDir = join(dir, 'tmp');
     mkdirSync(tmpDir);
     const r = memtrace(TOOLS[tool](join(small, 'x.jsonl'), program(dir, { ms }), extra), { cwd: dir, env: { ...process.env, TMPDIR: tmpDir } });
-    return { r, left: readdirSync(tmpDir) };
+    let log = '';
+    try { log = readFileSync(join(small, 'x.jsonl'), 'utf8'); } catch { /* none */ }
+    return { r, left: readdirSync(tmpDir), log };
   } finally {
     umount(small);
     rmSync(dir, { recursive: true, force: true });
@@ -191,6 +193,13 @@ test('process: a disk that fills during the run: one warning saying where the lo
   assert.equal(got.r.status, 3, got.r.stderr);
   assert.match(got.r.stderr, /no space left on device.*stops after record \d+/);
   assert.equal(got.r.stderr.match(/no space left/g).length, 1, got.r.stderr);
+  // The record it names is the last whole one in the file (at 1 kHz records go in batches: the
+  // cut falls inside one), and its time is that record's.
+  const lines = got.log.split('\n');
+  const whole = lines.slice(1, -1).map((l) => JSON.parse(l));
+  const [, n, ms] = got.r.stderr.match(/stops after record (\d+) \(t=(\d+) ms\)/);
+  assert.equal(Number(n), whole.length, `${whole.length} whole records in the log`);
+  assert.equal(Number(ms), Math.round(whole.at(-1).t));
 });
 
 test('spaces --interval: a disk that fills during the run keeps the exit code and says where the log stops', (t) => {

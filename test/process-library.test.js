@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorProcess, mark } from '../dist/index.js';
@@ -99,6 +99,34 @@ test('sampleLine writes a sample record exactly as JSON.stringify does, and the 
     { ...base, cpu: NaN, t: 0.001, procs: [[10, 4096], [11, 8192]] },
     { ...base, pss: 1, uss: 2, heapUsed: 3, heapTotal: 4, external: 5, arrayBuffers: 6, procs: [[1, 2]] },
   ]) assert.equal(sampleLine(r), JSON.stringify(r));
+
+  // A batch of the helper's readings: every line after the first is what a full sample of that
+  // reading writes (the same sampler state, status and stat not due), V8 part included.
+  const { TreeSampler, statmLines, v8Part } = await import('../dist/tools/process/sampler.js');
+  const child = spawn('sleep', ['5']);
+  await new Promise((r) => child.once('spawn', r));
+  try {
+    const readings = Float64Array.from([0, 1, 2, 3].flatMap((i) => [5000 + i, 5000 + 300 * i, 4000 + 7 * i]));
+    const full = new TreeSampler(child.pid);
+    const batch = new TreeSampler(child.pid);
+    const v8 = { heapUsed: 4e6, heapTotal: 6e6, external: 1.5e6, arrayBuffers: 1e5 };
+    const expected = [];
+    for (let i = 0; i < 4; i++) {
+      const rec = full.sample(readings[3 * i] - 4000, { resident: readings[3 * i + 1], shared: readings[3 * i + 2] }).record;
+      if (i % 2) Object.assign(rec, v8);
+      expected.push(sampleLine(rec) + '\n');
+    }
+    const first = batch.sample(1000, { resident: readings[1], shared: readings[2] }).record;
+    assert.equal(sampleLine(first) + '\n', expected[0]);
+    const lines = statmLines(first, readings, 1, (e) => e - 4000, (e) => ((e - 5000) % 2 ? v8Part(v8) : ''));
+    assert.equal(lines.text, expected.slice(1).join(''));
+    assert.equal(lines.count, 3);
+    assert.equal(lines.lastT, 1003);
+    full.close();
+    batch.close();
+  } finally {
+    child.kill();
+  }
 
   // Figures published faster than the ring is read: the last RING come back, oldest first.
   const shared = new SharedArrayBuffer(SLOT.BYTES);

@@ -74,8 +74,12 @@ export interface LogStop {
  */
 export class LogWriter {
   private fd: number;
+  /** Buffered text: a record's line, or the lines of a batch of records. */
   private lines: string[] = [];
+  /** For each entry of `lines`: the time of its last record, and how many records it holds. */
   private times: Array<number | undefined> = [];
+  private counts: number[] = [];
+  private buffered = 0;
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -123,9 +127,24 @@ export class LogWriter {
     const line = json + '\n';
     this.lines.push(line);
     this.times.push(t);
+    this.counts.push(1);
     this.kept?.push(record as LogRecord);
     this.size += line.length;
     this.count++;
+    this.buffered++;
+    if (this.size > 65536) this.flush();
+  }
+
+  /** Appends `count` records already serialized, each a JSON object on its own line (newline-terminated), the last at time `lastT`. */
+  writeLines(text: string, count: number, lastT: number | undefined): void {
+    if (this.closed || this.error || count === 0) return;
+    this.lines.push(text);
+    this.times.push(lastT);
+    this.counts.push(count);
+    if (this.kept) for (const line of text.split('\n')) if (line) this.kept.push(JSON.parse(line) as LogRecord);
+    this.size += text.length;
+    this.count += count;
+    this.buffered += count;
     if (this.size > 65536) this.flush();
   }
 
@@ -133,9 +152,11 @@ export class LogWriter {
   flush(): void {
     if (this.lines.length === 0 || this.error || this.closed) return;
     const data = Buffer.from(this.lines.join(''));
-    const lines = this.lines, times = this.times;
+    const lines = this.lines, times = this.times, counts = this.counts, buffered = this.buffered;
     this.lines = [];
     this.times = [];
+    this.counts = [];
+    this.buffered = 0;
     this.size = 0;
     let written = data.length;
     try {
@@ -144,13 +165,26 @@ export class LogWriter {
       written = (err as { written?: number }).written ?? 0;
       this.error = fileError(err, 'write log', this.path);
     }
-    // Count the records now whole in the file (a failed write may have cut one).
-    let at = 0;
-    for (let i = 0; i < lines.length; i++) {
-      at += Buffer.byteLength(lines[i]!);
-      if (at > written) break;
-      this.stop.records++;
-      if (times[i] !== undefined) this.stop.lastT = times[i];
+    if (written === data.length) {
+      this.stop.records += buffered;
+      for (let i = times.length - 1; i >= 0; i--) if (times[i] !== undefined) { this.stop.lastT = times[i]; break; }
+    } else {
+      // Count the records now whole in the file (the failed write may have cut one, inside a batch too).
+      let at = 0;
+      for (let i = 0; i < lines.length; i++) {
+        const size = Buffer.byteLength(lines[i]!);
+        if (at + size <= written) {
+          this.stop.records += counts[i]!;
+          if (times[i] !== undefined) this.stop.lastT = times[i];
+          at += size;
+          continue;
+        }
+        const whole = data.subarray(at, written).toString().split('\n').slice(0, -1);
+        this.stop.records += whole.length;
+        const t = whole.length ? (JSON.parse(whole.at(-1)!) as { t?: unknown }).t : undefined;
+        if (typeof t === 'number') this.stop.lastT = t;
+        break;
+      }
     }
     if (this.error) this.options.onError?.(this.error, { ...this.stop });
   }

@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { ProcReader, readCmdline, readDescendants, readSmapsRollup, type ProcSample } from '../../core/memory.js';
+import { PAGE_SIZE, ProcReader, readCmdline, readDescendants, readSmapsRollup, type ProcSample } from '../../core/memory.js';
 
 /** The V8 figures of a Node process, as `process.memoryUsage()` gives them (bytes). */
 export interface V8Figures {
@@ -173,12 +173,35 @@ export class TreeSampler {
  * 1 kHz the stringifier's walk over the object was a fifth of the sampling thread's work.
  */
 export function sampleLine(r: SampleRecord): string {
-  let line = `{"t":${n(r.t)},"rss":${n(r.rss)},"anon":${n(r.anon)},"file":${n(r.file)},"shmem":${n(r.shmem)},"swap":${n(r.swap)},"faults":${n(r.faults)},"majfaults":${n(r.majfaults)},"cpu":${n(r.cpu)}`;
+  let line = `{"t":${n(r.t)},"rss":${n(r.rss)},"anon":${n(r.anon)},"file":${n(r.file)}${ratesPart(r)}`;
   if (r.pss !== undefined) line += `,"pss":${n(r.pss)}`;
   if (r.uss !== undefined) line += `,"uss":${n(r.uss)}`;
-  if (r.heapUsed !== undefined) line += `,"heapUsed":${n(r.heapUsed)},"heapTotal":${n(r.heapTotal!)},"external":${n(r.external!)},"arrayBuffers":${n(r.arrayBuffers!)}`;
+  if (r.heapUsed !== undefined) line += v8Part(r as V8Figures);
   if (r.procs !== undefined) line += `,"procs":${JSON.stringify(r.procs)}`;
   return line + '}';
+}
+const ratesPart = (r: SampleRecord) => `,"shmem":${n(r.shmem)},"swap":${n(r.swap)},"faults":${n(r.faults)},"majfaults":${n(r.majfaults)},"cpu":${n(r.cpu)}`;
+/** The V8 figures' part of a sample's line, as {@link sampleLine} writes it. */
+export const v8Part = (v: V8Figures): string => `,"heapUsed":${n(v.heapUsed)},"heapTotal":${n(v.heapTotal)},"external":${n(v.external)},"arrayBuffers":${n(v.arrayBuffers)}`;
+
+/**
+ * The lines of the root's samples at the statm readings `readings` (triples: epoch ms, resident
+ * pages, shared pages) from triple `from` on, all taken after `first`, a full sample of the same
+ * batch (status and stat just re-read): within a batch only statm's figures differ, so each
+ * line is what {@link sampleLine} of a full sample would write, without a record object a
+ * reading. For the root alone, without PSS/USS. `t(epoch)` gives a reading's time in the log,
+ * `v8(epoch)` its V8 figures' part ('' for none).
+ */
+export function statmLines(first: SampleRecord, readings: Float64Array, from: number, t: (epoch: number) => number, v8: (epoch: number) => string): { text: string; count: number; lastT: number } {
+  const rates = ratesPart(first);
+  let text = '';
+  let lastT = first.t;
+  for (let i = 3 * from; i + 2 < readings.length; i += 3) {
+    const resident = readings[i + 1]!, shared = readings[i + 2]!;
+    lastT = t(readings[i]!);
+    text += `{"t":${n(lastT)},"rss":${resident * PAGE_SIZE},"anon":${(resident - shared) * PAGE_SIZE},"file":${Math.max(0, shared * PAGE_SIZE - first.shmem)}${rates}${v8(readings[i]!)}}\n`;
+  }
+  return { text, count: Math.max(0, Math.floor(readings.length / 3) - from), lastT };
 }
 const n = (v: number): string | number => (Number.isFinite(v) ? v : 'null');
 

@@ -5,8 +5,8 @@ import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
-/** How many V8 figures the shared ring keeps (the sampling thread reads them every 100 ms at most; they come every 10 ms at most). */
-const RING = 16;
+/** How many V8 figures the shared ring keeps (the sampling thread reads them every 250 ms at most; they come every 10 ms at most). */
+const RING = 64;
 const FIGURES = 5; // epochMs, heapUsed, heapTotal, external, arrayBuffers
 
 /** Layout of the memory shared between the main thread and the sampling thread. */

@@ -1,8 +1,9 @@
 // The timer-paced reader of the root's statm, for intervals under 10 ms: a small C program
 // (native/proc_sampler.c) sleeps on a periodic timerfd, preads statm at every tick and writes
-// the readings in batches to a FIFO that the sampling thread reads every 100 ms. At 1 kHz the
-// JS thread then wakes 10 times a second instead of 1000 (on a VM a wake costs ~15 µs of CPU
-// before any work: 100 wakes a second were a third of the sampling thread's CPU). Each reading
+// the readings in batches to a FIFO that the sampling thread reads every 250 ms. At 1 kHz the
+// JS thread then wakes 4 times a second instead of 1000 (on a VM a wake of a JS thread costs
+// ~100 µs of CPU before any work, and a batch's fixed work, a full sample with status and stat
+// read cold, another ~300 µs). Each reading
 // keeps its own time, and takes the V8 figure published nearest to it (shared.ts keeps a ring).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
@@ -16,14 +17,22 @@ export const PACER_PATH = fileURLToPath(new URL('../../../native/build/memtrace-
 export const PACER_BELOW_MS = 10;
 /**
  * How often (ms) the sampling thread takes the helper's batches (and re-reads status and stat).
- * At 1 kHz, 50 ms batches cost the thread 1.1-1.2% of a core, 100 ms 0.7-0.9%, 200 ms ~0.6%.
+ * At 1 kHz, 50 ms batches cost the thread 1.1-1.2% of a core, 100 ms 0.9-1.0%, 250 ms ~0.6%.
  */
-export const PACER_BATCH_MS = 100;
+export const PACER_BATCH_MS = 250;
 
 /** One statm reading taken by the helper at `t` (epoch ms). */
 export interface StatmReading { t: number; resident: number; shared: number }
 
 const RECORD = 16;
+
+function concat(parts: Float64Array[]): Float64Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
 
 /** A running helper, started by the main thread (which reaps it, so its CPU is counted as memtrace's). */
 export interface PacerHelper {
@@ -61,6 +70,7 @@ export function startPacerHelper(pid: number, intervalMs: number): PacerHelper |
 
 /** The sampling thread's reading end of the helper's FIFO. */
 export class TimerPacer {
+  // Its own ArrayBuffer (not the pool's), aligned for the typed-array views of its records.
   private buf = Buffer.alloc(64 * 1024);
   private kept = 0;
   private isConnected = false;
@@ -83,11 +93,12 @@ export class TimerPacer {
   }
 
   /**
-   * The readings that arrived since the last call; 'ended' once the helper has closed its end
-   * (the process is gone, or the helper could not start: the caller checks which).
+   * The readings that arrived since the last call, as triples (epoch ms, resident pages, shared
+   * pages) in one array (no object a reading); 'ended' once the helper has closed its end (the
+   * process is gone, or the helper could not start: the caller checks which).
    */
-  read(): StatmReading[] | 'ended' {
-    const out: StatmReading[] = [];
+  read(): Float64Array | 'ended' {
+    const batches: Float64Array[] = [];
     for (;;) {
       let n: number;
       const asked = this.buf.length - this.kept;
@@ -99,22 +110,30 @@ export class TimerPacer {
       }
       if (n === 0) {
         // No writer: not yet connected (give it 2 s), or gone.
-        if (this.isConnected || Date.now() - this.started > 2000) return out.length ? out : 'ended';
+        if (this.isConnected || Date.now() - this.started > 2000) return batches.length ? concat(batches) : 'ended';
         break;
       }
       this.isConnected = true;
       const total = this.kept + n;
-      const whole = total - (total % RECORD);
-      for (let off = 0; off < whole; off += RECORD) {
-        out.push({ t: this.buf.readDoubleLE(off), resident: this.buf.readUInt32LE(off + 8), shared: this.buf.readUInt32LE(off + 12) });
+      const records = Math.floor(total / RECORD);
+      // The helper writes { double; uint32; uint32 } in host byte order: typed arrays read it as it is.
+      const f64 = new Float64Array(this.buf.buffer, this.buf.byteOffset, records * 2);
+      const u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, records * 4);
+      const out = new Float64Array(records * 3);
+      for (let i = 0; i < records; i++) {
+        out[3 * i] = f64[2 * i]!;
+        out[3 * i + 1] = u32[4 * i + 2]!;
+        out[3 * i + 2] = u32[4 * i + 3]!;
       }
+      batches.push(out);
+      const whole = records * RECORD;
       this.buf.copy(this.buf, 0, whole, total);
       this.kept = total - whole;
       // Short of a full buffer: the FIFO is drained (reading again would throw EAGAIN, an Error
       // built each time: a few % of this thread's work at 100 wakes a second).
       if (n < asked) break;
     }
-    return out;
+    return concat(batches);
   }
 
   /** Closes the reading end (the helper then ends at its next write). */

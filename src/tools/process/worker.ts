@@ -4,11 +4,11 @@
 // is busy. V8 figures come from the main thread through a ring in shared memory; a sample takes
 // the one published nearest its time, and none when that is stale. Marks and other records arrive as messages, taken in every tick.
 // Under 10 ms (one process, not a tree) the root's statm is read by a timer-paced helper and
-// taken here in batches every 100 ms (timer-pacer.ts), when the helper is built.
+// taken here in batches every 250 ms (timer-pacer.ts), when the helper is built.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
-import { TreeSampler, addV8, sampleLine } from './sampler.js';
+import { TreeSampler, addV8, sampleLine, statmLines, v8Part, type SampleRecord } from './sampler.js';
 import { SLOT, readRing, type TimedV8, type WorkerInit, type WorkerMessage } from './shared.js';
 import { PACER_BATCH_MS, TimerPacer, type StatmReading } from './timer-pacer.js';
 
@@ -18,7 +18,7 @@ const i32 = new Int32Array(init.shared);
 const t0 = init.t0;
 const round = (t: number) => Math.round(t * 1000) / 1000;
 
-/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 100 ms). */
+/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 250 ms). */
 let recent: TimedV8[] = [];
 let ringRead = 0;
 function takeRing(): void {
@@ -28,8 +28,14 @@ function takeRing(): void {
 }
 /** The figure published nearest to `t` (epoch ms), when it is no further than staleMs from it. */
 function nearestV8(t: number): TimedV8 | undefined {
-  let best: TimedV8 | undefined;
-  for (const f of recent) if (!best || Math.abs(f.t - t) < Math.abs(best.t - t)) best = f;
+  // `recent` is in publication order, so in time order: the first figure at or after t, or the one before it.
+  let lo = 0, hi = recent.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (recent[mid]!.t < t) lo = mid + 1; else hi = mid;
+  }
+  const after = recent[lo], before = recent[lo - 1];
+  const best = !after || (before && t - before.t <= after.t - t) ? before : after;
   return best && Math.abs(best.t - t) <= init.staleMs ? best : undefined;
 }
 
@@ -37,8 +43,7 @@ function run(): void {
   let sampler: TreeSampler;
   let writer: LogWriter;
   try {
-    // Paced by the helper, status and stat are re-read once a batch.
-    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid], ...(init.pacerFifo ? { refreshMs: PACER_BATCH_MS } : {}) });
+    sampler = new TreeSampler(init.pid, { children: init.children, detail: init.detail, exclude: [process.pid] });
     writer = new LogWriter(init.output, init.header, 0, { keep: init.keep });
   } catch (err) {
     port.postMessage({ error: (err as Error).message, usage: (err as Error).name === 'UsageError' });
@@ -66,10 +71,12 @@ function run(): void {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) take(m.message as WorkerMessage);
   };
   let ended = false;
+  let lastRecord: SampleRecord | undefined;
   const tick = (reading?: StatmReading): boolean => {
     const now = reading?.t ?? epochNow();
     const got = sampler.sample(round(now - t0), reading);
     if (!got) return false;
+    lastRecord = got.record;
     for (const e of got.events) writer.write(e);
     if (init.v8) {
       if (!reading) takeRing();
@@ -81,7 +88,20 @@ function run(): void {
     return true;
   };
   let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
-  /** Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the helper ended while the root lives. */
+  // The V8 part of the lines of a batch: readings 1 ms apart mostly share the figure nearest them.
+  let lastFigure: TimedV8 | undefined, lastFigurePart = '';
+  const v8PartAt = (epoch: number): string => {
+    const f = init.v8 ? nearestV8(epoch) : undefined;
+    if (f !== lastFigure) { lastFigure = f; lastFigurePart = f ? v8Part(f.v) : ''; }
+    return lastFigurePart;
+  };
+  /**
+   * Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the
+   * helper ended while the root lives. The first reading of a batch is a full sample (status
+   * and stat re-read, at most every 50 ms); the others differ from it only in statm's figures and go
+   * to the log as lines built from the readings (statmLines): at 1 kHz a record object, a
+   * line and a buffered string a reading were most of this thread's work.
+   */
   const takeBatch = (): boolean => {
     const got = pacer!.read();
     if (init.v8) takeRing();
@@ -92,8 +112,36 @@ function run(): void {
     }
     // The helper is slow to give its first readings: sample here meanwhile (at the batch pace).
     if (got.length === 0 && pacer!.late) return tick();
-    for (const r of got) if (!tick(r)) return false;
+    if (got.length === 0) return true;
+    const at = (i: number): StatmReading => ({ t: got[3 * i]!, resident: got[3 * i + 1]!, shared: got[3 * i + 2]! });
+    const before = lastRecord;
+    if (!tick(at(0))) {
+      // Gone when status and stat were re-read: its last batch was read while it lived (the
+      // helper stops at the first tick that finds it gone), with the rates as they were.
+      if (before && !init.detail) writeLines(before, 0);
+      return false;
+    }
+    if (init.detail) {
+      for (let i = 1; 3 * i < got.length; i++) if (!tick(at(i))) return false;
+      return true;
+    }
+    writeLines(lastRecord!, 1);
     return true;
+
+    function writeLines(like: SampleRecord, from: number): void {
+      const lines = statmLines(like, got as Float64Array, from, (epoch) => round(epoch - t0), v8PartAt);
+      writer.writeLines(lines.text, lines.count, lines.lastT);
+      if (lines.count) lastSampleT = lines.lastT;
+    }
+  };
+  /**
+   * At stop: the helper writes its last readings when it finds the root gone, at its next tick
+   * (up to a batch of them, the program's last quarter second): take batches until it has
+   * ended, for a few ticks at most (a root that lives on keeps it running).
+   */
+  const lastBatches = (): void => {
+    const until = epochNow() + 5 * init.intervalMs + 20;
+    while (pacer && takeBatch() && pacer && epochNow() < until) Atomics.wait(i32, SLOT.ACK, 0, init.intervalMs);
   };
   let next = epochNow();
   let lastFlush = next;
@@ -123,7 +171,7 @@ function run(): void {
       drain();
     }
     if (ended) break;
-    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); try { if (pacer) takeBatch(); else tick(); } catch { /* the last sample */ } break; }
+    if (Atomics.load(i32, SLOT.STOP) !== 0) { drain(); try { if (pacer) lastBatches(); else tick(); } catch { /* the last sample */ } break; }
   }
   // The watched program has gone: with waitForStop, records may still come (its exit status).
   if (ended && init.waitForStop) {
