@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -60,6 +60,25 @@ test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers includ
   assert.ok(sum.memory.end.arrayBuffers > 0.8 * real.pages);
   assert.match(r.stderr, /ArrayBuffers at the moment shown: .*; placed on JS sites .*; not placed: /);
   assert.match(r.stderr, /sites by line of the allocating function/);
+  assert.doesNotMatch(r.stderr, /own code holds/);
+});
+
+test('a peak inside synchronous code, built and dropped between two reads: --at peak says it could not see it, and what would', () => {
+  const prog = join(dir, 'sync-peak.js'); // CommonJS: no package.json says otherwise
+  writeFileSync(prog, 'function build() { const rows = []; for (let i = 0; i < 100000; i++) rows.push({ id: i, name: "row" + i }); return rows; }\nlet rows = build();\nconsole.log(rows.length);\nrows = null;\n');
+  const peak = memtrace(['heap', '--at', 'peak', '-o', join(dir, 'sync-peak.jsonl'), '--', process.execPath, prog]);
+  assert.equal(peak.status, 0, peak.stderr);
+  assert.match(peak.stderr, /^memtrace: at the highest live heap read \(.+\) the program's own code holds .+ of the .+ its heap grew by, garbage included: .* mark\(\) that moment and use --at mark:NAME, or --all for everything allocated$/m);
+  const exit = memtrace(['heap', '-o', join(dir, 'sync-exit.jsonl'), '--', process.execPath, prog]);
+  assert.equal(exit.status, 0, exit.stderr);
+  assert.match(exit.stderr, /^memtrace: at exit the program's own code holds .+ of the .+ its heap grew by .*--at peak, --at mark:NAME/m);
+  // Read with a mark at the moment, the rows are there, and no note.
+  const marked = join(dir, 'sync-mark.mjs');
+  writeFileSync(marked, `import { mark } from ${JSON.stringify(pathToFileURL(join(root, 'dist', 'runtime', 'marks.js')).href)};\nfunction build() { const rows = []; for (let i = 0; i < 100000; i++) rows.push({ id: i, name: "row" + i }); return rows; }\nlet rows = build();\nmark("built");\nrows = null;\n`);
+  const atMark = spawnSync(process.execPath, [cli, 'heap', '--at', 'mark:built', '-o', join(dir, 'sync-mark.jsonl'), '--', process.execPath, marked], { encoding: 'utf8', cwd: root });
+  assert.equal(atMark.status, 0, atMark.stderr);
+  assert.match(atMark.stderr, /^ *[\d.]+ MiB +9\d\.\d% +\d+ +\S*sync-mark\.mjs:2 +build$/m);
+  assert.doesNotMatch(atMark.stderr, /own code holds/);
 });
 
 test('Buffers made and dropped in one synchronous loop are freed as untraced: sampling holds them weakly', () => {

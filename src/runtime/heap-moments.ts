@@ -45,7 +45,8 @@ export interface MomentOptions {
   externalInterval?: number;
 }
 
-const POLL_MS = 100;
+/** How often (ms) the heap is polled for --at peak, while the event loop turns. */
+export const PEAK_POLL_MS = 100;
 /** A new peak profile is read only when the heap is this much above the last one read. */
 const PEAK_STEP = 1.05;
 /** True when a profile names a TypeScript file (its inline source map must then be asked for). */
@@ -75,7 +76,7 @@ export class MomentRecorder {
       this.external = new ExternalSampler(opts.externalInterval);
       this.external.install();
     }
-    const poll = setInterval(() => this.checkpoint(), POLL_MS);
+    const poll = setInterval(() => this.checkpoint(), PEAK_POLL_MS);
     poll.unref();
     this.timers.push(poll);
     if (opts.everyMs) {

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { LogContents } from '../../core/log.js';
 import { formatBytes, formatDuration } from '../../core/units.js';
 import type { Chart, Report, ReportOptions, Section } from '../../report/types.js';
+import { PEAK_POLL_MS } from '../../runtime/heap-moments.js';
 import { formatSites, formatTotals, type TableContext } from './format.js';
 import { heapDataFromLog, type EndRecord, type SeriesPoint } from './heaplog.js';
 import { groupSites, stackLabels, totals, chargedFrame, type GroupBy, type HeapData, type StackRow } from './profile.js';
@@ -213,8 +214,13 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   // is collected, and so is a CommonJS script's module scope once it has run (not an ES module's).
   const own = sites.filter((s) => !s.where.startsWith('[')).reduce((a, s) => a + s.live + s.extLive, 0);
   const grew = end?.memory ? end.memory.peak.heapUsed + end.memory.peak.external - end.memory.start.heapUsed - end.memory.start.external : 0;
-  const emptyNote = data.hasLive && (!end?.moment || end.moment.kind === 'exit') && grew > 1024 * 1024 && own < 0.1 * grew
-    ? [`memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (the rest was collected before the end: data the run dropped, or a CommonJS script's module scope once it had run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`]
+  // At the peak too: the heap is polled while the event loop turns, so what one synchronous
+  // stretch builds and drops between two polls is collected before a read can see it live.
+  const shownAt = end?.moment?.kind ?? 'exit';
+  const emptyNote = data.hasLive && (shownAt === 'exit' || shownAt === 'peak') && grew > 1024 * 1024 && own < 0.1 * grew
+    ? [shownAt === 'exit'
+      ? `memtrace: at exit the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by (the rest was collected before the end: data the run dropped, or a CommonJS script's module scope once it had run): --at peak, --at mark:NAME, --at signal or --every 10s read it while the program runs; --all shows everything allocated`
+      : `memtrace: at the highest live heap read (${formatDuration(end!.moment!.t)}) the program's own code holds ${formatBytes(own)} of the ${formatBytes(grew)} its heap grew by, garbage included: the heap is read every ${PEAK_POLL_MS} ms while the event loop turns, and what synchronous code builds and drops between two reads is collected before one sees it live: mark() that moment and use --at mark:NAME, or --all for everything allocated`]
     : [];
   const text = [
     `memtrace heap: ${h.command.join(' ')}`,
