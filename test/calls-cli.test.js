@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,4 +131,21 @@ test('a file that does not parse is left as it is with a warning', async () => {
   assert.equal(good.code.split('\n').slice(0, 3).map((l) => l.length > 0).length, 3);
   assert.ok(good.code.startsWith('"use strict";$mtR.m("/x/good.js");'), good.code.slice(0, 40));
   assert.equal(good.code.split('\n')[2], 'module.exports = f;');
+});
+
+test('a CommonJS program is not given node modules it did not load: no worker_threads, no v8, no fs/promises and its stream stack', { skip: !(typeof (await import('node:module')).registerHooks === 'function') && 'node:worker_threads is how node 20 hands its off-thread hooks their reports' }, () => {
+  const dir = mkdtempSync(join(tmp, 'cjs-mods-'));
+  const prog = join(dir, 'mods.cjs');
+  writeFileSync(prog, 'function f(n) { return n < 2 ? n : f(n - 1) + f(n - 2); }\nf(20);\nrequire("fs").writeFileSync(process.argv[2], JSON.stringify(process.moduleLoadList));\n');
+  const untraced = spawnSync(process.execPath, [prog, join(dir, 'untraced.json')], { encoding: 'utf8' });
+  assert.equal(untraced.status, 0, untraced.stderr);
+  const env = { ...process.env, MEMTRACE_CACHE_DIR: join(dir, 'cache') };
+  // The second run reads the instrumented file from the cache: the instrumenter is not loaded.
+  for (const n of [1, 2]) {
+    const r = spawnSync(process.execPath, [cli, 'calls', '-o', join(dir, `${n}.jsonl`), '--', process.execPath, prog, join(dir, `traced-${n}.json`)], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const before = new Set(JSON.parse(readFileSync(join(dir, 'untraced.json'), 'utf8')));
+  const added = JSON.parse(readFileSync(join(dir, 'traced-2.json'), 'utf8')).filter((m) => !before.has(m));
+  for (const m of ['NativeModule worker_threads', 'NativeModule v8', 'NativeModule internal/fs/promises', 'NativeModule stream']) assert.ok(!added.includes(m), `${m} loaded by memtrace: ${added.join(', ')}`);
 });

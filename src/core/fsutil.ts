@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { fs } from './node-fs.js';
+const { closeSync, openSync, readSync } = fs;
 
 /** Reads up to `len` bytes at `pos` of an open file (fewer at its end). */
 export function readAt(fd: number, pos: number, len: number): Buffer {

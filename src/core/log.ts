@@ -1,8 +1,9 @@
-import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'node:fs';
+import { fs } from './node-fs.js';
 import { readAt } from './fsutil.js';
 import { hostname } from 'node:os';
 import { UsageError, fileError } from './errors.js';
 import { isRegularFile, openOutput } from './output.js';
+const { closeSync, createReadStream, fsyncSync, openSync, writeSync } = fs;
 
 /** Version of the log format, the value of the header's `memtrace` field. */
 export const LOG_VERSION = 1;

@@ -1,5 +1,6 @@
-import { closeSync, openSync, readSync, readdirSync, readFileSync } from 'node:fs';
+import { fs } from './node-fs.js';
 import { UsageError } from './errors.js';
+const { closeSync, openSync, readSync, readdirSync, readFileSync } = fs;
 
 /** Bytes per page, as the kernel counts RSS in /proc/PID/statm. */
 export const PAGE_SIZE = 4096;

@@ -2,10 +2,12 @@
 // starts (a bad -o fails at once, not after the run), the check creates or changes nothing the
 // user owns, and opening never truncates or replaces anything but a regular file: a device,
 // a FIFO or a symlink given as -o stays what it is. Nothing here ever unlinks a path.
-import { accessSync, closeSync, constants, mkdtempSync, openSync, statSync, statfsSync, unlinkSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { fs } from './node-fs.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError, fileError } from './errors.js';
+const { accessSync, closeSync, constants, mkdtempSync, openSync, statSync, statfsSync, unlinkSync } = fs;
 
 /** What an output path is before the run: a new file, an existing regular file, or something else (device, FIFO, socket). */
 export type OutputKind = 'new' | 'file' | 'special';

@@ -3,12 +3,13 @@
 // the traced program then never loads the parser, magic-string or the source-map code, and keeps
 // no source map in memory (the map is a file beside the cached module, read by node only under
 // --enable-source-maps). The instrumenter is required on a miss only.
-import { closeSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { fs } from '../core/node-fs.js';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Hash128 } from './hash.js';
 import type { InstrumentOptions, InstrumentResult } from '../tools/calls/instrument.js';
+const { closeSync, fstatSync, futimesSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } = fs;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const instrumenterPath = resolve(here, '..', 'tools', 'calls', 'instrument.js');

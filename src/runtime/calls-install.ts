@@ -9,7 +9,7 @@ import { instrumentLoaded, stripTypeScript, type HooksData, type LoadResult } fr
 import * as nodeModule from 'node:module';
 import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
 import { rewriteSources, showSourceOf } from './stand-in.js';
-import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 
 /** Which code `memtrace calls` instruments and how. */
 export interface InstrumentScope {
@@ -58,6 +58,8 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
       },
     });
   } else {
+    // node:worker_threads only here: where registerHooks exists the program is spared its module.
+    const { MessageChannel } = workerThreads();
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: { file: string; reason: string }) => noteUninstrumented(m.file, m.reason));
     port1.unref();
@@ -102,10 +104,12 @@ function hideProbesFromToString(): void {
 }
 
 let hooksPort: MessagePort | undefined;
+const workerThreads = () => createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
 
 /** Takes in what the off-thread hooks reported and has not been delivered yet (at exit). */
 export function drainHookReports(): void {
   if (!hooksPort) return;
+  const { receiveMessageOnPort } = workerThreads();
   for (let m = receiveMessageOnPort(hooksPort); m; m = receiveMessageOnPort(hooksPort)) {
     const r = m.message as { file: string; reason: string };
     noteUninstrumented(r.file, r.reason);

@@ -4,13 +4,14 @@
 // Two entries start it: `--import memtrace/calls` (calls-register.ts, which awaits the start)
 // and the `--require` preload `memtrace calls` puts on a node command line when nothing needs
 // waiting for (calls-preload.ts): node then runs the main module as it does untraced.
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { fs } from '../core/node-fs.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
 import { epochNow, subscribeMarks } from './marks.js';
 import { beforeSignalDeath, onProcess } from './process-events.js';
 import { drainHookReports, instrumentCalls } from './calls-install.js';
 import { closeRuntime, instrumentedFileCount, publisherRunning, pushSink, popSink, uninstrumented, type CallsSink } from './calls-runtime.js';
+const { closeSync, openSync, writeFileSync } = fs;
 
 /** Options read from the MEMTRACE_CALLS environment variable. */
 export interface CallsEnvOptions {

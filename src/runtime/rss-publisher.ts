@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import { runtimeAddon } from './addon.js';
 
 /**
@@ -75,6 +75,8 @@ export interface RssPublisher {
  */
 export function startRssPublisher(opts: { intervalMs?: number; view?: Int32Array } = {}): RssPublisher {
   const view = opts.view ?? new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  // node:worker_threads only for this fallback (no addon): its module costs a program ~0.5 MiB.
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { sab: view.buffer, intervalMs: opts.intervalMs ?? 1 },
