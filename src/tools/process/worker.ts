@@ -50,19 +50,26 @@ function run(): void {
     return;
   }
   port.postMessage({ ready: true });
-  let lastSampleT = -Infinity;
   const take = (m: WorkerMessage) => {
     if (typeof m.mark === 'string') writer.write({ t: round(m.t! - t0), mark: m.mark, ...(m.pid ? { pid: m.pid } : {}) });
     if (!m.record) return;
     const exiting = m.record as { t: number; exiting?: number };
     // The root says it is exiting, with its statm pages read then by its probe: its last sample
     // is of that moment, before its teardown, so a run shorter than the interval has its end
-    // too. Not when a later sample is written already, nor paced by the helper (its readings of
-    // that moment come in the next batch, and the log stays in time order).
-    if (exiting.exiting === init.pid && m.statm && !pacer && !ended && round(m.statm.t - t0) > lastSampleT) {
+    // too. Also when a tick came between that moment and this message (a few ms under load):
+    // that sample had no V8 figures yet, and readers sort samples by time (the exiting record
+    // is out of order the same way). Not paced by the helper (its readings of that moment come
+    // in the next batch). The root may be gone already (a tick found it reaped while this
+    // message was on its way, or the sample's status and stat read found it gone): its reading
+    // was taken while it lived, and goes in with the rates as they were.
+    if (exiting.exiting === init.pid && m.statm && !pacer) {
       try {
         if (init.v8) takeRing();
-        if (!tick(m.statm)) ended = true;
+        const before = lastRecord;
+        if (ended || !tick(m.statm)) {
+          ended = true;
+          if (before && !init.children && !init.detail) writeReadings(before, Float64Array.of(m.statm.t, m.statm.resident, m.statm.shared), 0);
+        }
       } catch { /* the process is going */ }
     }
     writer.write(m.record);
@@ -84,7 +91,6 @@ function run(): void {
       if (f) addV8(got.record, f.v);
     }
     writer.writeLine(sampleLine(got.record), got.record.t, got.record);
-    lastSampleT = got.record.t;
     return true;
   };
   let pacer = init.pacerFifo ? TimerPacer.open(init.pacerFifo) : null;
@@ -94,6 +100,11 @@ function run(): void {
     const f = init.v8 ? nearestV8(epoch) : undefined;
     if (f !== lastFigure) { lastFigure = f; lastFigurePart = f ? v8Part(f.v) : ''; }
     return lastFigurePart;
+  };
+  /** Writes the root's samples at statm readings (triples) from `from` on, with the rest of `like`, its last full sample. */
+  const writeReadings = (like: SampleRecord, readings: Float64Array, from: number): void => {
+    const lines = statmLines(like, readings, from, (epoch) => round(epoch - t0), v8PartAt);
+    writer.writeLines(lines.text, lines.count, lines.lastT);
   };
   /**
    * Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the
@@ -118,21 +129,15 @@ function run(): void {
     if (!tick(at(0))) {
       // Gone when status and stat were re-read: its last batch was read while it lived (the
       // helper stops at the first tick that finds it gone), with the rates as they were.
-      if (before && !init.detail) writeLines(before, 0);
+      if (before && !init.detail) writeReadings(before, got, 0);
       return false;
     }
     if (init.detail) {
       for (let i = 1; 3 * i < got.length; i++) if (!tick(at(i))) return false;
       return true;
     }
-    writeLines(lastRecord!, 1);
+    writeReadings(lastRecord!, got, 1);
     return true;
-
-    function writeLines(like: SampleRecord, from: number): void {
-      const lines = statmLines(like, got as Float64Array, from, (epoch) => round(epoch - t0), v8PartAt);
-      writer.writeLines(lines.text, lines.count, lines.lastT);
-      if (lines.count) lastSampleT = lines.lastT;
-    }
   };
   /**
    * At stop: the helper writes its last readings when it finds the root gone, at its next tick
