@@ -100,6 +100,15 @@ const idle = (traced) => JSON.parse(execFileSync(process.execPath, [...(traced ?
   env: { ...env(traced ? {} : null), MEMTRACE_CALLS: JSON.stringify({ output: join(tmp, 'idle.jsonl'), quiet: true }) }, encoding: 'utf8' }).trim().split('\n').pop()).cpuPercent;
 const idleRuns = [0, 1, 2].map(() => [idle(false), idle(true)]);
 figures.publisherCpuPercent = +(median(idleRuns.map((v) => v[1])) - median(idleRuns.map((v) => v[0]))).toFixed(2);
+// The same fib as a CommonJS program (most of npm), traced by `memtrace calls` itself (its
+// --require preload): the bench's ES-module workloads import node:fs themselves, which loads
+// node's stream stack on both sides; a CommonJS program that does not gets it from nobody else.
+const cjsArgs = [join(here, 'calls', 'fib.cjs'), '30'];
+const cjsRss = (traced) => JSON.parse(execFileSync(process.execPath, traced ? [cli, 'calls', '-o', join(tmp, 'cjs.jsonl'), '--', process.execPath, ...cjsArgs] : cjsArgs, { env: env(null), encoding: 'utf8' }).trim().split('\n').pop()).maxRss;
+cjsRss(true); // fills the cache
+const cjsExtra = [];
+for (let r = 0; r < rounds; r++) { const u = cjsRss(false); cjsExtra.push((cjsRss(true) - u) / MiB); }
+figures.commonjsFibExtraRssMiB = spread(cjsExtra, round1);
 rmSync(tmp, { recursive: true, force: true });
 
 const W = figures.workloads;
@@ -111,7 +120,7 @@ const row = {
   tool: '`calls`',
   memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a plain function\'s throw: its own event with --trigger 0, else charged to the next event); with --native also each call into code not instrumented (built-ins, node\'s API, addons); V8 heap used beside it',
   executionGranularity: 'every JS/TS function of the included files; with --native every call out of them; with --lines every statement',
-  memoryCost: `peak RSS traced minus untraced: ${Object.keys(W).map((w) => `${mib(W[w].traced.extraRssMiB)} on ${names[w]}`).join(', ')} (${process.version}); publisher thread ${figures.publisherCpuPercent}% of a core`,
+  memoryCost: `peak RSS traced minus untraced: ${Object.keys(W).map((w) => `${mib(W[w].traced.extraRssMiB)} on ${names[w]}`).join(', ')}, ${mib(figures.commonjsFibExtraRssMiB)} on fib(27) as a CommonJS program (${process.version}); publisher thread ${figures.publisherCpuPercent}% of a core`,
   executionCost: `${Object.keys(W).map((w) => `${xr(W[w].traced.ratio)} on ${names[w]}`).join(', ')} (libraries traced as user code); --native ${Object.keys(W).map((w) => x(W[w].native.ratio.median)).join(' / ')}; --lines ${Object.keys(W).map((w) => x(W[w].lines.ratio.median)).join(' / ')}; whole command ${Object.keys(W).map((w) => ms(W[w].wall.command.extraMs)).join(' / ')} wall (cold cache ${Object.keys(W).map((w) => `+${W[w].wall['command, cold cache'].extraMs.median}`).join(' / ')} ms)`,
 };
 writeResults('calls', [row], figures);
