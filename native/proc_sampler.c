@@ -7,8 +7,8 @@
 // A periodic timerfd wakes it once per tick (one read, no condition variable, no JS engine to
 // re-enter), it preads /proc/PID/statm from a kept-open fd and appends a 16-byte record
 // { double epoch_ms; uint32 resident_pages; uint32 shared_pages } (host byte order) to a buffer
-// written to the FIFO every BATCH_MS (default 50; memtrace gives 250). The sampling thread reads the
-// batches at that pace: one wake of memtrace's JS thread per 250 samples at 1 kHz. It ends when the process is gone (statm
+// written to the FIFO every BATCH_MS (default 50; memtrace gives 50). The sampling thread reads the
+// batches every 100 ms: one wake of memtrace's JS thread per 100 samples at 1 kHz. It ends when the process is gone (statm
 // unreadable or empty), when the reader has gone (EPIPE) or when the thread that started it ends.
 #define _GNU_SOURCE
 #include <errno.h>

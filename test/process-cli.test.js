@@ -320,6 +320,18 @@ test('process --children --pid <an ancestor of memtrace>: memtrace does not coun
   assert.ok(!records.some((x) => x.proc === child.pid));
 });
 
+test('process at 1 kHz: page faults and CPU through a short run, read when each batch of the helper is taken', { skip: !existsSync(join(root, 'native', 'build', 'memtrace-proc-sampler')) && 'the sampler helper is not built (node native/build.js)' }, () => {
+  const log = join(tmp(), 'khz-rates.jsonl');
+  // ~600 ms of work: 40 Buffers of 64 KiB touched every 30 ms (page faults and CPU all along).
+  const prog = 'const held = []; let k = 0; const t = setInterval(() => { for (let i = 0; i < 40; i++) held.push(Buffer.alloc(65536, i)); if (++k === 20) clearInterval(t); }, 30);';
+  const r = memtrace(['process', '-i', '1ms', '--no-summary', '-o', log, '--', process.execPath, '-e', prog]);
+  assert.equal(r.status, 0, r.stderr);
+  const samples = readJsonl(log).filter((x) => typeof x.rss === 'number');
+  assert.ok(samples.some((s) => s.faults > 0 && s.cpu > 0), `no sample with page faults and CPU in ${samples.length}`);
+  // The rates move through the run, not once at its end.
+  assert.ok(new Set(samples.map((s) => s.faults)).size >= 3, `faults ${[...new Set(samples.map((s) => s.faults))]}`);
+});
+
 test('process at 1 kHz: paced by the timerfd helper, samples agree with the kernel, nothing left behind', { skip: !existsSync(join(root, 'native', 'build', 'memtrace-proc-sampler')) && 'the sampler helper is not built (node native/build.js)' }, () => {
   const dir = tmp();
   const scratch = join(dir, 'tmp');

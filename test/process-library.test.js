@@ -118,14 +118,14 @@ test('sampleLine writes a sample record exactly as JSON.stringify does, and the 
     }
     const first = batch.sample(1000, { resident: readings[1], shared: readings[2] }).record;
     assert.equal(sampleLine(first) + '\n', expected[0]);
-    const lines = statmLines(first, readings, 1, (e) => e - 4000, (e) => ((e - 5000) % 2 ? v8Part(v8) : ''));
+    const lines = statmLines(first, readings, 1, Infinity, (e) => e - 4000, (e) => ((e - 5000) % 2 ? v8Part(v8) : ''));
     assert.equal(lines.text, expected.slice(1).join(''));
     assert.equal(lines.count, 3);
     assert.equal(lines.lastT, 1003);
     // Times in ms to the µs, as the log has them: the digits are JavaScript's.
     const times = [0, 0.001, 0.01, 0.1, 1.5, 12.34, 98.187, 100, 999.999, 1234567.891, 2e9 + 0.5, 86400000.07];
     const many = Float64Array.from(times.flatMap((ms, i) => [ms, 9000 + i, 100 + i]));
-    const got = statmLines(first, many, 0, (e) => Math.round(e * 1000) / 1000, () => '').text.split('\n');
+    const got = statmLines(first, many, 0, Infinity, (e) => Math.round(e * 1000) / 1000, () => '').text.split('\n');
     times.forEach((ms, i) => {
       const rec = { ...first, t: ms, rss: (9000 + i) * 4096, anon: (8900) * 4096, file: Math.max(0, (100 + i) * 4096 - first.shmem) };
       assert.equal(got[i], sampleLine(rec));

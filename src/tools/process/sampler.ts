@@ -115,7 +115,7 @@ export class TreeSampler {
         } catch { /* exited before it could be opened */ }
       }
     }
-    const refresh = t - this.lastRefresh >= this.refreshMs;
+    const refresh = this.refreshDue(t);
     if (refresh) this.lastRefresh = t;
     const rec: SampleRecord = { t, rss: 0, anon: 0, file: 0, shmem: 0, swap: 0, faults: 0, majfaults: 0, cpu: 0 };
     const procs: Array<[number, number]> | undefined = this.opts.children ? [] : undefined;
@@ -161,6 +161,11 @@ export class TreeSampler {
     return { record: rec, events };
   }
 
+  /** Whether a sample at `t` (ms since start) would re-read status and stat (page faults, CPU, swap, shared memory). */
+  refreshDue(t: number): boolean {
+    return t - this.lastRefresh >= this.refreshMs;
+  }
+
   /** Closes every kept-open /proc file. */
   close(): void {
     for (const tr of this.tracked.values()) tr.reader.close();
@@ -186,22 +191,23 @@ export const v8Part = (v: V8Figures): string => `,"heapUsed":${n(v.heapUsed)},"h
 
 /**
  * The lines of the root's samples at the statm readings `readings` (triples: epoch ms, resident
- * pages, shared pages) from triple `from` on, all taken after `first`, a full sample of the same
- * batch (status and stat just re-read): within a batch only statm's figures differ, so each
- * line is what {@link sampleLine} of a full sample would write, without a record object a
- * reading. For the root alone, without PSS/USS. `t(epoch)` gives a reading's time in the log,
- * `v8(epoch)` its V8 figures' part ('' for none).
+ * pages, shared pages) from triple `from` up to (not including) `to`, all taken after `like`, a
+ * full sample with no refresh of status and stat due in between (rates are held between
+ * refreshes): only statm's figures differ, so each line is what {@link sampleLine} of a full
+ * sample would write, without a record object a reading. For the root alone, without PSS/USS.
+ * `t(epoch)` gives a reading's time in the log, `v8(epoch)` its V8 figures' part ('' for none).
  */
-export function statmLines(first: SampleRecord, readings: Float64Array, from: number, t: (epoch: number) => number, v8: (epoch: number) => string): { text: string; count: number; lastT: number } {
-  const rates = ratesPart(first);
+export function statmLines(like: SampleRecord, readings: Float64Array, from: number, to: number, t: (epoch: number) => number, v8: (epoch: number) => string): { text: string; count: number; lastT: number } {
+  const rates = ratesPart(like);
+  const end = Math.min(to, Math.floor(readings.length / 3));
   let text = '';
-  let lastT = first.t;
-  for (let i = 3 * from; i + 2 < readings.length; i += 3) {
+  let lastT = like.t;
+  for (let i = 3 * from; i < 3 * end; i += 3) {
     const resident = readings[i + 1]!, shared = readings[i + 2]!;
     lastT = t(readings[i]!);
-    text += `{"t":${n(lastT)},"rss":${resident * PAGE_SIZE},"anon":${(resident - shared) * PAGE_SIZE},"file":${Math.max(0, shared * PAGE_SIZE - first.shmem)}${rates}${v8(readings[i]!)}}\n`;
+    text += `{"t":${n(lastT)},"rss":${resident * PAGE_SIZE},"anon":${(resident - shared) * PAGE_SIZE},"file":${Math.max(0, shared * PAGE_SIZE - like.shmem)}${rates}${v8(readings[i]!)}}\n`;
   }
-  return { text, count: Math.max(0, Math.floor(readings.length / 3) - from), lastT };
+  return { text, count: Math.max(0, end - from), lastT };
 }
 const n = (v: number): string | number => (Number.isFinite(v) ? v : 'null');
 

@@ -5,7 +5,7 @@ import { epochNow } from '../../runtime/marks.js';
 import type { V8Figures } from './sampler.js';
 import { PACER_BELOW_MS, startPacerHelper, type PacerHelper } from './timer-pacer.js';
 
-/** How many V8 figures the shared ring keeps (the sampling thread reads them every 250 ms at most; they come every 10 ms at most). */
+/** How many V8 figures the shared ring keeps (the sampling thread reads them every 100 ms; they come every 10 ms at most). */
 const RING = 64;
 const FIGURES = 5; // epochMs, heapUsed, heapTotal, external, arrayBuffers
 

@@ -1,9 +1,11 @@
 // The timer-paced reader of the root's statm, for intervals under 10 ms: a small C program
 // (native/proc_sampler.c) sleeps on a periodic timerfd, preads statm at every tick and writes
-// the readings in batches to a FIFO that the sampling thread reads every 250 ms. At 1 kHz the
-// JS thread then wakes 4 times a second instead of 1000 (on a VM a wake of a JS thread costs
-// ~100 µs of CPU before any work, and a batch's fixed work, a full sample with status and stat
-// read cold, another ~300 µs). Each reading
+// the readings in batches to a FIFO (every 50 ms) that the sampling thread reads every 100 ms:
+// the helper writes twice a read, so a read never comes just before a write and finds nothing
+// (with equal periods it did, and took two batches late, the second after the program's exit).
+// At 1 kHz the JS thread then wakes 10 times a second instead of 1000 (on a VM a wake of a JS
+// thread costs ~100 µs of CPU before any work, and a full sample with status and stat read cold
+// another ~300 µs). Each reading
 // keeps its own time, and takes the V8 figure published nearest to it (shared.ts keeps a ring).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
@@ -16,10 +18,11 @@ export const PACER_PATH = fileURLToPath(new URL('../../../native/build/memtrace-
 /** Below this interval (ms) the sampling thread is paced by the helper when it is built. */
 export const PACER_BELOW_MS = 10;
 /**
- * How often (ms) the sampling thread takes the helper's batches (and re-reads status and stat).
- * At 1 kHz, 50 ms batches cost the thread 1.1-1.2% of a core, 100 ms 0.9-1.0%, 250 ms ~0.6%.
+ * How often (ms) the sampling thread takes the helper's batches (the helper writes every half of
+ * it). At 1 kHz, 50 ms batches cost the thread 1.1-1.2% of a core, 100 ms 0.9-1.0%, 250 ms ~0.6%;
+ * but status and stat (page faults, CPU) can only be read when a batch is taken, as of then.
  */
-export const PACER_BATCH_MS = 250;
+export const PACER_BATCH_MS = 100;
 
 /** One statm reading taken by the helper at `t` (epoch ms). */
 export interface StatmReading { t: number; resident: number; shared: number }
@@ -51,7 +54,7 @@ export function startPacerHelper(pid: number, intervalMs: number): PacerHelper |
     const fifo = join(dir, 'statm');
     if (spawnSync(PACER_PATH, ['fifo', fifo], { stdio: 'ignore' }).status !== 0) throw new Error('no fifo');
     // It blocks in open() until the sampling thread opens the reading end.
-    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo, String(PACER_BATCH_MS)], { stdio: 'ignore' });
+    const child: ChildProcess = spawn(PACER_PATH, ['run', String(pid), String(Math.max(1, Math.round(intervalMs * 1000))), fifo, String(PACER_BATCH_MS / 2)], { stdio: 'ignore' });
     child.on('error', () => {});
     child.unref();
     const made = dir;

@@ -4,7 +4,7 @@
 // is busy. V8 figures come from the main thread through a ring in shared memory; a sample takes
 // the one published nearest its time, and none when that is stale. Marks and other records arrive as messages, taken in every tick.
 // Under 10 ms (one process, not a tree) the root's statm is read by a timer-paced helper and
-// taken here in batches every 250 ms (timer-pacer.ts), when the helper is built.
+// taken here in batches every 100 ms (timer-pacer.ts), when the helper is built.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LogWriter, type LogHeader } from '../../core/log.js';
 import { epochNow } from '../../runtime/marks.js';
@@ -18,7 +18,7 @@ const i32 = new Int32Array(init.shared);
 const t0 = init.t0;
 const round = (t: number) => Math.round(t * 1000) / 1000;
 
-/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 250 ms). */
+/** The V8 figures read from the ring lately, oldest first (a batch of readings spans 100 ms). */
 let recent: TimedV8[] = [];
 let ringRead = 0;
 function takeRing(): void {
@@ -101,17 +101,18 @@ function run(): void {
     if (f !== lastFigure) { lastFigure = f; lastFigurePart = f ? v8Part(f.v) : ''; }
     return lastFigurePart;
   };
-  /** Writes the root's samples at statm readings (triples) from `from` on, with the rest of `like`, its last full sample. */
-  const writeReadings = (like: SampleRecord, readings: Float64Array, from: number): void => {
-    const lines = statmLines(like, readings, from, (epoch) => round(epoch - t0), v8PartAt);
+  /** Writes the root's samples at statm readings (triples) [from, to), with the rest of `like`, its last full sample. */
+  const writeReadings = (like: SampleRecord, readings: Float64Array, from: number, to = Infinity): void => {
+    const lines = statmLines(like, readings, from, to, (epoch) => round(epoch - t0), v8PartAt);
     writer.writeLines(lines.text, lines.count, lines.lastT);
   };
   /**
    * Takes the helper's readings; false once the root has gone. Drops to Atomics pacing if the
-   * helper ended while the root lives. The first reading of a batch is a full sample (status
-   * and stat re-read, at most every 50 ms); the others differ from it only in statm's figures and go
-   * to the log as lines built from the readings (statmLines): at 1 kHz a record object, a
-   * line and a buffered string a reading were most of this thread's work.
+   * helper ended while the root lives. When status and stat are due (at most every 50 ms: so
+   * once a batch), the batch's last reading, the one nearest the moment they are read, is a
+   * full sample; the readings before it differ from the last full sample only in statm's
+   * figures and go to the log as lines built from the readings (statmLines): at 1 kHz a record
+   * object, a line and a buffered string a reading were most of this thread's work.
    */
   const takeBatch = (): boolean => {
     const got = pacer!.read();
@@ -123,21 +124,25 @@ function run(): void {
     }
     // The helper is slow to give its first readings: sample here meanwhile (at the batch pace).
     if (got.length === 0 && pacer!.late) return tick();
-    if (got.length === 0) return true;
+    const count = got.length / 3;
+    if (count === 0) return true;
     const at = (i: number): StatmReading => ({ t: got[3 * i]!, resident: got[3 * i + 1]!, shared: got[3 * i + 2]! });
-    const before = lastRecord;
-    if (!tick(at(0))) {
-      // Gone when status and stat were re-read: its last batch was read while it lived (the
-      // helper stops at the first tick that finds it gone), with the rates as they were.
-      if (before && !init.detail) writeReadings(before, got, 0);
-      return false;
-    }
     if (init.detail) {
-      for (let i = 1; 3 * i < got.length; i++) if (!tick(at(i))) return false;
+      for (let i = 0; i < count; i++) if (!tick(at(i))) return false;
       return true;
     }
-    writeReadings(lastRecord!, got, 1);
-    return true;
+    const last = count - 1;
+    if (lastRecord && !sampler.refreshDue(round(got[3 * last]! - t0))) {
+      writeReadings(lastRecord, got, 0);
+      return true;
+    }
+    const before = lastRecord;
+    if (before) writeReadings(before, got, 0, last);
+    if (tick(at(last))) return true;
+    // Gone when status and stat were re-read: its last reading was taken while it lived (the
+    // helper stops at the first tick that finds it gone), with the rates as they were.
+    if (before) writeReadings(before, got, last);
+    return false;
   };
   /**
    * At stop: the helper writes its last readings when it finds the root gone, at its next tick
