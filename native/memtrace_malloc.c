@@ -6,7 +6,9 @@
  * Configuration comes from the environment (set by `memtrace malloc`):
  *   MEMTRACE_MALLOC_OUT    the output path of the first process; other processes write PATH.PID
  *   MEMTRACE_MALLOC_RUN    a run id (decimal), so stale files of an earlier run are truncated
- *   MEMTRACE_MALLOC_FLAGS  bit 0 stacks, bit 1 count only, bit 2 no follow, bit 3 mmap
+ *   MEMTRACE_MALLOC_FLAGS  bit 0 stacks, bit 1 count only, bit 2 no follow, bit 3 mmap,
+ *                          bit 4 aggregate (no events: per-site counters and the live set
+ *                          kept here, written as AGG chunks; see "aggregated mode" below)
  *   MEMTRACE_MALLOC_MIN    drop events of smaller blocks (bytes)
  *   MEMTRACE_MALLOC_DIR    a private directory (mode 0700, made by memtrace): node's perf map
  *                          (/tmp/perf-PID.map) and, with MEMTRACE_MALLOC_V8LOG=1, the
@@ -47,8 +49,8 @@
 
 enum { OP_MALLOC = 1, OP_CALLOC, OP_REALLOC, OP_FREE, OP_POSIX_MEMALIGN, OP_ALIGNED_ALLOC,
        OP_MEMALIGN, OP_VALLOC, OP_PVALLOC, OP_MMAP, OP_MUNMAP, OP_FREE_NULL, OP_STACKDEF = 15 };
-enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7, CH_MARK = 8 };
-enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8 };
+enum { CH_INFO = 1, CH_EVENTS = 2, CH_MAPS = 3, CH_COUNTS = 4, CH_END = 5, CH_STOPPED = 7, CH_MARK = 8, CH_AGG = 9, CH_SERIES = 10 };
+enum { F_STACKS = 1, F_COUNT = 2, F_NOFOLLOW = 4, F_MMAP = 8, F_AGG = 16 };
 #define NOPS 16
 #define NHIST 64
 #define BUF_SIZE (256 * 1024)
@@ -137,6 +139,10 @@ static uint64_t clock_ns(clockid_t c) {
 }
 
 /* ---- state ---- */
+/* A site's counters as one thread changed them (aggregated mode): a free is charged to the site
+   that allocated the block, by the thread that frees it, so one thread's live figures may be
+   negative; their sum over threads is the site's. */
+struct site_ctr { uint64_t calls, bytes; int64_t live_bytes, live_count; };
 struct tbuf {
   struct tbuf *next;
   int free_slot;       /* 1 when its thread has exited: reusable */
@@ -147,6 +153,8 @@ struct tbuf {
   uint64_t prev_addr;
   uintptr_t stack_hi;
   uint64_t calls[NOPS], bytes[NOPS], hist[NHIST];
+  struct site_ctr *sites; /* aggregated mode: this thread's share of each site's counters */
+  uint32_t agg_events;    /* aggregated mode: events since this thread last read the clock */
   struct { uint64_t h; uint32_t id; uint32_t pad; } cache[CACHE_SIZE]; /* hot stacks of this thread */
   struct { uint64_t h; uint32_t id; uint32_t pad; } pcache[CACHE_SIZE]; /* by innermost frames + frame address */
   size_t pos;
@@ -271,9 +279,10 @@ static uint64_t put_clock_pair(uint8_t *dst) {
   return best_t;
 }
 
-/* A small chunk (header + payload ≤ 64 KiB) as one write; a bigger one as two. */
+/* A chunk as one write (so that another thread's flush cannot come between its header and its
+   payload); as two only when no memory could be mapped for it. */
 static int write_chunk(uint32_t type, const void *payload, uint32_t len) {
-  uint8_t *buf = len <= 65536 ? raw_mmap(8 + (size_t)len) : NULL;
+  uint8_t *buf = raw_mmap(8 + (size_t)len);
   if (buf) {
     put_u32(buf, type);
     put_u32(buf + 4, len);
@@ -504,6 +513,331 @@ static uint32_t stack_lookup(struct tbuf *b, uint64_t h, const uintptr_t *ips, i
   return 0; /* table full: an unknown stack */
 }
 
+/* ---- aggregated mode (--aggregate) ----
+ * No events are written: the interposer keeps what the reader would have folded from them,
+ * so a service can be traced for hours in a file of kilobytes (memray's --aggregate, for
+ * native memory). Kept here: each site's calls, bytes and live bytes/blocks (a site is a stack
+ * id, or one site without --stacks; times two: before the main module ran or after), the live
+ * blocks (address → size and site) in a table striped by address so that threads rarely meet,
+ * the process's live bytes and their highest point (exact: one atomic add an event), each
+ * site's live bytes at that high point (copied when the live bytes pass the last copy by 1/32
+ * and 4 KiB, so within ~3% of the peak), at the exit mark, and a series of live bytes (each point the
+ * highest of its period, 10 ms at first, a thousandth of the elapsed time later: ~1000 points
+ * per tenfold of run time). Written (only the sites whose figures changed) ~1 s after the start,
+ * then at periods doubled each time up to ~16 s (a killed program loses at most that), and at exit:
+ *   AGG     ticks mono u64, live bytes, live blocks, peak bytes i64, peak ticks u64,
+ *           final, rows, exit taken (the live columns are at the exit mark), 0 u32 × 4,
+ *           live bytes when the sites' peak figures were copied i64 (0: never),
+ *           then rows {site u32, 0 u32, calls, bytes u64, live bytes, live blocks, bytes and
+ *           blocks at the peak i64}; a later row of a site replaces an earlier one
+ *   SERIES  n u32, 0 u32, then n × {ticks u64, highest live bytes of the period, live bytes i64}
+ * Stacks are still defined in the threads' buffers (EVENTS chunks without events). */
+#define NSTRIPES 256
+#define SITE_SLOTS (2u << TABLE_BITS) /* stack id × 2 + before-main */
+#define SERIES_CAP 4096
+#define AGG_ROW 56
+#define AGG_HDR 72
+struct lentry { uint64_t addr, meta; }; /* meta: size << 22 | site */
+struct stripe { int lock; uint32_t mask; uint64_t count; struct lentry *e; char pad[40]; };
+static struct stripe *stripes;
+static int64_t g_live, g_peak, g_period_max;
+static uint64_t g_peak_ticks;
+static int main_seen;           /* the main module has started (node): sites after it */
+static int agg_lock, snap_lock, series_lock;
+static uint64_t next_agg_ticks, next_point_ticks, agg_t0, agg_m0;
+static int64_t snap_next, peak_copy_bytes;
+static int exit_taken;
+/* per site, summed over threads: the live figures at the peak copy and at the exit mark, and
+   what the last AGG chunk wrote (to write only the sites that changed) */
+static int64_t (*peak_live)[2], (*exit_live)[2];
+static struct site_ctr *written;
+static int64_t (*written_peak)[2];
+static uint64_t agg_period;      /* ticks between AGG chunks: ~1 s, doubled after each up to ~16 s */
+static uint64_t (*series)[3];
+static uint32_t series_n;
+
+static inline uint64_t addr_hash(uint64_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull; }
+
+static inline void spin(int *l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
+}
+static inline void unspin(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+static int agg_setup(void) {
+  stripes = raw_mmap(sizeof(struct stripe) * NSTRIPES);
+  peak_live = raw_mmap(sizeof *peak_live * SITE_SLOTS);
+  exit_live = raw_mmap(sizeof *exit_live * SITE_SLOTS);
+  written = raw_mmap(sizeof *written * SITE_SLOTS);
+  written_peak = raw_mmap(sizeof *written_peak * SITE_SLOTS);
+  series = raw_mmap(sizeof *series * SERIES_CAP);
+  return stripes && peak_live && exit_live && written && written_peak && series;
+}
+
+/* Grows a stripe's table to twice its size (caller holds its lock); 0 when no memory. */
+static int stripe_grow(struct stripe *st) {
+  uint32_t cap = st->e ? (st->mask + 1) * 2 : 1024;
+  struct lentry *e = raw_mmap(sizeof *e * cap);
+  if (!e) return 0;
+  if (st->e) {
+    for (uint32_t i = 0; i <= st->mask; i++) {
+      if (!st->e[i].addr) continue;
+      uint32_t k = (uint32_t)(addr_hash(st->e[i].addr) >> 20) & (cap - 1);
+      while (e[k].addr) k = (k + 1) & (cap - 1);
+      e[k] = st->e[i];
+    }
+    syscall(SYS_munmap, st->e, sizeof *st->e * (st->mask + 1));
+  }
+  st->e = e;
+  st->mask = cap - 1;
+  return 1;
+}
+
+/* Adds a live block; returns the meta of a block that was still at that address (its free was
+   not seen), else 0. */
+static uint64_t live_put(uint64_t addr, uint64_t meta) {
+  struct stripe *st = &stripes[addr_hash(addr) >> 56];
+  spin(&st->lock);
+  if ((!st->e || (st->count + 1) * 2 > (uint64_t)st->mask + 1) && !stripe_grow(st)) { unspin(&st->lock); return 0; }
+  uint32_t k = (uint32_t)(addr_hash(addr) >> 20) & st->mask;
+  while (st->e[k].addr && st->e[k].addr != addr) k = (k + 1) & st->mask;
+  uint64_t old = st->e[k].addr ? st->e[k].meta : 0;
+  if (!st->e[k].addr) st->count++;
+  st->e[k].addr = addr;
+  st->e[k].meta = meta;
+  unspin(&st->lock);
+  return old;
+}
+
+/* Removes a live block; its meta, or 0 when it was not tracked (allocated before tracing). */
+static uint64_t live_take(uint64_t addr) {
+  struct stripe *st = &stripes[addr_hash(addr) >> 56];
+  spin(&st->lock);
+  if (!st->e) { unspin(&st->lock); return 0; }
+  uint32_t k = (uint32_t)(addr_hash(addr) >> 20) & st->mask;
+  while (st->e[k].addr && st->e[k].addr != addr) k = (k + 1) & st->mask;
+  if (!st->e[k].addr) { unspin(&st->lock); return 0; }
+  uint64_t meta = st->e[k].meta;
+  /* deletion by backward shift: later entries of the run move into the hole when their home
+     slot is not between the hole and them */
+  uint32_t hole = k;
+  for (uint32_t j = (k + 1) & st->mask; st->e[j].addr; j = (j + 1) & st->mask) {
+    uint32_t home = (uint32_t)(addr_hash(st->e[j].addr) >> 20) & st->mask;
+    if (((j - home) & st->mask) >= ((j - hole) & st->mask)) { st->e[hole] = st->e[j]; hole = j; }
+  }
+  st->e[hole].addr = 0;
+  st->e[hole].meta = 0;
+  st->count--;
+  unspin(&st->lock);
+  return meta;
+}
+
+/* The number of site slots any thread may have touched. */
+static inline uint32_t site_bound(void) {
+  uint32_t n = 2 * __atomic_load_n(&next_stack_id, __ATOMIC_RELAXED) + 2;
+  return n < SITE_SLOTS ? n : SITE_SLOTS;
+}
+
+/* A site's counters summed over threads. */
+static struct site_ctr site_sum(uint32_t i) {
+  struct site_ctr c = {0, 0, 0, 0};
+  for (struct tbuf *b = __atomic_load_n(&all_bufs, __ATOMIC_ACQUIRE); b; b = b->next) {
+    if (!b->sites) continue;
+    c.calls += b->sites[i].calls; c.bytes += b->sites[i].bytes;
+    c.live_bytes += b->sites[i].live_bytes; c.live_count += b->sites[i].live_count;
+  }
+  return c;
+}
+
+/* Copies each site's live figures into `to` (the peak's, or the exit mark's). */
+static void copy_live(int64_t (*to)[2]) {
+  uint32_t n = site_bound();
+  for (uint32_t i = 0; i < n; i++) { struct site_ctr c = site_sum(i); to[i][0] = c.live_bytes; to[i][1] = c.live_count; }
+}
+
+static void write_series_locked(void) {
+  if (!series_n) return;
+  uint32_t len = 8 + series_n * 24;
+  uint8_t *buf = raw_mmap(len);
+  if (!buf) return;
+  put_u32(buf, series_n);
+  put_u32(buf + 4, 0);
+  memcpy(buf + 8, series, (size_t)series_n * 24);
+  write_chunk(CH_SERIES, buf, len);
+  syscall(SYS_munmap, buf, len);
+  series_n = 0;
+}
+
+/* A point of the live-bytes series, when its period has passed. */
+static void series_point(uint64_t now) {
+  if (now < __atomic_load_n(&next_point_ticks, __ATOMIC_RELAXED) || __atomic_exchange_n(&series_lock, 1, __ATOMIC_ACQUIRE)) return;
+  if (now >= next_point_ticks) {
+    int64_t live = __atomic_load_n(&g_live, __ATOMIC_RELAXED);
+    int64_t hi = __atomic_exchange_n(&g_period_max, live, __ATOMIC_RELAXED);
+    if (series_n == SERIES_CAP) write_series_locked();
+    series[series_n][0] = now; series[series_n][1] = (uint64_t)(hi > live ? hi : live); series[series_n][2] = (uint64_t)live;
+    series_n++;
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC), el = mono > agg_m0 ? mono - agg_m0 : 1;
+    uint64_t period_ns = el / 1000 > 10000000 ? el / 1000 : 10000000;
+    double per_ns = now > agg_t0 ? (double)(now - agg_t0) / (double)el : 1.0;
+    __atomic_store_n(&next_point_ticks, now + (uint64_t)(period_ns * per_ns), __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&series_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Writes the sites that changed since the last AGG chunk (every site with `final`), after the
+   threads' buffers (the stacks they define) and the series. Caller holds agg_lock. */
+static void write_agg_locked(int final, uint64_t now) {
+  for (struct tbuf *b = __atomic_load_n(&all_bufs, __ATOMIC_ACQUIRE); b; b = b->next) { lock(b); flush_locked(b); unlock(b); }
+  spin(&series_lock);
+  write_series_locked();
+  unspin(&series_lock);
+  uint32_t n = site_bound(), rows = 0;
+  /* a site's row is written when its counters or its share of the peak changed */
+#define CHANGED(i, c) (final || memcmp(&(c), &written[i], sizeof(c)) != 0 || peak_live[i][0] != written_peak[i][0] || peak_live[i][1] != written_peak[i][1])
+  for (uint32_t i = 0; i < n; i++) {
+    struct site_ctr c = site_sum(i);
+    if (c.calls && CHANGED(i, c)) rows++;
+  }
+  size_t len = AGG_HDR + (size_t)rows * AGG_ROW;
+  if (len > UINT32_MAX - 16) return;
+  uint8_t *buf = raw_mmap(len);
+  if (!buf) return;
+  put_clock_pair(buf);
+  int64_t live = 0, count = 0;
+  uint8_t *p = buf + AGG_HDR;
+  int use_exit = __atomic_load_n(&exit_taken, __ATOMIC_ACQUIRE);
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    struct site_ctr c = site_sum(i);
+    live += c.live_bytes; count += c.live_count;
+    if (!c.calls || k == rows || !CHANGED(i, c)) continue;
+    written[i] = c;
+    written_peak[i][0] = peak_live[i][0]; written_peak[i][1] = peak_live[i][1];
+    put_u32(p, i); put_u32(p + 4, 0);
+    put_u64(p + 8, c.calls); put_u64(p + 16, c.bytes);
+    put_u64(p + 24, (uint64_t)(use_exit ? exit_live[i][0] : c.live_bytes));
+    put_u64(p + 32, (uint64_t)(use_exit ? exit_live[i][1] : c.live_count));
+    put_u64(p + 40, (uint64_t)peak_live[i][0]); put_u64(p + 48, (uint64_t)peak_live[i][1]);
+    p += AGG_ROW;
+    k++;
+  }
+  put_u64(buf + 16, (uint64_t)live); put_u64(buf + 24, (uint64_t)count);
+  put_u64(buf + 32, (uint64_t)__atomic_load_n(&g_peak, __ATOMIC_RELAXED)); put_u64(buf + 40, g_peak_ticks);
+  put_u32(buf + 48, (uint32_t)final); put_u32(buf + 52, k);
+  put_u32(buf + 56, (uint32_t)use_exit); put_u32(buf + 60, 0);
+  put_u64(buf + 64, (uint64_t)peak_copy_bytes);
+  write_chunk(CH_AGG, buf, (uint32_t)(AGG_HDR + (size_t)k * AGG_ROW));
+  syscall(SYS_munmap, buf, len);
+  if (agg_period < 16 * FLUSH_TICKS) agg_period *= 2;
+  next_agg_ticks = now + agg_period;
+#undef CHANGED
+}
+
+/* A new high point of live bytes: kept exactly; each site's share copied when it passed the
+   last copy by 1/32 (and 4 KiB). */
+static void note_peak(int64_t live, uint64_t now) {
+  int64_t p = __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
+  while (live > p) {
+    if (__atomic_compare_exchange_n(&g_peak, &p, live, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      g_peak_ticks = now;
+      if (live >= __atomic_load_n(&snap_next, __ATOMIC_RELAXED) && !__atomic_exchange_n(&snap_lock, 1, __ATOMIC_ACQUIRE)) {
+        copy_live(peak_live);
+        int64_t step = live / 32 > 4096 ? live / 32 : 4096;
+        __atomic_store_n(&snap_next, live + step, __ATOMIC_RELAXED);
+        peak_copy_bytes = live;
+        __atomic_store_n(&snap_lock, 0, __ATOMIC_RELEASE);
+      }
+      return;
+    }
+  }
+}
+
+/* Called at the exit mark: the live columns are what lived then (node frees its heap after). */
+static void agg_exit_mark(void) {
+  if (!(flags & F_AGG) || !stripes) return;
+  spin(&snap_lock);
+  copy_live(exit_live);
+  __atomic_store_n(&exit_taken, 1, __ATOMIC_RELEASE);
+  unspin(&snap_lock);
+}
+
+static struct site_ctr *thread_sites(struct tbuf *b) {
+  if (UNLIKELY(!b->sites)) b->sites = raw_mmap(sizeof *b->sites * SITE_SLOTS);
+  return b->sites;
+}
+
+/* One event folded in place (caller holds in_hook). */
+static void aggregate(struct tbuf *b, int op, uint64_t size, const void *addr, const void *old, void **fp) {
+  struct site_ctr *sites = thread_sites(b);
+  if (!sites || !stripes) return;
+  int64_t delta = 0;
+  int grew = 0;
+  uint64_t gone = 0;
+  if (op == OP_FREE || op == OP_MUNMAP) gone = addr ? live_take((uint64_t)(uintptr_t)addr) : 0;
+  else if (op == OP_REALLOC && old) gone = live_take((uint64_t)(uintptr_t)old);
+  if (gone) {
+    struct site_ctr *c = &sites[gone & ((1u << 22) - 1)];
+    c->live_bytes -= (int64_t)(gone >> 22); c->live_count--;
+    delta -= (int64_t)(gone >> 22);
+  }
+  if (op != OP_FREE && op != OP_MUNMAP && addr) {
+    uint32_t sid = 0;
+    if (flags & F_STACKS) { /* frees need no stack: the block's site is in the table */
+      lock(b);
+      if (b->pos + 1200 > BUF_SIZE || b->pos + 1200 > room) flush_locked(b);
+      sid = stack_id(b, fp);
+      unlock(b);
+    }
+    uint32_t site = sid * 2 + (__atomic_load_n(&main_seen, __ATOMIC_RELAXED) ? 0 : 1);
+    if (site >= SITE_SLOTS) site = 1;
+    uint64_t sz = size < (1ull << 42) ? size : (1ull << 42) - 1;
+    struct site_ctr *c = &sites[site];
+    c->calls++; c->bytes += size; c->live_bytes += (int64_t)sz; c->live_count++;
+    delta += (int64_t)sz;
+    uint64_t before = live_put((uint64_t)(uintptr_t)addr, sz << 22 | site);
+    if (before) { /* a block whose free was not seen: it is gone now */
+      struct site_ctr *o = &sites[before & ((1u << 22) - 1)];
+      o->live_bytes -= (int64_t)(before >> 22); o->live_count--;
+      delta -= (int64_t)(before >> 22);
+    }
+    grew = 1;
+  }
+  if (!delta && !grew) return;
+  int64_t live = __atomic_add_fetch(&g_live, delta, __ATOMIC_RELAXED);
+  if (live > __atomic_load_n(&g_period_max, __ATOMIC_RELAXED)) __atomic_store_n(&g_period_max, live, __ATOMIC_RELAXED);
+  int peak = live > __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
+  if (!peak && ++b->agg_events < 64) return;
+  b->agg_events = 0;
+  uint64_t now = ticks();
+  if (peak) note_peak(live, now);
+  series_point(now);
+  if (now >= __atomic_load_n(&next_agg_ticks, __ATOMIC_RELAXED) && !__atomic_load_n(&events_off, __ATOMIC_RELAXED)
+      && !__atomic_exchange_n(&agg_lock, 1, __ATOMIC_ACQUIRE)) {
+    if (now >= next_agg_ticks) write_agg_locked(0, now);
+    __atomic_store_n(&agg_lock, 0, __ATOMIC_RELEASE);
+  }
+}
+
+/* The aggregate's state starts afresh (a forked child: its parent's blocks are not its own to count). */
+static void agg_reset(void) {
+  if (stripes) {
+    for (int i = 0; i < NSTRIPES; i++) if (stripes[i].e) syscall(SYS_munmap, stripes[i].e, sizeof(struct lentry) * (stripes[i].mask + 1));
+    syscall(SYS_munmap, stripes, sizeof(struct stripe) * NSTRIPES);
+    syscall(SYS_munmap, peak_live, sizeof *peak_live * SITE_SLOTS);
+    syscall(SYS_munmap, exit_live, sizeof *exit_live * SITE_SLOTS);
+    syscall(SYS_munmap, written, sizeof *written * SITE_SLOTS);
+    syscall(SYS_munmap, written_peak, sizeof *written_peak * SITE_SLOTS);
+    syscall(SYS_munmap, series, sizeof *series * SERIES_CAP);
+  }
+  for (struct tbuf *b = all_bufs; b; b = b->next) if (b->sites) { syscall(SYS_munmap, b->sites, sizeof *b->sites * SITE_SLOTS); b->sites = NULL; }
+  g_live = g_peak = g_period_max = 0; g_peak_ticks = 0;
+  agg_lock = snap_lock = series_lock = 0;
+  snap_next = 0; peak_copy_bytes = 0; exit_taken = 0; series_n = 0;
+  agg_t0 = ticks(); agg_m0 = clock_ns(CLOCK_MONOTONIC);
+  agg_period = FLUSH_TICKS; next_agg_ticks = agg_t0 + agg_period; next_point_ticks = 0;
+  if (!agg_setup()) stripes = NULL;
+}
+
 static inline int log2_bucket(uint64_t n) { return n ? 64 - __builtin_clzll(n) : 0; }
 
 static __attribute__((noinline)) void record(int op, uint64_t size, const void *addr, const void *old, void **fp) {
@@ -520,6 +854,11 @@ static __attribute__((noinline)) void record(int op, uint64_t size, const void *
     if (op == OP_FREE) {
       if (!addr || size < min_size) { in_hook--; return; }
     } else if (size < min_size && !(op == OP_REALLOC && old)) { in_hook--; return; }
+  }
+  if (flags & F_AGG) {
+    if (!__atomic_load_n(&events_off, __ATOMIC_RELAXED)) aggregate(b, op, size, addr, old, fp);
+    in_hook--;
+    return;
   }
   lock(b);
   if (UNLIKELY(!__atomic_load_n(&rec_on, __ATOMIC_RELAXED) || __atomic_load_n(&events_off, __ATOMIC_RELAXED))) { unlock(b); in_hook--; return; }
@@ -717,6 +1056,8 @@ static int take_mark(const char *path) {
   if (strncmp(path, private_dir, dl) != 0 || strncmp(path + dl, "/mark-", 6) != 0) return 0;
   const char *label = path + dl + 6;
   size_t n = str_len(label);
+  if (strcmp(label, "memtrace%3Amain") == 0) __atomic_store_n(&main_seen, 1, __ATOMIC_RELAXED);
+  else if (strcmp(label, "memtrace%3Aexit") == 0) { in_hook++; agg_exit_mark(); in_hook--; }
   if (n > 400) n = 400;
   uint8_t c[16 + 400];
   put_clock_pair(c);
@@ -898,6 +1239,7 @@ static void child_after_fork(void) {
   if (tb && tb != DEAD) { tb->tid = (uint32_t)syscall(SYS_gettid); tb->prev_addr = 0; }
   if (table) { syscall(SYS_munmap, table, sizeof(struct slot) << TABLE_BITS); table = raw_mmap(sizeof(struct slot) << TABLE_BITS); }
   next_stack_id = 1;
+  if (flags & F_AGG) agg_reset();
   start_file();
   if (out_fd >= 0) __atomic_store_n(&rec_on, 1, __ATOMIC_RELEASE);
   in_hook--;
@@ -936,6 +1278,7 @@ __attribute__((constructor)) static void init(void) {
   if (flags & F_NOFOLLOW) drop_self_from_preload();
   pthread_key_create(&tkey, thread_done);
   if (flags & F_STACKS) table = raw_mmap(sizeof(struct slot) << TABLE_BITS);
+  if (flags & F_AGG) agg_reset();
   pthread_atfork(NULL, NULL, child_after_fork);
   start_file();
   if (out_fd >= 0) __atomic_store_n(&rec_on, 1, __ATOMIC_RELEASE);
@@ -957,6 +1300,7 @@ __attribute__((destructor)) static void fini(void) {
   /* after a failed write the totals are still written when they fit (a file-size limit keeps
      room for them): the per-function counts then cover the whole run, the events stop early */
   int stopped = write_failed;
+  if ((flags & F_AGG) && stripes && !stopped) { spin(&agg_lock); write_agg_locked(1, ticks()); unspin(&agg_lock); }
   write_failed = 0;
   uint8_t counts[(NOPS * 2 + NHIST) * 8];
   for (int i = 0; i < NOPS; i++) { put_u64(counts + i * 8, calls[i]); put_u64(counts + (NOPS + i) * 8, bytes[i]); }

@@ -109,6 +109,68 @@ test('counting mode and --min-size keep exact totals', () => {
   assert.equal(t.peakBytes, 13000);
 });
 
+test('--aggregate: no events written, the same counts, peak and live blocks by call site as the event trace', () => {
+  const exe = join(work, 'known');
+  const r = run(['malloc', '--stacks', '--aggregate', '-o', 'known-agg.bin', '--', exe]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'ok\n');
+  assert.match(r.stderr, /stacks mode, aggregated\)/);
+  const a = report('known-agg.bin'), e = report('known.bin');
+  assert.equal(a.aggregated, true);
+  assert.equal(a.events, 0);
+  for (const k of ['allocations', 'frees', 'freeNull', 'bytesAllocated', 'peakBytes', 'liveAtExitBytes', 'liveAtExitCount']) assert.equal(a[k], e[k], k);
+  assert.deepEqual(a.functions, e.functions);
+  const sites = (s) => s.topSitesByBytes.map((x) => [x.frames[0], x.calls, x.bytes, x.liveBytes, x.liveCount]);
+  assert.deepEqual(sites(a), sites(e));
+  // live by site at the peak: the 9000 B kept and the 5000 B realloc'd block, on their sites
+  assert.deepEqual(a.livePeakBySite.map((x) => [x.frames[0], x.peakBytes]).sort(), [['keep_big (known)', 8000], ['keep_small (known)', 1000], ['main (known)', 5000]]);
+  // refused: a window (no events to cut) and --count-only beside it, one line, exit 2
+  for (const args of [['--aggregate', '--since', '1ms'], ['--aggregate', '--count-only']]) {
+    const bad = run(['malloc', ...args, '-o', 'bad-agg.bin', '--', exe]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  }
+  const late = run(['report', 'known-agg.bin', '--since', '1ms']);
+  assert.equal(late.code, 2);
+  assert.match(late.stderr, /recorded with --aggregate, it keeps no events/);
+});
+
+test('--aggregate on 4 threads freeing each other\'s blocks: exact per site, a trace of kilobytes', () => {
+  const exe = cc('threads.c', 'threads', ['-pthread']);
+  const rec = run(['malloc', '--stacks', '-o', 'threads.bin', '--', exe]);
+  const agg = run(['malloc', '--stacks', '--aggregate', '-o', 'threads-agg.bin', '--', exe]);
+  assert.equal(rec.code, 0, rec.stderr);
+  assert.equal(agg.code, 0, agg.stderr);
+  const a = report('threads-agg.bin'), e = report('threads.bin');
+  const bySite = (s) => Object.fromEntries(s.topSitesByBytes.filter((x) => /^alloc_[ab] /.test(x.frames[0])).map((x) => [x.frames[0], [x.calls, x.bytes, x.liveBytes, x.liveCount]]));
+  assert.deepEqual(bySite(a), { 'alloc_a (threads)': [80000, 80000 * 48, 0, 0], 'alloc_b (threads)': [40000, 40000 * 1000, 20000 * 1000, 20000] });
+  assert.deepEqual(bySite(a), bySite(e));
+  // every block of alloc_a lives until the barrier: the peak is exact, the copy by site within 1/32 of it
+  assert.equal(a.peakBytes, e.peakBytes);
+  const atPeak = Object.fromEntries(a.livePeakBySite.map((x) => [x.frames[0], x.peakBytes]));
+  assert.ok(atPeak['alloc_a (threads)'] + atPeak['alloc_b (threads)'] >= a.peakBytes * (1 - 1 / 32) - 4096, JSON.stringify(atPeak));
+  const sizes = [statSync(join(work, 'threads.bin')).size, statSync(join(work, 'threads-agg.bin')).size];
+  assert.ok(sizes[1] < 64 * 1024 && sizes[1] * 20 < sizes[0], `trace ${sizes[1]} B aggregated, ${sizes[0]} B of events`);
+});
+
+test('node --stacks --aggregate: the JS view puts the allocating function first with its live Buffers', () => {
+  const prog = join(fixtures, 'buffers-known.mjs');
+  const r = run(['malloc', '--stacks', '--aggregate', '-o', 'js-agg.bin', '--', process.execPath, prog], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '1500\n');
+  const s = report('js-agg.bin');
+  const first = s.unfreedBySite[0];
+  assert.match(first.label, /^makeBuffers \(.*buffers-known\.mjs:6\)$/);
+  const pct = Number(process.versions.node.split('.')[0]) >= 22 ? 50 : 1; // see the JS view test above
+  const buffers = first.native.filter((n) => n.frame.startsWith('node::NodeArrayBufferAllocator::')).reduce((a, n) => a + n.liveCount, 0);
+  assert.ok(buffers <= 1500 && within(buffers, 1500, pct), `live Buffers ${buffers}`);
+  assert.ok(s.startup.calls > 1000, 'start-up apart');
+  assert.equal(s.livePeakBySite[0].label, first.label);
+  // memtrace's own code in the program (its marks, called by the user's code) is charged to its caller
+  assert.equal(s.topSitesByBytes[0].label, first.label);
+  assert.ok(s.topSitesByBytes.every((x) => !/^epochNow /.test(x.label)), s.topSitesByBytes.map((x) => x.label).join('\n'));
+});
+
 test('python3: traced without crashing, counts within 1% of glibc mtrace on the same program', () => {
   const py = python();
   const env = { ...process.env, PYTHONHASHSEED: '0' };

@@ -20,6 +20,7 @@ export function register(program: Command): void {
       ['memtrace malloc -- ./server', 'every malloc/free of any program'],
       ['memtrace malloc --stacks -o m.bin -- node app.js', 'with stacks naming JS functions'],
       ['memtrace malloc --count-only -- make', 'totals only, a whole build'],
+      ['memtrace malloc --stacks --aggregate -- node server.js', 'a long-running service: live memory by JS function, no event log'],
       ['memtrace report m.bin --format html', 'live heap chart and call sites'],
     ]))
     .description('every malloc/free of any program (LD_PRELOAD interposer), optionally with stacks naming JS functions')
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('--stacks', 'record a stack per event (node: JIT frames named through --perf-basic-prof)')
     .option('--min-size <size>', 'drop events of smaller blocks, e.g. 4k (totals still count every call)')
     .option('--count-only', 'keep per-function totals and the size histogram only (cheapest)')
+    .option('--aggregate', 'write no events: keep per-site counters, the live blocks and the peak in the program (a trace of kilobytes, for long runs)')
     .option('--no-follow', 'do not trace programs the command forks or execs')
     .option('--mmap', 'also record anonymous mmap/munmap')
     .option('-o, --output <file>', 'trace file (default memtrace-malloc-DATE-TIME-PID.bin here; other processes write FILE.PID)')
@@ -35,11 +37,11 @@ export function register(program: Command): void {
   for (const o of viewOptions()) cmd.addOption(o);
   cmd
     .passThroughOptions()
-    .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string; by?: string; startup?: boolean; since?: string; until?: string }) => {
+    .action(async (command: string[], opts: { stacks?: boolean; minSize?: string; countOnly?: boolean; aggregate?: boolean; follow: boolean; mmap?: boolean; output?: string; top: string; by?: string; startup?: boolean; since?: string; until?: string }) => {
       const minSize = opts.minSize !== undefined ? parseBytes(opts.minSize, '--min-size', { max: MAX_MIN_SIZE }) : undefined;
       const top = parseTop(opts.top);
       const result = await traceMalloc(command, {
-        stacks: opts.stacks, minSize, countOnly: opts.countOnly, follow: opts.follow, mmap: opts.mmap,
+        stacks: opts.stacks, minSize, countOnly: opts.countOnly, aggregate: opts.aggregate, follow: opts.follow, mmap: opts.mmap,
         output: opts.output, top, ...parseView(opts),
       });
       const err = process.stderr;

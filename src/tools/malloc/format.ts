@@ -11,6 +11,12 @@
 //   5 END      ticks mono u64           6 SYMBOLS JSON {image: [[ip, name]…]} appended by memtrace
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
 //   8 MARK     ticks mono u64, label (utf8, URI-encoded): a mark; 'memtrace:main' ends start-up
+//   9 AGG      (aggregated mode: no events) ticks mono u64, live bytes, live blocks, peak bytes
+//              i64, peak ticks u64, final rows exitTaken 0 u32, live bytes at the sites' peak
+//              copy i64; rows {site u32 (stack id × 2 + before main), 0 u32, calls bytes u64,
+//              live bytes, live blocks, bytes and blocks at the peak i64}: a later row of a
+//              site replaces an earlier one
+//  10 SERIES   (aggregated mode) n u32, 0 u32, n × {ticks u64, highest live bytes of the period, live bytes i64}
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
 import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -26,7 +32,7 @@ import { formatDuration } from '../../core/units.js';
 /** The first bytes of a malloc trace. */
 export const MAGIC = 'MTMALLOC';
 /** Interposer flag bits (MEMTRACE_MALLOC_FLAGS). */
-export const FLAGS = { stacks: 1, countOnly: 2, noFollow: 4, mmap: 8 } as const;
+export const FLAGS = { stacks: 1, countOnly: 2, noFollow: 4, mmap: 8, aggregate: 16 } as const;
 /** Names of the operations, by op code. */
 export const OPS = ['', 'malloc', 'calloc', 'realloc', 'free', 'posix_memalign', 'aligned_alloc', 'memalign', 'valloc', 'pvalloc', 'mmap', 'munmap', 'free(NULL)'];
 const OP_REALLOC = 3, OP_FREE = 4, OP_MUNMAP = 11, OP_STACKDEF = 15;
@@ -60,7 +66,7 @@ export interface MallocAnalysis {
   /** Live bytes over time (ms since start; each point the highest in its slice). */
   timeline: { t: number[]; live: number[] };
   /** Call sites (innermost frame first), with what they allocated and what was still live at exit; `startup` for allocations before the main module ran. */
-  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup: boolean }>;
+  sites: Array<{ frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup: boolean; peakBytes?: number; peakCount?: number }>;
   /** Marks placed by the program (ms since start), start-up's end among them as 'memtrace:main'. */
   marks: Array<{ t: number; label: string }>;
   warnings: string[];
@@ -70,6 +76,9 @@ interface Scan {
   images: Array<MallocImage & { startTicks: number; startMono: number; maps?: string; counts?: Buffer; symbols?: Array<[number, string]> }>;
   pairs: Array<[number, number]>;
   events: Array<{ offset: number; length: number; image: number }>;
+  /** AGG and SERIES chunks (aggregated mode). */
+  aggs: Array<{ offset: number; length: number; image: number }>;
+  series: Array<{ offset: number; length: number; image: number }>;
   endTicks: number;
   ended: boolean;
   stopped?: { ticks: number; errno: number };
@@ -84,7 +93,8 @@ const u64 = (b: Buffer, o: number) => Number(b.readBigUInt64LE(o));
 
 /** Chunk lengths the interposer always writes (COUNTS, END, STOPPED); INFO and EVENTS have a minimum. */
 const FIXED_LEN: Record<number, number> = { 4: (2 * NOPS + NHIST) * 8, 5: 16, 7: 24 };
-const MIN_LEN: Record<number, number> = { 1: 64, 2: 40, 8: 16 };
+const MIN_LEN: Record<number, number> = { 1: 64, 2: 40, 8: 16, 9: 72, 10: 8 };
+const AGG_HDR = 72, AGG_ROW = 56, POINT = 24;
 /** Bounds a sane trace keeps: block sizes and addresses of a 64-bit process, stack ids of the table. */
 const MAX_SIZE = 2 ** 48, MAX_ADDR = 2 ** 57, MAX_STACK_ID = 2 ** 21, MAX_FRAMES = 64;
 
@@ -115,13 +125,13 @@ function scan(fd: number, path: string): Scan {
   const head = readAt(fd, 0, 16);
   if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
   if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
-  const s: Scan = { images: [], pairs: [], events: [], marks: [], endTicks: 0, ended: false, hasSymbols: false, size };
+  const s: Scan = { images: [], pairs: [], events: [], aggs: [], series: [], marks: [], endTicks: 0, ended: false, hasSymbols: false, size };
   let pos = 16;
   while (pos < size) {
     const h = readAt(fd, pos, 8);
     if (h.length < 8) { s.cutAt = pos; break; }
     const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
-    if (type === 0 || type > 8) throw corrupt(path, `unknown chunk type ${type}`, pos);
+    if (type === 0 || type > 10) throw corrupt(path, `unknown chunk type ${type}`, pos);
     if (pos + 8 + len > size) { s.cutAt = pos; break; }
     if ((FIXED_LEN[type] !== undefined && len !== FIXED_LEN[type]) || len < (MIN_LEN[type] ?? 0)) throw corrupt(path, `a chunk of type ${type} has ${len} bytes`, pos);
     const body = pos + 8;
@@ -137,7 +147,7 @@ function scan(fd: number, path: string): Scan {
         startTicks: u64(b, 24), startMono: u64(b, 32), startReal: u64(b, 40) / 1e6, minSize: u64(b, 48),
         command, hostname: b.toString('utf8', 64 + cmdLen, 64 + cmdLen + hostLen),
       };
-      if (image.flags > 15) throw corrupt(path, `unknown flags ${image.flags}`, pos);
+      if (image.flags > 31) throw corrupt(path, `unknown flags ${image.flags}`, pos);
       s.images.push(image);
       s.pairs.push([image.startTicks, image.startMono]);
     } else if (img < 0) {
@@ -167,6 +177,13 @@ function scan(fd: number, path: string): Scan {
       try { label = decodeURIComponent(b.toString('utf8', 16)); } catch { label = b.toString('utf8', 16); }
       s.marks.push({ ticks: u64(b, 0), label, image: img });
       s.pairs.push([u64(b, 0), u64(b, 8)]);
+    } else if (type === 9) {
+      const b = readAt(fd, body, 16);
+      s.pairs.push([u64(b, 0), u64(b, 8)]);
+      s.endTicks = Math.max(s.endTicks, u64(b, 0));
+      s.aggs.push({ offset: body, length: len, image: img });
+    } else if (type === 10) {
+      s.series.push({ offset: body, length: len, image: img });
     } else if (type === 7) {
       const b = readAt(fd, body, 24);
       s.stopped = { ticks: u64(b, 0), errno: b.readUInt32LE(16) };
@@ -442,6 +459,77 @@ function foldChunk(f: Fold, b: Buffer, c: ChunkContext): { decoded: number; tick
   return { decoded, ticks };
 }
 
+/** What the AGG and SERIES chunks of an aggregated trace say (the last row of each site wins). */
+interface Aggregates { peak: number; peakTicks: number; liveNow: number; countNow: number; points: Array<[number, number, number]>; peakBy: Map<number, { bytes: number; count: number }>; peakCopyBytes: number }
+
+/**
+ * Folds an aggregated trace's rows into `f` (calls and bytes per site, the live columns) as the
+ * events would have been: a site before the main module ran is start-up only where the image
+ * has that mark.
+ */
+function foldAggregates(fd: number, s: Scan, path: string, f: Fold, mainMs: Map<number, number>): Aggregates {
+  const out: Aggregates = { peak: 0, peakTicks: 0, liveNow: 0, countNow: 0, points: [], peakBy: new Map(), peakCopyBytes: 0 };
+  const i64 = (b: Buffer, o: number) => Number(b.readBigInt64LE(o));
+  const rowsOf = new Map<number, Map<number, Buffer>>();
+  const last = new Map<number, { live: number; count: number }>();
+  for (const ch of s.aggs) {
+    const b = readAt(fd, ch.offset, ch.length);
+    const bad = (what: string) => corrupt(path, what, ch.offset - 8);
+    const final = b.readUInt32LE(48), rows = b.readUInt32LE(52), exitTaken = b.readUInt32LE(56);
+    if (final > 1 || exitTaken > 1 || AGG_HDR + rows * AGG_ROW !== ch.length) throw bad(`an aggregate of ${rows} rows in ${ch.length} bytes`);
+    const peak = i64(b, 32);
+    if (peak < 0 || peak > MAX_SIZE) throw bad(`a peak of ${peak} bytes`);
+    if (peak >= out.peak) { out.peak = peak; out.peakTicks = u64(b, 40); }
+    out.peakCopyBytes = Math.max(out.peakCopyBytes, i64(b, 64));
+    last.set(ch.image, { live: Math.max(0, i64(b, 16)), count: Math.max(0, i64(b, 24)) });
+    let rowsHere = rowsOf.get(ch.image);
+    if (!rowsHere) rowsOf.set(ch.image, (rowsHere = new Map()));
+    for (let k = 0; k < rows; k++) {
+      const r = b.subarray(AGG_HDR + k * AGG_ROW, AGG_HDR + (k + 1) * AGG_ROW);
+      const site = r.readUInt32LE(0);
+      if (site >= MAX_STACK_ID || r.readUInt32LE(4) !== 0 || u64(r, 16) > MAX_SIZE * 2 ** 14) throw bad(`a row of site ${site}`);
+      rowsHere.set(site, r);
+    }
+  }
+  for (const [image, rows] of rowsOf) {
+    const imgKey = image * 2 ** 21;
+    for (const [site, r] of rows) {
+      const key = imgKey + Math.floor(site / 2) + (site % 2 === 1 && mainMs.has(image) ? STARTUP_KEY : 0);
+      let st = f.sites.get(key);
+      if (!st) f.sites.set(key, (st = { calls: 0, bytes: 0 }));
+      st.calls += u64(r, 8);
+      st.bytes += u64(r, 16);
+      const liveBytes = Math.max(0, i64(r, 24)), liveCount = Math.max(0, i64(r, 32));
+      if (liveBytes > 0 || liveCount > 0) {
+        let l = f.liveBy.get(key);
+        if (!l) f.liveBy.set(key, (l = { bytes: 0, count: 0 }));
+        l.bytes += liveBytes;
+        l.count += liveCount;
+      }
+      const pb = Math.max(0, i64(r, 40)), pc = Math.max(0, i64(r, 48));
+      if (pb > 0 || pc > 0) {
+        const p = out.peakBy.get(key);
+        if (p) { p.bytes += pb; p.count += pc; } else out.peakBy.set(key, { bytes: pb, count: pc });
+      }
+    }
+  }
+  const lastImage = s.images.length - 1;
+  const end = last.get(lastImage);
+  if (end) { out.liveNow = end.live; out.countNow = end.count; }
+  for (const ch of s.series) {
+    const b = readAt(fd, ch.offset, ch.length);
+    const n = b.readUInt32LE(0);
+    if (8 + n * POINT !== ch.length) throw corrupt(path, `a series of ${n} points in ${ch.length} bytes`, ch.offset - 8);
+    for (let k = 0; k < n; k++) {
+      const o = 8 + k * POINT;
+      const hi = i64(b, o + 8), now = i64(b, o + 16);
+      if (hi > MAX_SIZE || now > MAX_SIZE) throw corrupt(path, `a series point of ${hi} bytes`, ch.offset - 8);
+      out.points.push([u64(b, o), Math.max(0, hi), Math.max(0, now)]);
+    }
+  }
+  return out;
+}
+
 function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis {
   const s = scan(fd, path);
   const warnings: string[] = [];
@@ -471,6 +559,10 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
   // the window whose allocations still live at its end fill the "live" columns: by default all
   // of the run up to where the program began to exit (node: before teardown frees its heap)
+  const aggregated = s.images.some((img) => img.flags & FLAGS.aggregate);
+  if (aggregated && (options.since !== undefined || options.until !== undefined)) {
+    throw new UsageError(`${options.since !== undefined ? '--since' : '--until'}: ${path} was recorded with --aggregate, it keeps no events (only the live blocks at the exit and at the peak)`);
+  }
   const win = windowOf(s, toMs, durationMs, options, path);
   const f = new Fold(binMs, win.fromMs, win.toMs, { m0, t0, slope, mono0 });
   const { live, liveBy } = f;
@@ -505,6 +597,9 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     lastTicks = Math.max(lastTicks, r.ticks);
   }
 
+  const agg = aggregated ? foldAggregates(fd, s, path, f, mainMs) : undefined;
+  if (agg) lastTicks = Math.max(lastTicks, ...s.aggs.map((c) => u64(readAt(fd, c.offset, 8), 0)));
+
   // per-function totals and histogram: the exact counters an image wrote at exit, else its events
   const fnCalls = new Float64Array(NOPS), fnBytes = new Float64Array(NOPS), hist = new Float64Array(NHIST);
   s.images.forEach((img, i) => {
@@ -517,7 +612,22 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (!c && (img.flags & FLAGS.countOnly)) warnings.push(`process ${img.pid} (${img.command.join(' ')}) did not exit normally: counting mode keeps totals only until exit, none were written`);
   });
 
-  // peak and timeline from the time slices
+  // peak and timeline from the time slices (aggregated: the interposer's series and exact peak)
+  if (agg) {
+    // each point: the highest live bytes of its period and the level at its end, as the slices'
+    // net change and highest prefix; the trace's end at the live bytes left then
+    const points = agg.points.map(([ticks, hi, now]) => [toMs(ticks), hi, now] as const);
+    if (s.ended) points.push([durationMs, agg.liveNow, agg.liveNow]);
+    points.sort((a, b) => a[0] - b[0]);
+    let level = 0, bin = -1, start = 0;
+    for (const [ms, hi, now] of points) {
+      const b = Math.min(FINE_BINS, Math.max(0, Math.floor(ms / binMs)));
+      if (b !== bin) { bin = b; start = level; }
+      f.net[b]! += now - level;
+      f.maxPre[b] = Math.max(f.maxPre[b]!, hi - start, now - start);
+      level = now;
+    }
+  }
   let cum = 0, peak = 0, peakBin = 0;
   const group = Math.ceil((FINE_BINS + 1) / CHART_POINTS);
   const timeline = { t: [] as number[], live: [] as number[] };
@@ -533,6 +643,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
       groupMax = cum;
     }
   }
+
+  if (agg) { peak = agg.peak; peakBin = Math.min(FINE_BINS, Math.max(0, Math.floor(toMs(agg.peakTicks) / binMs))); }
 
   // blocks live at exit: live at the window's end when allocated in it
   let liveAtExit = 0;
@@ -580,6 +692,8 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     if (st) { e.calls += st.calls; e.bytes += st.bytes; }
     const l = liveBy.get(siteKey);
     if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
+    const p = agg?.peakBy.get(siteKey);
+    if (agg) { e.peakBytes = (e.peakBytes ?? 0) + (p?.bytes ?? 0); e.peakCount = (e.peakCount ?? 0) + (p?.count ?? 0); }
   }
 
   // how the trace ends
@@ -599,7 +713,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   } else if (!s.ended) {
     endedBy = 'no-exit';
     stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
-    warnings.push(`the program ended without exit (killed, _exit or exec): events after its last flush, at ${stoppedAtMs.toFixed(1)} ms, are missing`);
+    warnings.push(`the program ended without exit (killed, _exit or exec): ${agg ? 'what it did after the aggregate was last written' : 'events after its last flush'}, at ${stoppedAtMs.toFixed(1)} ms, ${agg ? 'is' : 'are'} missing`);
   }
 
   const first = s.images[0]!;
@@ -624,8 +738,9 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     bytesAllocated: [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnBytes[k]!, 0),
     peakBytes: peak,
     peakMs: Math.round(peakBin * binMs * 1000) / 1000,
-    liveAtExitBytes: liveAtExit,
-    liveAtExitCount: live.size,
+    liveAtExitBytes: agg ? agg.liveNow : liveAtExit,
+    liveAtExitCount: agg ? agg.countNow : live.size,
+    ...(agg ? { aggregated: true, peakCopyBytes: agg.peakCopyBytes } : {}),
     unknownFrees: f.unknownFrees,
     endedBy,
     ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),

@@ -29,6 +29,8 @@ export interface MallocOptions {
   follow?: boolean;
   /** Also record anonymous mmap/munmap. */
   mmap?: boolean;
+  /** Write no events: the interposer keeps per-site counters, the live blocks and the peak (a trace of kilobytes for hours of running). */
+  aggregate?: boolean;
   /** Trace file of the first process (default memtrace-malloc-DATE-PID.bin in the cwd); others write FILE.PID. */
   output?: string;
   /** Environment of the command (default process.env). */
@@ -141,6 +143,8 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   // the view as memtrace report reads it ("2s" is a time there, here too), refused before the run when it cannot be given
   const view = parseView({ by: options.by, startup: options.startup, since: options.since, until: options.until });
   checkView(view, options.countOnly ? 'count' : options.stacks ? 'stacks' : 'record');
+  if (options.aggregate && options.countOnly) throw new UsageError('--aggregate and --count-only: choose one (--count-only keeps totals only, --aggregate adds the live blocks and the peak)');
+  if (options.aggregate && (view.since !== undefined || view.until !== undefined)) throw new UsageError(`${view.since !== undefined ? '--since' : '--until'} needs events: --aggregate keeps none (only the live blocks at the exit and at the peak)`);
   options = { ...options, ...view };
 
   // Checked before the run, created or changed in nothing: the interposer reads its file back.
@@ -155,7 +159,7 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
 
   const runId = randomBytesSync(6).readUIntBE(0, 6);
   const flags = (options.stacks ? FLAGS.stacks : 0) | (options.countOnly ? FLAGS.countOnly : 0)
-    | (options.follow === false ? FLAGS.noFollow : 0) | (options.mmap ? FLAGS.mmap : 0);
+    | (options.follow === false ? FLAGS.noFollow : 0) | (options.mmap ? FLAGS.mmap : 0) | (options.aggregate ? FLAGS.aggregate : 0);
   // node's perf map (and node 20's isolate-*-v8.log) go to a private directory, never to a
   // predictable /tmp name or the user's folder; it is removed when the run ends
   const privateDir = mkdtempSync(join(tmpdir(), 'memtrace-malloc-'));

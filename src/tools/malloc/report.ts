@@ -2,6 +2,8 @@
 // site, top call sites, live-bytes timeline. The trace is binary; readToolLog aggregates it
 // (see format.ts) into a few summary records rather than one record per event.
 import { Option } from 'commander';
+import { resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatBytes, formatDuration, parseDuration } from '../../core/units.js';
 import { UsageError } from '../../core/errors.js';
 import type { LogContents, LogHeader, LogRecord } from '../../core/log.js';
@@ -111,8 +113,16 @@ export function checkView(view: MallocView, mode: TraceMode, trace?: string): vo
 
 /** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
 const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
-/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's mark() in the program. */
-const isNodeInternal = (f: string) => /\((?:node:[^()]*|[^()]*\bdist\/(?:core\/marks|runtime\/malloc-marks)\.js:\d+)\)$/.test(f);
+/** memtrace's own code (its runtime in the program: marks, the preload), as built and, through its source maps, as written. */
+const OWN_CODE = ['dist', 'src'].map((d) => resolve(fileURLToPath(new URL('../../..', import.meta.url)), d) + sep);
+/** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's code in the program (its marks, its preload). */
+const isNodeInternal = (f: string) => {
+  const at = /\(([^()]*?)(?::\d+)?\)$/.exec(f)?.[1];
+  if (at === undefined) return false;
+  if (at.startsWith('node:')) return true;
+  const file = resolve(at);
+  return OWN_CODE.some((d) => file.startsWith(d));
+};
 
 /**
  * The JS function a stack is charged to: the innermost JS frame outside node's own code (its
@@ -151,9 +161,9 @@ function sizeLabel(lo: number, hi: number): string {
 
 const num = (n: number) => Math.round(n).toLocaleString('en-US');
 
-interface Site { frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup?: boolean }
+interface Site { frames: string[]; calls: number; bytes: number; liveBytes: number; liveCount: number; startup?: boolean; peakBytes?: number; peakCount?: number }
 /** What one native path below a JS function allocated. */
-interface NativeBelow { frame: string; path: string; calls: number; bytes: number; liveBytes: number; liveCount: number }
+interface NativeBelow { frame: string; path: string; calls: number; bytes: number; liveBytes: number; liveCount: number; peakBytes: number; peakCount: number }
 /** A row of the report: one group of call sites, shown by `label`, with its heaviest stack's frames. */
 interface Group extends Site { label: string; below?: string; heaviest: number; native?: Map<string, NativeBelow> }
 
@@ -188,6 +198,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const view = parseView(options);
   const by: GroupBy = view.by ?? (hasJs ? 'js' : 'stack');
   const withStartup = view.startup === true;
+  const aggregated = Boolean(h.aggregated);
   // start-up (before the main module ran) is summed apart and, by default, kept out of the tables
   const startup = { calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 };
   // call sites that read the same under the grouping are one row
@@ -200,17 +211,19 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     const g = groupOf(s.frames, by, depth);
     const key = (s.startup ? 'start-up\n' : '') + g.label;
     let m = merged.get(key);
-    if (!m) merged.set(key, (m = { ...g, frames: s.frames, calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount, startup: !!s.startup, heaviest: s.bytes }));
+    if (!m) merged.set(key, (m = { ...g, frames: s.frames, calls: s.calls, bytes: s.bytes, liveBytes: s.liveBytes, liveCount: s.liveCount, startup: !!s.startup, heaviest: s.bytes, ...(aggregated ? { peakBytes: s.peakBytes ?? 0, peakCount: s.peakCount ?? 0 } : {}) }));
     else {
       m.calls += s.calls; m.bytes += s.bytes; m.liveBytes += s.liveBytes; m.liveCount += s.liveCount;
+      if (aggregated) { m.peakBytes! += s.peakBytes ?? 0; m.peakCount! += s.peakCount ?? 0; }
       if (s.bytes > m.heaviest) { m.heaviest = s.bytes; m.frames = s.frames; m.below = g.below; }
     }
     if (g.below !== undefined) { // the native function that allocated, under the JS one
       const nb = (m.native ??= new Map());
       const frame = s.frames[0]!;
       let e = nb.get(frame);
-      if (!e) nb.set(frame, (e = { frame, path: g.below, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0 }));
+      if (!e) nb.set(frame, (e = { frame, path: g.below, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, peakBytes: 0, peakCount: 0 }));
       e.calls += s.calls; e.bytes += s.bytes; e.liveBytes += s.liveBytes; e.liveCount += s.liveCount;
+      e.peakBytes += s.peakBytes ?? 0; e.peakCount += s.peakCount ?? 0;
     }
   }
   const sites = [...merged.values()];
@@ -221,12 +234,15 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const byBytes = [...sites].sort((a, b) => b.bytes - a.bytes).slice(0, top);
   const byCount = [...sites].sort((a, b) => b.calls - a.calls).slice(0, top);
   const unfreed = sites.filter((s) => s.liveBytes > 0).sort((a, b) => b.liveBytes - a.liveBytes).slice(0, top);
+  // aggregated: each site's live bytes as copied near the peak (when the live bytes passed the last copy by 1/32)
+  const atPeak = aggregated ? sites.filter((s) => (s.peakBytes ?? 0) > 0).sort((a, b) => b.peakBytes! - a.peakBytes!).slice(0, top) : [];
+  const peakLabel = `at the peak (by site as of ${formatBytes(Number(h.peakCopyBytes ?? 0))} live, the last copy before the peak of ${formatBytes(Number(h.peakBytes ?? 0))})`;
   const n = (k: string) => Number(h[k] ?? 0);
   // what a row is (--by js on stacks without JS frames: whole stacks)
   const rowName = by === 'js' && hasJs ? 'JS function' : by === 'native' ? 'native function' : 'call site';
 
   const lines: string[] = [];
-  lines.push(`memtrace malloc: ${(h.command as string[]).join(' ')} (pid ${h.pid}, ${formatDuration(n('durationMs'))}, ${h.mode} mode${n('minSize') ? `, events ≥ ${formatBytes(n('minSize'))}` : ''})`);
+  lines.push(`memtrace malloc: ${(h.command as string[]).join(' ')} (pid ${h.pid}, ${formatDuration(n('durationMs'))}, ${h.mode} mode${aggregated ? ', aggregated' : ''}${n('minSize') ? `, events ≥ ${formatBytes(n('minSize'))}` : ''})`);
   lines.push(`  allocations ${num(n('allocations'))} (${formatBytes(n('bytesAllocated'))}), frees ${num(n('frees'))}` + (n('freeNull') ? ` + ${num(n('freeNull'))} free(NULL)` : ''));
   if (!counting) {
     lines.push(`  peak live   ${formatBytes(n('peakBytes'))} at ${formatDuration(n('peakMs'))}`);
@@ -248,19 +264,22 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   if (stacks) {
     const what = rowName;
     const tag = (s: Group) => (s.startup ? '[start-up] ' : '');
-    const show = (title: string, list: Group[], fig: (s: Group) => string, liveOnly = false) => {
+    // the native functions below a JS row by what the table counts: allocated, live, or live at the peak
+    const show = (title: string, list: Group[], fig: (s: Group) => string, of: 'bytes' | 'live' | 'peak' = 'bytes') => {
       if (!list.length) return;
       lines.push('', `  ${title}`);
+      const pick = (nb: NativeBelow): [number, number] => (of === 'live' ? [nb.liveBytes, nb.liveCount] : of === 'peak' ? [nb.peakBytes, nb.peakCount] : [nb.bytes, nb.calls]);
       for (const s of list) {
         lines.push(`  ${fig(s).padStart(24)}  ${tag(s)}${s.label}`);
-        const natives = liveOnly ? nativeRows(s).filter((nb) => nb.liveBytes > 0).sort((a, b) => b.liveBytes - a.liveBytes) : nativeRows(s);
-        for (const nb of natives.slice(0, 3)) lines.push(`  ${''.padStart(24)}    ${formatBytes(liveOnly ? nb.liveBytes : nb.bytes).padStart(10)} in ${num(liveOnly ? nb.liveCount : nb.calls).padStart(7)}  ${nb.path}`);
+        const natives = of === 'bytes' ? nativeRows(s) : nativeRows(s).filter((nb) => pick(nb)[0] > 0).sort((a, b) => pick(b)[0] - pick(a)[0]);
+        for (const nb of natives.slice(0, 3)) lines.push(`  ${''.padStart(24)}    ${formatBytes(pick(nb)[0]).padStart(10)} in ${num(pick(nb)[1]).padStart(7)}  ${nb.path}`);
       }
     };
     if (startup.calls > 0) {
       lines.push('', `  start-up (before the main module ran): ${num(startup.calls)} allocations, ${formatBytes(startup.bytes)}; ${window?.since !== undefined || window?.until !== undefined ? liveLabel : `still live ${liveLabel}`}: ${formatBytes(startup.liveBytes)}${withStartup ? '' : ' (left out of the tables below)'}`);
     }
-    show(`still live ${liveLabel}, by ${what}`, unfreed, (s) => `${formatBytes(s.liveBytes)} in ${num(s.liveCount)}`, true);
+    show(`still live ${liveLabel}, by ${what}`, unfreed, (s) => `${formatBytes(s.liveBytes)} in ${num(s.liveCount)}`, 'live');
+    show(`live ${peakLabel}, by ${what}`, atPeak, (s) => `${formatBytes(s.peakBytes!)} in ${num(s.peakCount!)}`, 'peak');
     show(`top ${what}s by bytes`, byBytes, (s) => `${formatBytes(s.bytes)} in ${num(s.calls)}${by === 'js' ? `, ${formatBytes(s.liveBytes)} live` : ''}`);
     show(`top ${what}s by count`, byCount, (s) => `${num(s.calls)} calls`);
   } else if (!counting) {
@@ -287,6 +306,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     const what = siteCols[0]!;
     if (startup.calls > 0) sections.push({ kind: 'table', table: { title: `Start-up (before the main module ran)${withStartup ? '' : ': left out of the tables below'}; live columns: ${asked ? liveLabel : `still live ${liveLabel}`}`, columns: ['calls', 'bytes', 'live bytes', 'live blocks'], rows: [[startup.calls, startup.bytes, startup.liveBytes, startup.liveCount]], byteColumns } });
     sections.push({ kind: 'table', table: { title: `Still live ${liveLabel}, by ${what}`, columns: siteCols, rows: unfreed.map(siteRow), byteColumns } });
+    if (aggregated) sections.push({ kind: 'table', table: { title: `Live ${peakLabel}, by ${what}`, columns: [what, 'bytes at the peak', 'blocks at the peak', 'calls', 'bytes'], rows: atPeak.map((s) => [(s.startup ? '[start-up] ' : '') + s.label + (s.below ? ` ← ${s.below}` : ''), s.peakBytes!, s.peakCount!, s.calls, s.bytes]), byteColumns: ['bytes at the peak', 'bytes'] } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by bytes`, columns: siteCols, rows: byBytes.map(siteRow), byteColumns } });
     sections.push({ kind: 'table', table: { title: `Top ${what}s by count`, columns: siteCols, rows: byCount.map(siteRow), byteColumns } });
   }
@@ -305,6 +325,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     by, liveWindow: window && { ...window, ...inWindow }, startup: { ...startup, endMs: h.startupEndMs, inTables: withStartup },
     marks: marks.map((m) => ({ t: m.t, label: m.mark })),
     unfreedBySite: unfreed.map(row), topSitesByBytes: byBytes.map(row), topSitesByCount: byCount.map(row),
+    ...(aggregated ? { aggregated: true, peakCopyBytes: n('peakCopyBytes'), livePeakBySite: atPeak.map(row) } : {}),
   };
   const title = `memtrace malloc: ${(h.command as string[]).join(' ')}`;
   // whole stacks, outermost first (a flame graph is every grouping at once); start-up as the tables have it
