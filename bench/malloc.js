@@ -51,14 +51,14 @@ const workloads = [
   { name: 'node-objects', label: 'object-heavy node run', cmd: [process.execPath, join(out, 'objects.js')], node: true },
   { name: 'python3-bytes', label: 'python3 bytes objects', cmd: [python, join(out, 'bytes.py')], node: false },
 ];
-const MODES = { untraced: null, count: 2, record: 0, stacks: 1 };
+const MODES = { untraced: null, count: 2, record: 0, stacks: 1, aggregate: 16 };
 
 function runOnce(w, mode, tag) {
   const env = { ...process.env, NODE_OPTIONS: '' };
   let cmd = w.cmd;
   const file = join(out, `${w.name}-${mode}-${tag}.bin`);
   if (mode === 'heaptrack') cmd = ['heaptrack', '-o', join(out, `${w.name}-ht-${tag}`), ...w.cmd];
-  else if (mode.startsWith('cli-')) cmd = [process.execPath, join(root, 'dist', 'cli.js'), 'malloc', ...(mode === 'cli-stacks' ? ['--stacks'] : []), '-o', file, '--', ...w.cmd];
+  else if (mode.startsWith('cli-')) cmd = [process.execPath, join(root, 'dist', 'cli.js'), 'malloc', ...({ 'cli-stacks': ['--stacks'], 'cli-aggregate': ['--stacks', '--aggregate'] }[mode] ?? []), '-o', file, '--', ...w.cmd];
   else if (mode !== 'untraced') {
     Object.assign(env, { LD_PRELOAD: so, MEMTRACE_MALLOC_OUT: file, MEMTRACE_MALLOC_FLAGS: String(MODES[mode]), MEMTRACE_MALLOC_MIN: '0', MEMTRACE_MALLOC_RUN: String(Date.now()) });
     // as `memtrace malloc --stacks` does: perf map (and node 20's v8 log) in a private directory
@@ -71,7 +71,7 @@ function runOnce(w, mode, tag) {
   return { ms, file };
 }
 
-const modes = ['untraced', 'count', 'record', 'stacks', 'cli-record', 'cli-stacks', ...(haveHeaptrack ? ['heaptrack'] : [])];
+const modes = ['untraced', 'count', 'record', 'stacks', 'aggregate', 'cli-record', 'cli-stacks', 'cli-aggregate', ...(haveHeaptrack ? ['heaptrack'] : [])];
 const figures = { reps: REPS, heaptrackReps: HEAPTRACK_REPS, note: 'wall time of the traced program, 2-core VM shared with other builds: noisy; medians of interleaved runs', heaptrack: haveHeaptrack ? spawnSync('heaptrack', ['--version'], { encoding: 'utf8' }).stdout.trim() : 'not installed: skipped', workloads: {} };
 
 for (const w of workloads) {
@@ -82,6 +82,7 @@ for (const w of workloads) {
       if (m === 'heaptrack' && rep >= HEAPTRACK_REPS) continue;
       const { ms, file } = runOnce(w, m, rep);
       times[m].push(ms);
+      if (rep === 0 && m === 'cli-aggregate') extra.aggregate = { traceBytes: statSync(file).size };
       if (rep === 0 && (m === 'record' || m === 'stacks')) {
         const t0 = process.hrtime.bigint();
         const a = readMallocLog(file, { saveSymbols: m === 'stacks', perfDir });
@@ -103,7 +104,32 @@ for (const w of workloads) {
 const W = figures.workloads;
 const r = (name, mode) => `x${W[name].ratios[mode]}`;
 const ht = (name) => (haveHeaptrack ? `; heaptrack ${r(name, 'heaptrack')}` : '');
-const describe = (name) => `${r(name, 'count')} count, ${r(name, 'record')} record, ${r(name, 'stacks')} --stacks${ht(name)}, whole command ${r(name, 'cli-record')} / ${r(name, 'cli-stacks')} on ${W[name].label}`;
+const describe = (name) => `${r(name, 'count')} count, ${r(name, 'record')} record, ${r(name, 'stacks')} --stacks, ${r(name, 'aggregate')} --aggregate${ht(name)}, whole command ${r(name, 'cli-record')} / ${r(name, 'cli-stacks')} / ${r(name, 'cli-aggregate')} (--stacks --aggregate) on ${W[name].label}`;
+
+// A service's steady state for a minute under `memtrace malloc --stacks --aggregate`: the trace's
+// growth between 15 s and the end, per hour, beside record mode's bytes per second on the same
+// program (its first 5 s). Each "request" builds JSON and a Buffer and keeps them in a bounded cache.
+const SERVICE_S = Number(process.env.BENCH_SERVICE_S ?? 60);
+writeFileSync(join(out, 'service.js'), `const cache = new Map(); let i = 0; const end = Date.now() + Number(process.argv[2]) * 1000;
+(function tick() {
+  for (let k = 0; k < 200; k++) { const s = JSON.stringify({ i, tags: [i, i + 1], name: 'n' + i }); cache.set(i % 5000, Buffer.from(s.repeat(8))); i++; }
+  if (Date.now() < end) setTimeout(tick, 1); else console.log(i);
+})();
+`);
+async function traceGrowth(args, seconds, fromS) {
+  const { spawn } = await import('node:child_process');
+  const file = join(out, `service-${args.join('')}.bin`);
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'malloc', ...args, '--no-follow', '-o', file, '--', process.execPath, join(out, 'service.js'), String(seconds)], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } });
+  const sizeAt = (s) => new Promise((res) => setTimeout(() => { try { res(statSync(file).size); } catch { res(0); } }, s * 1000));
+  const a = await sizeAt(fromS);
+  const b = await sizeAt(seconds - fromS - 0.5);
+  await new Promise((res) => child.once('exit', res));
+  return { bytesPerHour: Math.round(((b - a) / (seconds - 0.5 - fromS)) * 3600), finalBytes: statSync(file).size };
+}
+const service = { seconds: SERVICE_S, aggregate: await traceGrowth(['--stacks', '--aggregate'], SERVICE_S, 15), record: await traceGrowth([], 6, 1) };
+figures.service = service;
+process.stderr.write(`service: ${JSON.stringify(service)}\n`);
+const mb = (b) => `${(b / 1e6).toFixed(b < 1e7 ? 2 : 0)} MB`;
 const results = {
   tool: 'malloc',
   node: process.version,
@@ -112,7 +138,7 @@ const results = {
     tool: '`malloc`',
     memoryGranularity: 'every malloc/calloc/realloc/free/memalign… call (and anonymous mmap with --mmap), by call site with --stacks',
     executionGranularity: 'every call, ns timestamps; with --stacks a native + JS stack per call',
-    memoryCost: `256 KiB buffer per thread (+16 MiB reserved stack table with --stacks); trace ≈ ${W['node-typed-arrays'].record.bytesPerEvent} B/event`,
+    memoryCost: `256 KiB buffer per thread (+16 MiB reserved stack table with --stacks); trace ≈ ${W['node-typed-arrays'].record.bytesPerEvent} B/event (2M typed arrays: ${mb(W['node-typed-arrays'].record.traceBytes)}; with --aggregate ${mb(W['node-typed-arrays'].aggregate.traceBytes)} with stacks); a steady node service: ${mb(service.record.bytesPerHour)} an hour recorded, ${mb(service.aggregate.bytesPerHour)} an hour with --stacks --aggregate (live set and site counters kept in the program)`,
     executionCost: workloads.map((w) => describe(w.name)).join('; '),
   }],
   figures,
