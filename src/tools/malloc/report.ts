@@ -2,7 +2,8 @@
 // site, top call sites, live-bytes timeline. The trace is binary; readToolLog aggregates it
 // (see format.ts) into a few summary records rather than one record per event.
 import { Option } from 'commander';
-import { resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes, formatDuration, parseDuration } from '../../core/units.js';
 import { UsageError } from '../../core/errors.js';
@@ -113,15 +114,28 @@ export function checkView(view: MallocView, mode: TraceMode, trace?: string): vo
 
 /** True for a frame of JavaScript (or Python) code, named from a perf map: "fn (file.js:12)", "fn (job.py)". */
 const isJsFrame = (f: string) => /\((?:node:|[^()]*\.(?:[cm]?js|[cm]?ts|tsx|jsx|py))[^()]*\)$/.test(f);
-/** memtrace's own code (its runtime in the program: marks, the preload), as built and, through its source maps, as written. */
-const OWN_CODE = ['dist', 'src'].map((d) => resolve(fileURLToPath(new URL('../../..', import.meta.url)), d) + sep);
+/** memtrace's own folder: its code runs in the program (marks, the preload), named as built (dist/) or, through its source maps, as written (src/). */
+const OWN_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const ownFiles = new Map<string, boolean>();
+/**
+ * True for a file of memtrace's own code. Frames are named relative to the folder memtrace ran
+ * in, which a later report may not share: a path counts as memtrace's when it ends in
+ * "<memtrace's folder name>/src|dist/…" and that file is memtrace's.
+ */
+function isOwnFile(path: string): boolean {
+  let own = ownFiles.get(path);
+  if (own === undefined) {
+    const m = new RegExp(`(?:^|/)${basename(OWN_ROOT).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/((?:src|dist)/.+)$`).exec(path.split(sep).join('/'));
+    own = resolve(path).startsWith(OWN_ROOT + sep + 'src' + sep) || resolve(path).startsWith(OWN_ROOT + sep + 'dist' + sep) || (!!m && existsSync(join(OWN_ROOT, m[1]!)));
+    ownFiles.set(path, own);
+  }
+  return own;
+}
 /** True for a JS frame of node's own code ("allocUnsafeSlow (node:buffer:414)"), or of memtrace's code in the program (its marks, its preload). */
 const isNodeInternal = (f: string) => {
   const at = /\(([^()]*?)(?::\d+)?\)$/.exec(f)?.[1];
   if (at === undefined) return false;
-  if (at.startsWith('node:')) return true;
-  const file = resolve(at);
-  return OWN_CODE.some((d) => file.startsWith(d));
+  return at.startsWith('node:') || isOwnFile(at);
 };
 
 /**
