@@ -221,10 +221,13 @@ static void update_room(void) {
   room = used < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - used : 0;
 }
 
-static inline void wlock(void) {
-  while (__atomic_exchange_n(&write_lock, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(&write_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
+/* The one spin lock (uncontended but for a flush at exit or two threads meeting in a table stripe). */
+static inline void spin(int *l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
 }
-static inline void wunlock(void) { __atomic_store_n(&write_lock, 0, __ATOMIC_RELEASE); }
+static inline void unspin(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+static inline void wlock(void) { spin(&write_lock); }
+static inline void wunlock(void) { unspin(&write_lock); }
 
 /* Writes n bytes (a whole chunk: the limit check and the write are one step under the write
    lock, so threads flushing at once cannot cross the limit together). */
@@ -357,10 +360,8 @@ static void flush_locked(struct tbuf *b) {
   b->flush_ticks = ft;
 }
 
-static inline void lock(struct tbuf *b) {
-  while (__atomic_exchange_n(&b->lock, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(&b->lock, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
-}
-static inline void unlock(struct tbuf *b) { __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE); }
+static inline void lock(struct tbuf *b) { spin(&b->lock); }
+static inline void unlock(struct tbuf *b) { unspin(&b->lock); }
 
 static void thread_done(void *arg) {
   struct tbuf *b = arg;
@@ -558,11 +559,6 @@ static uint32_t series_n;
 
 static inline uint64_t addr_hash(uint64_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull; }
 
-static inline void spin(int *l) {
-  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) { while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause(); }
-}
-static inline void unspin(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
-
 static int agg_setup(void) {
   stripes = raw_mmap(sizeof(struct stripe) * NSTRIPES);
   peak_live = raw_mmap(sizeof *peak_live * SITE_SLOTS);
@@ -691,26 +687,21 @@ static void write_agg_locked(int final, uint64_t now) {
   spin(&series_lock);
   write_series_locked();
   unspin(&series_lock);
-  uint32_t n = site_bound(), rows = 0;
-  /* a site's row is written when its counters or its share of the peak changed */
-#define CHANGED(i, c) (final || memcmp(&(c), &written[i], sizeof(c)) != 0 || peak_live[i][0] != written_peak[i][0] || peak_live[i][1] != written_peak[i][1])
-  for (uint32_t i = 0; i < n; i++) {
-    struct site_ctr c = site_sum(i);
-    if (c.calls && CHANGED(i, c)) rows++;
-  }
-  size_t len = AGG_HDR + (size_t)rows * AGG_ROW;
-  if (len > UINT32_MAX - 16) return;
-  uint8_t *buf = raw_mmap(len);
+  /* one pass: a row for each site whose counters or share of the peak changed (every site with
+     `final`), into a mapping sized for all of them (untouched pages cost nothing) */
+  uint32_t n = site_bound(), k = 0;
+  size_t cap = AGG_HDR + (size_t)n * AGG_ROW;
+  uint8_t *buf = raw_mmap(cap);
   if (!buf) return;
   put_clock_pair(buf);
   int64_t live = 0, count = 0;
   uint8_t *p = buf + AGG_HDR;
   int use_exit = __atomic_load_n(&exit_taken, __ATOMIC_ACQUIRE);
-  uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
     struct site_ctr c = site_sum(i);
     live += c.live_bytes; count += c.live_count;
-    if (!c.calls || k == rows || !CHANGED(i, c)) continue;
+    if (!c.calls) continue;
+    if (!final && memcmp(&c, &written[i], sizeof c) == 0 && peak_live[i][0] == written_peak[i][0] && peak_live[i][1] == written_peak[i][1]) continue;
     written[i] = c;
     written_peak[i][0] = peak_live[i][0]; written_peak[i][1] = peak_live[i][1];
     put_u32(p, i); put_u32(p + 4, 0);
@@ -727,10 +718,9 @@ static void write_agg_locked(int final, uint64_t now) {
   put_u32(buf + 56, (uint32_t)use_exit); put_u32(buf + 60, 0);
   put_u64(buf + 64, (uint64_t)peak_copy_bytes);
   write_chunk(CH_AGG, buf, (uint32_t)(AGG_HDR + (size_t)k * AGG_ROW));
-  syscall(SYS_munmap, buf, len);
+  syscall(SYS_munmap, buf, cap);
   if (agg_period < 16 * FLUSH_TICKS) agg_period *= 2;
   next_agg_ticks = now + agg_period;
-#undef CHANGED
 }
 
 /* A new high point of live bytes: kept exactly; each site's share copied when it passed the

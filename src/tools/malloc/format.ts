@@ -77,7 +77,7 @@ interface Scan {
   pairs: Array<[number, number]>;
   events: Array<{ offset: number; length: number; image: number }>;
   /** AGG and SERIES chunks (aggregated mode). */
-  aggs: Array<{ offset: number; length: number; image: number }>;
+  aggs: Array<{ offset: number; length: number; image: number; ticks: number }>;
   series: Array<{ offset: number; length: number; image: number }>;
   endTicks: number;
   ended: boolean;
@@ -181,7 +181,7 @@ function scan(fd: number, path: string): Scan {
       const b = readAt(fd, body, 16);
       s.pairs.push([u64(b, 0), u64(b, 8)]);
       s.endTicks = Math.max(s.endTicks, u64(b, 0));
-      s.aggs.push({ offset: body, length: len, image: img });
+      s.aggs.push({ offset: body, length: len, image: img, ticks: u64(b, 0) });
     } else if (type === 10) {
       s.series.push({ offset: body, length: len, image: img });
     } else if (type === 7) {
@@ -598,7 +598,7 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   }
 
   const agg = aggregated ? foldAggregates(fd, s, path, f, mainMs) : undefined;
-  if (agg) lastTicks = Math.max(lastTicks, ...s.aggs.map((c) => u64(readAt(fd, c.offset, 8), 0)));
+  if (agg) lastTicks = s.aggs.reduce((t, c) => Math.max(t, c.ticks), lastTicks);
 
   // per-function totals and histogram: the exact counters an image wrote at exit, else its events
   const fnCalls = new Float64Array(NOPS), fnBytes = new Float64Array(NOPS), hist = new Float64Array(NHIST);

@@ -119,14 +119,16 @@ const OWN_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const ownFiles = new Map<string, boolean>();
 /**
  * True for a file of memtrace's own code. Frames are named relative to the folder memtrace ran
- * in, which a later report may not share: a path counts as memtrace's when it ends in
- * "<memtrace's folder name>/src|dist/…" and that file is memtrace's.
+ * in, which a later report may not share: a path also counts when it passes through a folder of
+ * memtrace's name, then src/ or dist/, to a file memtrace has.
  */
 function isOwnFile(path: string): boolean {
   let own = ownFiles.get(path);
   if (own === undefined) {
-    const m = new RegExp(`(?:^|/)${basename(OWN_ROOT).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/((?:src|dist)/.+)$`).exec(path.split(sep).join('/'));
-    own = resolve(path).startsWith(OWN_ROOT + sep + 'src' + sep) || resolve(path).startsWith(OWN_ROOT + sep + 'dist' + sep) || (!!m && existsSync(join(OWN_ROOT, m[1]!)));
+    const file = resolve(path);
+    const parts = path.split(sep);
+    const at = parts.findIndex((p, i) => p === basename(OWN_ROOT) && (parts[i + 1] === 'src' || parts[i + 1] === 'dist'));
+    own = ['src', 'dist'].some((d) => file.startsWith(join(OWN_ROOT, d) + sep)) || (at >= 0 && existsSync(join(OWN_ROOT, ...parts.slice(at + 1))));
     ownFiles.set(path, own);
   }
   return own;
