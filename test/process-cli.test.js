@@ -352,10 +352,13 @@ test('process at 1 kHz: paced by the timerfd helper, samples agree with the kern
   assert.ok(peak.anon > 0 && peak.file > 0 && peak.cpu >= 0);
   // The program's event loop turns (it sleeps between steps): nearly every reading has the V8
   // figure published nearest to it, though the helper's batches span 50 ms (a figure comes
-  // every 10 ms and is current for 25). The buffers show as array buffers in the last figures.
+  // every 50 ms and is current for 85). The buffers show as array buffers while they are held
+  // (not necessarily in the last figures: once the module has finished, a GC before the exit may
+  // free them).
   const withV8 = samples.filter((s) => s.heapUsed !== undefined);
   assert.ok(withV8.length > 0.9 * samples.length, `V8 figures in ${withV8.length} of ${samples.length} samples`);
-  assert.ok(withV8.at(-1).arrayBuffers >= 200 * MB, `array buffers at the end ${withV8.at(-1).arrayBuffers}`);
+  const mostBuffers = Math.max(...withV8.map((s) => s.arrayBuffers));
+  assert.ok(mostBuffers >= 200 * MB, `array buffers at most ${mostBuffers}`);
   // The helper's FIFO and the helper itself are gone.
   assert.deepEqual(readdirSync(scratch), []);
   assert.equal(spawnSync('pgrep', ['-f', `memtrace-proc-sampler run \\d+ 1000 ${scratch}`]).status, 1, 'a helper still runs');

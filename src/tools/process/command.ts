@@ -12,7 +12,7 @@ import { parseInterval } from '../../core/units.js';
 import { buildReport } from './report.js';
 import type { ProcessProbeConfig } from '../../runtime/process-probe.js';
 import type { V8Figures } from './sampler.js';
-import { SamplingThread, staleAfterMs } from './shared.js';
+import { SamplingThread, staleAfterMs, v8PeriodMs } from './shared.js';
 import { helpExamples } from '../../core/help.js';
 
 interface ProcessOptions {
@@ -75,7 +75,7 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     let env = process.env;
     if (opts.v8) {
       // Only the program takes the channel, unless --children asks for the whole tree.
-      const config: ProcessProbeConfig = { periodMs: Math.max(10, intervalMs) };
+      const config: ProcessProbeConfig = { periodMs: v8PeriodMs(intervalMs) };
       channel = await ChannelHost.open({ tree: Boolean(opts.children), config });
       env = channel.environment(env, probeUrl);
     }
@@ -89,7 +89,7 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
   const header = makeHeader('process', {
     pid, command: cmd, interval_ms: intervalMs, children: Boolean(opts.children), detail: Boolean(opts.detail),
   });
-  const probeMs = Math.max(10, intervalMs);
+  const probeMs = v8PeriodMs(intervalMs);
   let thread: SamplingThread;
   try {
     thread = await SamplingThread.start({

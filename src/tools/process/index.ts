@@ -8,7 +8,7 @@ import { readCmdline } from '../../core/memory.js';
 import { checkInterval } from '../../core/units.js';
 import type { Report } from '../../report/types.js';
 import { buildReport, type ProcessSummary } from './report.js';
-import { SamplingThread, staleAfterMs } from './shared.js';
+import { SamplingThread, staleAfterMs, v8PeriodMs } from './shared.js';
 
 export type { ProcessSummary } from './report.js';
 export type { SampleRecord, V8Figures } from './sampler.js';
@@ -64,7 +64,7 @@ export async function monitorProcess(options: MonitorOptions = {}): Promise<Proc
     tmp = mkdtempSync(join(tmpdir(), 'memtrace-'));
     output = join(tmp, 'process.jsonl');
   }
-  const publishMs = Math.max(10, intervalMs);
+  const publishMs = v8PeriodMs(intervalMs);
   const t0 = epochNow();
   const header = makeHeader('process', {
     pid, command: self ? [process.execPath, ...process.execArgv, ...process.argv.slice(1)] : readCmdline(pid),
