@@ -84,7 +84,7 @@ for (const k of Object.keys(cpuModes)) {
   console.log(`memtrace's own CPU at ${k}: ${pct(cpu[k])} of one core (rounds: ${per[k].join(', ')})`);
 }
 
-// 2b. The program's CPU: what the probe (its V8 figures every 10 ms at 1 kHz, every 100 ms at
+// 2b. The program's CPU: what the probe (its V8 figures every 50 ms at 1 kHz, every 100 ms at
 // 10 Hz) costs inside a Node program, as CPU time of the program's threads over 5 s of steady
 // running, against the same program untraced, interleaved. A CPU-bound program's CPU grows by at
 // most this share (the timed workload above cannot show under 1%: its rounds vary by ±30%).
