@@ -135,6 +135,23 @@ test('--aggregate: no events written, the same counts, peak and live blocks by c
   assert.match(late.stderr, /recorded with --aggregate, it keeps no events/);
 });
 
+test('--aggregate: a counter changed in an aggregate chunk is refused in one line, exit 2', () => {
+  const good = readFileSync(join(work, 'known-agg.bin'));
+  const aggs = [];
+  for (let at = 16; at + 8 <= good.length; at += 8 + good.readUInt32LE(at + 4)) if (good.readUInt32LE(at) === 9) aggs.push(at + 8);
+  assert.ok(aggs.length > 0, 'an AGG chunk');
+  const body = aggs.at(-1);
+  // the calls of the first row, and the live bytes of the header: each alone is a plausible figure
+  for (const offset of [72 + 8, 16]) {
+    const b = Buffer.from(good);
+    b[body + offset] ^= 0x01;
+    writeFileSync(join(work, 'bad-agg.bin'), b);
+    const r = run(['report', 'bad-agg.bin', '--format', 'json']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^memtrace: bad-agg\.bin is corrupt: its counters do not match their checksum \(chunk at byte \d+\); it was not written this way by memtrace malloc\n$/);
+  }
+});
+
 test('--aggregate on 4 threads freeing each other\'s blocks: exact per site, a trace of kilobytes', () => {
   const exe = cc('threads.c', 'threads', ['-pthread']);
   const rec = run(['malloc', '--stacks', '-o', 'threads.bin', '--', exe]);

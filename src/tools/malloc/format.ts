@@ -12,7 +12,8 @@
 //   7 STOPPED  ticks mono u64, errno u32 (writing failed: the trace stops there)
 //   8 MARK     ticks mono u64, label (utf8, URI-encoded): a mark; 'memtrace:main' ends start-up
 //   9 AGG      (aggregated mode: no events) ticks mono u64, live bytes, live blocks, peak bytes
-//              i64, peak ticks u64, final rows exitTaken 0 u32, live bytes at the sites' peak
+//              i64, peak ticks u64, final rows exitTaken checksum u32 (the high half of the EVENTS checksum
+//              of the chunk with this field 0; 0 in older traces), live bytes at the sites' peak
 //              copy i64; rows {site u32 (stack id × 2 + before main), 0 u32, calls bytes u64,
 //              live bytes, live blocks, bytes and blocks at the peak i64}: a later row of a
 //              site replaces an earlier one
@@ -477,6 +478,12 @@ function foldAggregates(fd: number, s: Scan, path: string, f: Fold, mainMs: Map<
     const bad = (what: string) => corrupt(path, what, ch.offset - 8);
     const final = b.readUInt32LE(48), rows = b.readUInt32LE(52), exitTaken = b.readUInt32LE(56);
     if (final > 1 || exitTaken > 1 || AGG_HDR + rows * AGG_ROW !== ch.length) throw bad(`an aggregate of ${rows} rows in ${ch.length} bytes`);
+    const sum = b.readUInt32LE(60);
+    if (sum !== 0) { // 0: written before aggregates had a checksum
+      const zeroed = Buffer.from(b);
+      zeroed.writeUInt32LE(0, 60);
+      if (sum !== Number(eventsSum(zeroed, 0) >> 32n)) throw bad('its counters do not match their checksum');
+    }
     const peak = i64(b, 32);
     if (peak < 0 || peak > MAX_SIZE) throw bad(`a peak of ${peak} bytes`);
     if (peak >= out.peak) { out.peak = peak; out.peakTicks = u64(b, 40); }
