@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const runtime = join(dirname(dirname(fileURLToPath(import.meta.url))), 'dist', 'runtime');
 /** The probes the channel host offers (their `import.meta.url` becomes the bundle's own URL: same folder, same relative paths). */
-const PROBES = ['process-probe', 'spaces-probe', 'heap-preload', 'leaks-probe'];
+const PROBES = ['process-probe', 'spaces-probe', 'heap-preload', 'leaks-probe', 'calls-preload'];
 
 await build({
   entryPoints: PROBES.map((p) => ({ in: join(runtime, `${p}.js`), out: `${p}.bundle` })),

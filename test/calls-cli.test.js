@@ -149,3 +149,41 @@ test('a CommonJS program is not given node modules it did not load: no worker_th
   const added = JSON.parse(readFileSync(join(dir, 'traced-2.json'), 'utf8')).filter((m) => !before.has(m));
   for (const m of ['NativeModule worker_threads', 'NativeModule v8', 'NativeModule internal/fs/promises', 'NativeModule stream']) assert.ok(!added.includes(m), `${m} loaded by memtrace: ${added.join(', ')}`);
 });
+
+test('one runtime per process: in a CommonJS program under memtrace calls, an ES module\'s functions and the library\'s traceCalls() reach the same trace, and marks keep their place', () => {
+  const dir = mkdtempSync(join(tmp, 'one-runtime-'));
+  writeFileSync(join(dir, 'esm-part.mjs'), 'export function fill() {\n  const keep = Buffer.alloc(30 * 1024 * 1024, 1);\n  return keep;\n}\n');
+  writeFileSync(join(dir, 'main.cjs'), [
+    'function grow() { const a = Buffer.alloc(20 * 1024 * 1024, 1); return a; }',
+    'const held = [grow()];',
+    `import(${JSON.stringify(join(root, 'dist', 'index.js'))}).then(async ({ traceCalls }) => {`,
+    `  const { mark } = await import(${JSON.stringify(join(root, 'dist', 'runtime', 'marks.js'))});`,
+    '  const { fill } = await import("./esm-part.mjs");',
+    '  mark("before fill");',
+    '  held.push(fill());',
+    '  mark("after fill");',
+    '  const inner = traceCalls(() => { held.push(grow()); });',
+    '  console.log(JSON.stringify(inner.events.filter((e) => e.ev === "return").map((e) => e.fn)));',
+    '});',
+    '',
+  ].join('\n'));
+  const out = join(dir, 'calls.jsonl');
+  const r = run(['calls', '-o', out, '--', process.execPath, 'main.cjs'], { cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  // The library's trace got the event of the grow() it ran (its sink is the runtime's own).
+  assert.deepEqual(JSON.parse(r.stdout.trim()), ['grow']);
+  const recs = records(out).slice(1);
+  const fill = recs.find((e) => e.ev === 'return' && e.fn === 'fill');
+  assert.ok(fill, `fill() of the ES module has its return event: ${JSON.stringify(recs)}`);
+  assert.equal(fill.file, 'esm-part.mjs');
+  assert.ok(Math.abs(fill.drss - 30 * MiB) <= 0.15 * 30 * MiB, `ΔRSS ${fill.drss}`);
+  // The command's trace paused for the inner one and took none of its events.
+  assert.ok(recs.some((e) => e.pause) && recs.some((e) => e.resume), JSON.stringify(recs));
+  assert.equal(recs.filter((e) => e.ev === 'return' && e.fn === 'grow').length, 1);
+  // Marks sit between the events they were placed between, by time as by order.
+  const at = (pred) => recs.findIndex(pred);
+  const before = at((e) => e.mark === 'before fill'), after = at((e) => e.mark === 'after fill'), ev = recs.indexOf(fill);
+  assert.ok(before >= 0 && before < ev && ev < after, JSON.stringify(recs));
+  assert.ok(recs[before].t <= fill.t && fill.t <= recs[after].t, `${recs[before].t} ${fill.t} ${recs[after].t}`);
+  for (let i = 1; i < recs.length; i++) if (typeof recs[i].t === 'number' && typeof recs[i - 1].t === 'number') assert.ok(recs[i].t >= recs[i - 1].t, `times in order: ${JSON.stringify(recs.slice(i - 1, i + 1))}`);
+});

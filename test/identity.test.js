@@ -172,8 +172,9 @@ for (const where of ['top', 'fn']) {
       assert.equal(r.code, 1, `${tool}: ${r.stderr}`);
       // calls instruments CommonJS in its Module.prototype._compile wrapper, which is on the
       // stack while a module's top level runs: one frame of its own, known and left (a rethrow
-      // that took it out would move node's caret line to the rethrow).
-      const stderr = tool === 'calls' ? r.stderr.split('\n').filter((l) => !/^ +at Module\._compile \(file:.*\/dist\/runtime\/calls-install\.js:/.test(l)).join('\n') : r.stderr;
+      // that took it out would move node's caret line to the rethrow). In the preload's bundle
+      // or, without it, in calls-install.js.
+      const stderr = tool === 'calls' ? r.stderr.split('\n').filter((l) => !/^ +at Module\._compile \((file:.*\/dist\/runtime\/calls-install\.js|\/.*\/dist\/runtime\/calls-preload\.bundle\.cjs):/.test(l)).join('\n') : r.stderr;
       assert.equal(stderr.slice(0, base.stderr.length), base.stderr, `${tool}: the program's stderr`);
       assert.doesNotMatch(stderr.slice(base.stderr.length), /^\s+at /m, `${tool}: no frame after the program's`);
     }

@@ -24,6 +24,8 @@ export interface RuntimeAddon {
   weakDrop?(slot: number): void;
   /** Whether the caller runs on the process's main thread (its thread id is the process id). */
   mainThread?(): boolean;
+  /** The epoch ms at which process.hrtime() (CLOCK_MONOTONIC) read zero. */
+  epochAtMonotonicZero?(): number;
 }
 
 /** Where native/build.js puts the addon. */

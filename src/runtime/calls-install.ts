@@ -7,7 +7,7 @@ import { makeScope, originalSource } from '../tools/calls/scope.js';
 import { instrumentCached } from './calls-cache.js';
 import { instrumentLoaded, stripTypeScript, type HooksData, type LoadResult } from './calls-hooks.js';
 import * as nodeModule from 'node:module';
-import { ensurePublisher, noteUninstrumented } from './calls-runtime.js';
+import { ensurePublisher, installedScope as realmScope, noteUninstrumented, setInstalledScope } from './calls-runtime.js';
 import { rewriteSources, showSourceOf } from './stand-in.js';
 import type { MessagePort } from 'node:worker_threads';
 
@@ -26,7 +26,6 @@ export interface InstrumentScope {
 const here = dirname(fileURLToPath(import.meta.url));
 /** memtrace's own files, never instrumented. */
 const ownRoot = resolve(here, '..') + '/';
-let installed: Required<InstrumentScope> | undefined;
 
 /**
  * Instruments every module loaded from now on in this process (ESM and CommonJS) whose file is
@@ -35,8 +34,10 @@ let installed: Required<InstrumentScope> | undefined;
  * resolves when the RSS publisher thread runs (await it so its start-up is not traced).
  */
 export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
-  if (installed) return ensurePublisher();
-  installed = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false };
+  // Once per realm, whichever copy of this module asks (the preload's bundle, the library's).
+  if (realmScope()) return ensurePublisher();
+  const installed: Required<InstrumentScope> = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false };
+  setInstalledScope(installed);
   const data: HooksData = {
     include: installed.include,
     exclude: installed.exclude,
@@ -118,5 +119,5 @@ export function drainHookReports(): void {
 
 /** The scope installed by {@link instrumentCalls}, or undefined. */
 export function installedScope(): Required<InstrumentScope> | undefined {
-  return installed;
+  return realmScope<Required<InstrumentScope>>();
 }

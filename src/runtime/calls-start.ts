@@ -7,10 +7,10 @@
 import { fs } from '../core/node-fs.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LogWriter, defaultLogName, makeHeader } from '../core/log.js';
-import { epochNow, subscribeMarks } from './marks.js';
+import { subscribeMarks } from './marks.js';
 import { beforeSignalDeath, onProcess } from './process-events.js';
 import { drainHookReports, instrumentCalls } from './calls-install.js';
-import { closeRuntime, instrumentedFileCount, publisherRunning, pushSink, popSink, uninstrumented, type CallsSink } from './calls-runtime.js';
+import { closeRuntime, instrumentedFileCount, now, publisherRunning, pushSink, popSink, uninstrumented, type CallsSink } from './calls-runtime.js';
 const { closeSync, openSync, writeFileSync } = fs;
 
 /** Options read from the MEMTRACE_CALLS environment variable. */
@@ -114,7 +114,7 @@ function begin(opts: CallsEnvOptions): Promise<void> | void {
 function trace(opts: CallsEnvOptions): void {
   const trigger = typeof opts.trigger === 'number' && opts.trigger >= 0 ? opts.trigger : 4096;
   const output = opts.output ?? defaultLogName('calls', process.pid);
-  const start = epochNow();
+  const start = now();
   let writer: LogWriter | undefined;
   let refused = false;
   const open = (): LogWriter | undefined => {
@@ -145,7 +145,9 @@ function trace(opts: CallsEnvOptions): void {
     lastRss: 0,
     write(record) { open()?.write(record); },
   };
-  subscribeMarks((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
+  // A mark arrives synchronously: timed on arrival by the trace's clock (the mark's own time is
+  // read from node's `performance`, ~1 ms off it).
+  subscribeMarks((label) => sink.write({ t: Math.round((now() - start) * 1000) / 1000, mark: label }));
   pushSink(sink);
   let closed = false;
   const close = () => {
@@ -157,7 +159,7 @@ function trace(opts: CallsEnvOptions): void {
     // Files that ran without probes are said, so that no event is not read as "nothing ran".
     if (uninstrumented.length > 0 || writer) {
       const files = [...new Map(uninstrumented.map((u) => [u.file, u])).values()];
-      const record = { t: Math.round((epochNow() - start) * 1000) / 1000, end: { instrumented_files: instrumentedFileCount(), uninstrumented: files } };
+      const record = { t: Math.round((now() - start) * 1000) / 1000, end: { instrumented_files: instrumentedFileCount(), uninstrumented: files } };
       if (uninstrumented.length > 0 && !refused) open();
       writer?.write(record);
     }

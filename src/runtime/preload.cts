@@ -6,6 +6,7 @@
 // before the main module and an older node imports a moment later. A probe that must have its channel before the first line connects through the
 // runtime addon synchronously (channel.ts); memtrace uses this entry for it only when the addon
 // is built.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -17,7 +18,10 @@ function probeUrl(): string | undefined {
   // `memtrace malloc` offers no channel (the interposer is its channel): its marks preload.
   if (process.env.MEMTRACE_MALLOC_DIR) return pathToFileURL(join(__dirname, 'malloc-marks.js')).href;
   // `memtrace calls` with its options in MEMTRACE_CALLS.
-  if (process.env.MEMTRACE_CALLS) return pathToFileURL(join(__dirname, 'calls-preload.js')).href;
+  if (process.env.MEMTRACE_CALLS) {
+    const bundle = join(__dirname, 'calls-preload.bundle.cjs');
+    return pathToFileURL(existsSync(bundle) ? bundle : join(__dirname, 'calls-preload.js')).href;
+  }
   return undefined;
 }
 

@@ -1,8 +1,8 @@
 // The library API of `memtrace calls`: traceCalls(fn) runs fn with the call probes writing.
 import { LogWriter, makeHeader } from '../../core/log.js';
-import { epochNow, pushMarkSink } from '../../runtime/marks.js';
+import { pushMarkSink } from '../../runtime/marks.js';
 import { UsageError } from '../../core/errors.js';
-import { popSink, pushSink, type CallEvent, type CallsSink } from '../../runtime/calls-runtime.js';
+import { now, popSink, pushSink, type CallEvent, type CallsSink } from '../../runtime/calls-runtime.js';
 import { formatCallsSummary, summarizeCalls, type CallsSummary } from './summary.js';
 
 export { instrumentCalls, type InstrumentScope } from '../../runtime/calls-install.js';
@@ -45,7 +45,7 @@ export function traceCalls(fn: () => unknown, options?: TraceCallsOptions): Call
 export function traceCalls(fn: () => unknown, options: TraceCallsOptions = {}): CallsResult | Promise<CallsResult> {
   const trigger = options.trigger ?? 4096;
   if (!(trigger >= 0) || !Number.isFinite(trigger)) throw new UsageError(`trigger: '${trigger}' must be a size of 0 bytes or more`);
-  const start = epochNow();
+  const start = now();
   const records: Array<Record<string, unknown>> = [];
   const writer = options.output
     ? new LogWriter(options.output, makeHeader('calls', { pid: process.pid, command: process.argv.slice(), trigger, library: true }))
@@ -59,7 +59,8 @@ export function traceCalls(fn: () => unknown, options: TraceCallsOptions = {}): 
       writer?.write(record);
     },
   };
-  const removeMarks = pushMarkSink((label, t) => sink.write({ t: Math.round((t - start) * 1000) / 1000, mark: label }));
+  // Marks arrive synchronously: timed on arrival by the trace's clock.
+  const removeMarks = pushMarkSink((label) => sink.write({ t: Math.round((now() - start) * 1000) / 1000, mark: label }));
   pushSink(sink);
   const finish = (): CallsResult => {
     popSink(sink);
