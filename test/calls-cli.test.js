@@ -162,16 +162,20 @@ test('one runtime per process: in a CommonJS program under memtrace calls, an ES
     '  mark("before fill");',
     '  held.push(fill());',
     '  mark("after fill");',
-    '  const inner = traceCalls(() => { held.push(grow()); });',
-    '  console.log(JSON.stringify(inner.events.filter((e) => e.ev === "return").map((e) => e.fn)));',
+    '  const inner = traceCalls(() => { held.push(grow()); }, { trigger: 0 });',
+    '  console.log(JSON.stringify(inner.events.filter((e) => e.ev === "return").map((e) => [e.fn, e.drss])));',
     '});',
     '',
   ].join('\n'));
   const out = join(dir, 'calls.jsonl');
-  const r = run(['calls', '-o', out, '--', process.execPath, 'main.cjs'], { cwd: dir });
+  // Trigger 0 on both traces: every probe writes (with a trigger, a move shorter than the
+  // publisher's 1 ms reading can reach the next event instead, here after the inner trace).
+  const r = run(['calls', '--trigger', '0', '-o', out, '--', process.execPath, 'main.cjs'], { cwd: dir });
   assert.equal(r.status, 0, r.stderr);
-  // The library's trace got the event of the grow() it ran (its sink is the runtime's own).
-  assert.deepEqual(JSON.parse(r.stdout.trim()), ['grow']);
+  // The library's trace got the events of the grow() it ran (its sink is the runtime's own).
+  const inner = JSON.parse(r.stdout.trim());
+  assert.deepEqual(inner.map(([fn]) => fn), ['grow', '(anonymous)']);
+  assert.ok(Math.abs(inner[0][1] - 20 * MiB) <= 0.15 * 20 * MiB, `ΔRSS ${inner[0][1]}`);
   const recs = records(out).slice(1);
   const fill = recs.find((e) => e.ev === 'return' && e.fn === 'fill');
   assert.ok(fill, `fill() of the ES module has its return event: ${JSON.stringify(recs)}`);

@@ -8,7 +8,7 @@ import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
 import { runtimeAddon } from './addon.js';
 import { RSS_SLOT, startNativeRssPublisher, startRssPublisher, type RssPublisher } from './rss-publisher.js';
-import { epochNow } from './marks.js';
+import { anchoredClock } from './marks.js';
 const { closeSync, openSync, readSync } = fs;
 
 /** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
@@ -61,12 +61,8 @@ function createRuntime() {
   // The publisher thread: the addon's plain thread where it is built, else a Worker (started later).
   const nativePublisher = process.env.MEMTRACE_CALLS_PUBLISHER === 'worker' ? undefined : startNativeRssPublisher(1);
 
-  // Epoch ms from the monotonic clock and the addon's anchor: the `performance` global
-  // (epochNow) costs a program that does not use it 1.5 MiB of RSS. Every time of a trace is
-  // read from this clock (node's own is ~1 ms off it: its origin's two readings are apart).
-  const hrtime = process.hrtime; // as it was at load: fake timers may replace it
-  const epochAtZero = runtimeAddon()?.epochAtMonotonicZero?.();
-  const now = epochAtZero === undefined ? epochNow : (): number => { const [sec, ns] = hrtime(); return epochAtZero + sec * 1e3 + ns / 1e6; };
+  // Every time of a trace is read from this clock, whichever copy of the runtime's modules asks.
+  const now = anchoredClock(runtimeAddon()?.epochAtMonotonicZero?.());
 
   /** The array the probes read (RSS_SLOT layout), written by the publisher thread. */
   const F = nativePublisher?.view ?? new Int32Array(new SharedArrayBuffer(16 * 4));

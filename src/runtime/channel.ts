@@ -20,8 +20,7 @@ import { closeSync, fstatSync, lstatSync, rmSync, statSync, writeSync } from 'no
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
-import { runtimeAddon } from './addon.js';
+import { onMainThread, runtimeAddon } from './addon.js';
 
 /** The environment variable that carries memtrace's offer of a channel (JSON, {@link ChannelOffer}). */
 export const CHANNEL_ENV = 'MEMTRACE_CHANNEL';
@@ -95,7 +94,7 @@ export function openChannel(): Promise<Channel | undefined> {
 export function openChannelSync(): Channel | undefined | null {
   if (opened) return null;
   // Preloads run in worker threads too: the channel is the main thread's (takeOffer says so).
-  if (!isMainThread) { opened = Promise.resolve(undefined); return undefined; }
+  if (!onMainThread()) { opened = Promise.resolve(undefined); return undefined; }
   const addon = peekOffer()?.sync === true ? runtimeAddon() : null;
   if (!addon) return null;
   let channel: Channel | undefined;
@@ -156,7 +155,7 @@ export function offeredProbe(): string | undefined {
  * offer when it is meant for this process, else undefined. Synchronous, never throws.
  */
 export function takeOffer(): ChannelOffer | undefined {
-  if (!isMainThread) return undefined;
+  if (!onMainThread()) return undefined;
   const offer = peekOffer();
   if (!offer) return undefined;
   if (!offer.tree) {

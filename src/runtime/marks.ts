@@ -34,6 +34,21 @@ export function epochNow(): number {
 }
 
 /**
+ * A clock of epoch ms read from process.hrtime() (CLOCK_MONOTONIC) plus `epochAtZero`, the
+ * runtime addon's epochAtMonotonicZero(); epochNow when that is undefined. A probe times with it
+ * so as not to load the `performance` global, which costs a program that does not use it
+ * 1.5 MiB of RSS. (node's `performance.timeOrigin + now()` reads 0.8-1.2 ms ahead of it.)
+ */
+export function anchoredClock(epochAtZero: number | undefined): () => number {
+  if (epochAtZero === undefined || !Number.isFinite(epochAtZero)) return epochNow;
+  const hrtime = process.hrtime; // as it was at load: fake timers may replace it
+  return () => {
+    const [sec, ns] = hrtime();
+    return epochAtZero + sec * 1e3 + ns / 1e6;
+  };
+}
+
+/**
  * Places a labelled mark in every active trace: the innermost in-process trace, and the log of a
  * `memtrace` command this program runs under. Returns false when nothing is tracing.
  */

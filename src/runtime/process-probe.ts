@@ -5,7 +5,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { withChannel, type Channel } from './channel.js';
 import { onProcess } from './process-events.js';
-import { epochNow, subscribeMarks } from './marks.js';
+import { anchoredClock, subscribeMarks } from './marks.js';
+import { runtimeAddon } from './addon.js';
 
 /** What `memtrace process` gives its probe (the channel's config). */
 export interface ProcessProbeConfig {
@@ -14,6 +15,8 @@ export interface ProcessProbeConfig {
 }
 
 function start(channel: Channel): void {
+  // The addon is loaded for the channel's connect already (else this is epochNow).
+  const epochNow = anchoredClock(runtimeAddon()?.epochAtMonotonicZero?.());
   const config = (channel.config ?? {}) as Partial<ProcessProbeConfig>;
   const period = Math.max(1, Number(config.periodMs) || 100);
   const publish = () => {
@@ -30,7 +33,9 @@ function start(channel: Channel): void {
     publish();
     channel.send({ p: process.pid, t: epochNow(), x: 1, ...statmNow() });
   });
-  subscribeMarks((label, t) => { channel.send({ p: process.pid, t, m: label }); });
+  // Marks arrive synchronously: timed on arrival by this clock (the program's copy of marks.ts
+  // reads node's `performance`).
+  subscribeMarks((label) => { channel.send({ p: process.pid, t: epochNow(), m: label }); });
 }
 
 /** Resident and shared pages from /proc/self/statm (the fs functions as they were when the probe loaded), or nothing. */
