@@ -1,9 +1,9 @@
 import { fs } from './node-fs.js';
 import { readAt } from './fsutil.js';
-import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
 import { UsageError, fileError } from './errors.js';
 import { isRegularFile, openOutput } from './output.js';
-const { closeSync, createReadStream, fsyncSync, openSync, writeSync } = fs;
+const { closeSync, createReadStream, fsyncSync, openSync, readFileSync, writeSync } = fs;
 
 /** Version of the log format, the value of the header's `memtrace` field. */
 export const LOG_VERSION = 1;
@@ -32,6 +32,18 @@ export class CorruptLogError extends UsageError {
     super(message);
     this.name = 'CorruptLogError';
   }
+}
+
+/**
+ * The host's name as uname(2) gives it, read from /proc where it can be: the log is also written
+ * inside traced programs, and node:os costs one that does not use it 0.33 MiB of RSS.
+ */
+function hostname(): string {
+  try {
+    const name = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+    if (name) return name;
+  } catch { /* not Linux, or no /proc */ }
+  return (createRequire(import.meta.url)('node:os') as typeof import('node:os')).hostname();
 }
 
 /** Builds a header with the common fields filled in. */
