@@ -363,3 +363,18 @@ test('process at 1 kHz: paced by the timerfd helper, samples agree with the kern
   assert.deepEqual(readdirSync(scratch), []);
   assert.equal(spawnSync('pgrep', ['-f', `memtrace-proc-sampler run \\d+ 1000 ${scratch}`]).status, 1, 'a helper still runs');
 });
+
+test('process: the probe gives a CommonJS program no node module it did not load (worker_threads and the stream stack, perf_hooks) and sees its V8 figures', { skip: !existsSync(join(root, 'native', 'build', 'memtrace-runtime.node')) && 'without the runtime addon the probe is an --import with its ESM loader' }, () => {
+  const dir = tmp();
+  const prog = join(dir, 'mods.cjs');
+  writeFileSync(prog, 'setTimeout(() => require("fs").writeFileSync(process.argv[2], JSON.stringify(process.moduleLoadList)), 300);\n');
+  const untraced = spawnSync(process.execPath, [prog, join(dir, 'untraced.json')], { encoding: 'utf8' });
+  assert.equal(untraced.status, 0, untraced.stderr);
+  const log = join(dir, 'mods.jsonl');
+  const r = memtrace(['process', '--interval', '50ms', '-o', log, '--', process.execPath, prog, join(dir, 'traced.json')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(readJsonl(log).some((x) => typeof x.heapUsed === 'number'), 'the probe sent V8 figures');
+  const before = new Set(JSON.parse(readFileSync(join(dir, 'untraced.json'), 'utf8')));
+  const added = JSON.parse(readFileSync(join(dir, 'traced.json'), 'utf8')).filter((m) => !before.has(m));
+  for (const m of ['NativeModule worker_threads', 'NativeModule stream', 'NativeModule perf_hooks', 'NativeModule net']) assert.ok(!added.includes(m), `${m} loaded by memtrace: ${added.join(', ')}`);
+});
