@@ -626,7 +626,7 @@ export class HeapGraph {
     const t = this.nodes[k * this.F + this.oType]!;
     if (t === this.nString || t === this.nCons || t === this.nSliced) {
       const s = this.stringValue(k, 64)!;
-      return JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}…` : s);
+      return JSON.stringify(s.length > 60 ? `${s.slice(0, 57).trimEnd()}…` : s);
     }
     return `${this.className(k)} @${this.id(k)}`;
   }
@@ -652,7 +652,7 @@ export class HeapGraph {
     if (t === this.nClosure) return `(closure ${this.name(n) || 'anonymous'})`;
     if (t === this.nString || t === this.nCons || t === this.nSliced) {
       const s = this.stringValue(n, 48)!;
-      return `${this.className(n)} ${JSON.stringify(s.length > 40 ? `${s.slice(0, 37)}…` : s)}`;
+      return `${this.className(n)} ${JSON.stringify(s.length > 40 ? `${s.slice(0, 37).trimEnd()}…` : s)}`;
     }
     if (t === this.nHidden || t === this.nArray || t === this.nCode || t === this.nSynthetic) return this.name(n) || this.className(n);
     const cls = this.className(n);
