@@ -21,6 +21,10 @@
  * in a job until the job ends): heap's Buffer sampler holds a sampled Buffer this way, so a
  * program that makes and drops Buffers in one long synchronous loop frees them as untraced.
  * mainThread(): whether the caller is on the process's main thread (calls' preload asks it).
+ * heapPeakStart() / heapPeakStop() / heapStatistics(): the JS heap's high-water mark, read at the
+ * start of every GC (a prologue callback of V8's, reached through the C++ symbols node exports to
+ * its addons; Node-API has no GC hook): between two polls a synchronous stretch can raise the heap
+ * and a GC free it again, and only the GC sees the top. See heap_peak below.
  * epochAtMonotonicZero(): the wall-clock time (epoch ms) at which CLOCK_MONOTONIC, node's
  * process.hrtime(), read zero: calls' runtime times its events with it instead of the
  * `performance` global (perf_hooks costs a program 1.5 MiB of RSS).
@@ -55,6 +59,8 @@ extern napi_status napi_get_null(napi_env, napi_value *);
 extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
 extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
 extern napi_status napi_create_double(napi_env, double, napi_value *);
+extern napi_status napi_create_array_with_length(napi_env, size_t, napi_value *);
+extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
 typedef struct napi_ref__ *napi_ref;
 extern napi_status napi_create_reference(napi_env, napi_value, uint32_t, napi_ref *);
 extern napi_status napi_delete_reference(napi_env, napi_ref);
@@ -279,6 +285,102 @@ static napi_value epoch_at_monotonic_zero(napi_env env, napi_callback_info info)
   return result;
 }
 
+/* heap_peak: v8::Isolate's C++ API, called by its mangled names (Itanium ABI: `this` first, enums
+ * as ints), declared weak so that a node without them loads the addon and says null. The layout
+ * of v8::HeapStatistics (fourteen size_t-sized fields, used_heap_size_ the 5th and
+ * external_memory_ the 8th) is the same in V8 11.3 (Node 20) to 13.6 (Node 24); the JS side
+ * checks heapStatistics() against process.memoryUsage() before it trusts the hook. */
+typedef struct v8_isolate v8_isolate;
+typedef void (*v8_gc_callback)(v8_isolate *, int type, int flags, void *data);
+extern v8_isolate *_ZN2v87Isolate10GetCurrentEv(void) __attribute__((weak));
+extern void _ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_(v8_isolate *, v8_gc_callback, void *, int) __attribute__((weak));
+extern void _ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_(v8_isolate *, v8_gc_callback, void *) __attribute__((weak));
+extern void _ZN2v814HeapStatisticsC1Ev(void *) __attribute__((weak));
+extern void _ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE(v8_isolate *, void *) __attribute__((weak));
+
+enum { GC_ALL = 31, HS_USED = 4, HS_EXTERNAL = 7 };
+/* The slots JS reads (Float64Array): the highest used + external seen at a GC's start, its
+ * used and external bytes, its CLOCK_MONOTONIC ms, resident pages then, and GCs seen. */
+enum { PK_TOTAL = 0, PK_USED = 1, PK_EXTERNAL = 2, PK_T = 3, PK_PAGES = 4, PK_GCS = 5, PK_SLOTS = 8 };
+static v8_isolate *peak_isolate;
+static double *peak_slots;
+static int peak_statm = -1;
+
+static int heap_api(void) {
+  return _ZN2v87Isolate10GetCurrentEv && _ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_
+    && _ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_ && _ZN2v814HeapStatisticsC1Ev
+    && _ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE;
+}
+
+/* Reads used and external bytes; the buffer is larger than any HeapStatistics so far. */
+static void heap_figures(v8_isolate *isolate, double *used, double *external) {
+  size_t hs[64];
+  memset(hs, 0, sizeof hs);
+  _ZN2v814HeapStatisticsC1Ev(hs);
+  _ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE(isolate, hs);
+  *used = (double)hs[HS_USED];
+  *external = (double)hs[HS_EXTERNAL];
+}
+
+static void on_gc_start(v8_isolate *isolate, int type, int flags, void *data) {
+  (void)type; (void)flags;
+  double *v = data, used, external;
+  heap_figures(isolate, &used, &external);
+  v[PK_GCS] += 1;
+  if (used + external <= v[PK_TOTAL]) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  v[PK_TOTAL] = used + external; v[PK_USED] = used; v[PK_EXTERNAL] = external;
+  v[PK_T] = ms_of(&ts);
+  char b[64];
+  ssize_t n = peak_statm >= 0 ? pread(peak_statm, b, sizeof b - 1, 0) : -1;
+  double pages = 0;
+  ssize_t i = 0;
+  while (i < n && b[i] != ' ') i++;
+  for (i++; i < n && b[i] >= '0' && b[i] <= '9'; i++) pages = pages * 10 + (b[i] - '0');
+  v[PK_PAGES] = n > 0 ? pages : -1;
+}
+
+static napi_value heap_peak_start(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  if (!heap_api() || peak_isolate || !(peak_isolate = _ZN2v87Isolate10GetCurrentEv())) { napi_get_null(env, &result); return result; }
+  peak_slots = calloc(PK_SLOTS, sizeof(double));
+  if (!peak_slots || napi_create_external_arraybuffer(env, peak_slots, PK_SLOTS * sizeof(double), NULL, NULL, &result) != 0) {
+    peak_isolate = NULL;
+    napi_get_null(env, &result);
+    return result;
+  }
+  peak_statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  _ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_(peak_isolate, on_gc_start, peak_slots, GC_ALL);
+  return result;
+}
+
+static napi_value heap_peak_stop(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  if (peak_isolate) {
+    _ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_(peak_isolate, on_gc_start, peak_slots);
+    peak_isolate = NULL;
+    if (peak_statm >= 0) { close(peak_statm); peak_statm = -1; }
+  }
+  napi_get_null(env, &result);
+  return result;
+}
+
+/* heapStatistics(): [used, external] as the hook reads them (for the JS side's check), or null. */
+static napi_value heap_statistics(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result, n;
+  v8_isolate *isolate = heap_api() ? _ZN2v87Isolate10GetCurrentEv() : NULL;
+  if (!isolate || napi_create_array_with_length(env, 2, &result) != 0) { napi_get_null(env, &result); return result; }
+  double used, external;
+  heap_figures(isolate, &used, &external);
+  napi_create_double(env, used, &n); napi_set_element(env, result, 0, n);
+  napi_create_double(env, external, &n); napi_set_element(env, result, 1, n);
+  return result;
+}
+
 static void export_function(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -294,5 +396,8 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   export_function(env, exports, "weakDrop", weak_drop);
   export_function(env, exports, "mainThread", main_thread);
   export_function(env, exports, "epochAtMonotonicZero", epoch_at_monotonic_zero);
+  export_function(env, exports, "heapPeakStart", heap_peak_start);
+  export_function(env, exports, "heapPeakStop", heap_peak_stop);
+  export_function(env, exports, "heapStatistics", heap_statistics);
   return exports;
 }

@@ -184,3 +184,29 @@ test('--every: a series; text, JSON, CSV, speedscope, HTML and gnuplot agree on 
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the memory peak sees a rise inside synchronous code that a GC freed before the next read', () => {
+  // ~60 MB of rows built in one synchronous stretch and dropped, and a GC (the program's own
+  // gc(), as V8 would run one under pressure) frees them before the exit. Polls (every 100 ms,
+  // while the event loop turns) never ran during the rise; only the start of the GC saw its top.
+  const prog = join(dir, 'sync-rise.js'); // CommonJS
+  writeFileSync(prog, [
+    'function build() { const rows = []; for (let i = 0; i < 500000; i++) rows.push({ id: i, name: "row" + i, tags: [i, i + 1] }); return rows; }',
+    'let rows = build();',
+    'const n = rows.length;',
+    'rows = null;',
+    'globalThis.gc();',
+    'const junk = 0;',
+    'const v8 = require("v8");',
+    'console.log(JSON.stringify({ n, junk, heapAfter: v8.getHeapStatistics().used_heap_size }));',
+    '',
+  ].join('\n'));
+  const log = join(dir, 'sync-rise.jsonl');
+  const r = memtrace(['heap', '-o', log, '--', process.execPath, '--expose-gc', prog]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim());
+  assert.ok(out.heapAfter < 30 * MiB, `the rows were collected before the end (heap ${out.heapAfter})`);
+  const sum = JSON.parse(report(log, 'json').stdout);
+  assert.ok(sum.memory.peak.heapUsed > 50 * MiB, `peak ${sum.memory.peak.heapUsed} bytes: ${r.stderr}`);
+  assert.match(r.stderr, /^memory start \/ peak \([\d.]+ ms, at a GC\) \/ end: JS heap \S+ \S+ \/ \S+ MiB \/ /m);
+});

@@ -26,6 +26,16 @@ export interface RuntimeAddon {
   mainThread?(): boolean;
   /** The epoch ms at which process.hrtime() (CLOCK_MONOTONIC) read zero. */
   epochAtMonotonicZero?(): number;
+  /**
+   * Starts noting the JS heap's high-water mark at the start of every GC: slots (Float64) of the
+   * highest used + external bytes, its used and external bytes, its CLOCK_MONOTONIC ms, resident
+   * pages then, GCs seen; null when the node has no such hook or it is on already.
+   */
+  heapPeakStart?(): ArrayBuffer | null;
+  /** Stops the GC hook. */
+  heapPeakStop?(): void;
+  /** [used, external] heap bytes as the hook reads them, or null. */
+  heapStatistics?(): [number, number] | null;
 }
 
 /** Where native/build.js puts the addon. */

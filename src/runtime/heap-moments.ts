@@ -4,6 +4,8 @@
 // Each moment's profile goes to its own file at once (kept in memory it would be counted, and
 // it would push the peak up). Imports only node: modules and runtime/.
 import { writeFileSync } from 'node:fs';
+import { PAGE_SIZE } from '../core/memory.js';
+import { runtimeAddon } from './addon.js';
 import { subscribeMarks } from './marks.js';
 import { ExternalSampler, type ExternalSite } from './heap-external.js';
 import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
@@ -18,6 +20,28 @@ export interface MemoryPoint {
   external: number;
   arrayBuffers: number;
   rss: number;
+}
+
+/** The highest memory seen: a poll's reading, or V8's figures at the start of a GC (`atGc`: ArrayBuffers are not counted apart there). */
+export type PeakPoint = MemoryPoint | (Omit<MemoryPoint, 'arrayBuffers'> & { arrayBuffers: null; atGc: true });
+
+enum GcPeak { TOTAL = 0, USED = 1, EXTERNAL = 2, T = 3, PAGES = 4 }
+
+/**
+ * The addon's GC hook, which notes the heap at the start of every GC: the top of a rise inside
+ * synchronous code that a GC frees before the next poll (polls run only while the event loop
+ * turns). Used only when its figures are process.memoryUsage()'s (the hook reads V8's
+ * HeapStatistics by its field layout).
+ */
+function startGcPeak(): Float64Array | undefined {
+  const addon = runtimeAddon();
+  if (!addon?.heapPeakStart || !addon.heapStatistics) return undefined;
+  const m = process.memoryUsage();
+  const check = addon.heapStatistics();
+  const near = (a: number, b: number) => Math.abs(a - b) <= 0.01 * b + 65536;
+  if (!check || !near(check[0], m.heapUsed) || !near(check[1], m.external)) return undefined;
+  const slots = addon.heapPeakStart();
+  return slots ? new Float64Array(slots) : undefined;
 }
 
 /** One profile read in the program, written to `profile`. */
@@ -49,6 +73,11 @@ export interface MomentOptions {
 export const PEAK_POLL_MS = 100;
 /** A new peak profile is read only when the heap is this much above the last one read. */
 const PEAK_STEP = 1.05;
+function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
 /** True when a profile names a TypeScript file (its inline source map must then be asked for). */
 export function namesTypeScript(profile: SamplingProfile): boolean {
   const walk = (n: ProfileNode): boolean => /\.[cm]?tsx?$/.test(n.callFrame.url) || n.children.some(walk);
@@ -59,7 +88,11 @@ export function namesTypeScript(profile: SamplingProfile): boolean {
 export class MomentRecorder {
   readonly moments: Moment[] = [];
   readonly start: MemoryPoint;
+  /** The highest memory the polls read (see peakPoint for the GC hook's). */
   peak: MemoryPoint;
+  private readonly gcPeak = startGcPeak();
+  /** performance.now() minus the monotonic clock's ms (the GC hook's times are the latter). */
+  private readonly perfFromMono = performance.now() - monotonicMs();
   private peakRead = 0;
   private trigger = 0;
   private seq = 0;
@@ -157,8 +190,23 @@ export class MomentRecorder {
     this.moments.splice(this.moments.length - 1, 0, { ...exit, kind: 'peak', memory: live });
   }
 
-  /** Stops the timers and the mark channel. */
+  /**
+   * The highest memory seen: the polls' peak, or the GC hook's when it is more than 5% above it
+   * (a rise the polls missed; within 5% the poll's reading, which has the ArrayBuffers figure, says
+   * as much).
+   */
+  peakPoint(): PeakPoint {
+    const g = this.gcPeak;
+    if (!g || g[GcPeak.TOTAL]! <= PEAK_STEP * (this.peak.heapUsed + this.peak.external)) return this.peak;
+    return {
+      t: g[GcPeak.T]! + this.perfFromMono - this.t0, heapUsed: g[GcPeak.USED]!, external: g[GcPeak.EXTERNAL]!,
+      arrayBuffers: null, rss: g[GcPeak.PAGES]! >= 0 ? g[GcPeak.PAGES]! * PAGE_SIZE : 0, atGc: true,
+    };
+  }
+
+  /** Stops the timers, the GC hook and the mark channel. */
   stop(): void {
+    if (this.gcPeak) runtimeAddon()?.heapPeakStop?.();
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.unsubscribe?.();
     this.external?.uninstall();

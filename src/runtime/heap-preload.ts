@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { removeAbandoned, takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
-import { MomentRecorder, type At, type MemoryPoint, type Moment } from './heap-moments.js';
+import { MomentRecorder, type At, type MemoryPoint, type Moment, type PeakPoint } from './heap-moments.js';
 import { beforeSignalDeath, onProcess } from './process-events.js';
 
 /** What the memtrace process asks of the preload (the channel offer's config). */
@@ -55,7 +55,7 @@ export interface PreloadMeta {
   /** The profiles read during the run (sampled mode), the last one at the end. */
   moments?: Moment[];
   /** Memory at the start, at the highest JS heap plus external seen, and at the end (before the final GC). */
-  memory?: { start: MemoryPoint; peak: MemoryPoint; end: MemoryPoint };
+  memory?: { start: MemoryPoint; peak: PeakPoint; end: MemoryPoint };
   error?: string;
 }
 
@@ -106,7 +106,7 @@ function run(): void {
     };
     try {
       recorder.stop();
-      meta.memory = { start: recorder.start, peak: recorder.peak, end };
+      meta.memory = { start: recorder.start, peak: recorder.peakPoint(), end };
       if (!config.exact) {
         recorder.endIsPeak(recorder.take('exit', undefined, !config.all, end, meta.profile));
         meta.moments = recorder.moments;

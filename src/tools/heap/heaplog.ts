@@ -1,12 +1,12 @@
 // The heap log: frames and stacks as JSON Lines records, and back.
 import { CorruptLogError, type LogContents, type LogRecord } from '../../core/log.js';
-import type { MemoryPoint } from '../../runtime/heap-moments.js';
+import type { MemoryPoint, PeakPoint } from '../../runtime/heap-moments.js';
 import type { Frame, HeapData } from './profile.js';
 
 /** The memory of the program at the start, the highest JS heap plus external, and the end. */
 export interface MemorySummary {
   start: MemoryPoint;
-  peak: MemoryPoint;
+  peak: PeakPoint;
   end: MemoryPoint;
 }
 

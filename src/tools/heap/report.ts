@@ -137,8 +137,11 @@ function liveWord(end: EndRecord | undefined): string {
 function memoryLines(end: EndRecord | undefined, placed: number, hasExternal: boolean): string[] {
   const mem = end?.memory;
   if (!mem) return [];
-  const three = (k: 'heapUsed' | 'external' | 'arrayBuffers') => `${formatBytes(mem.start[k])} / ${formatBytes(mem.peak[k])} / ${formatBytes(mem.end[k])}`;
-  const lines = [`memory start / peak (${formatDuration(mem.peak.t)}) / end: JS heap ${three('heapUsed')}; external ${three('external')}, of which ArrayBuffers ${three('arrayBuffers')}`];
+  // A peak seen at a GC's start (V8's figures there do not count ArrayBuffers apart) shows "–".
+  const at = (v: number | null) => (v === null ? '–' : formatBytes(v));
+  const three = (k: 'heapUsed' | 'external' | 'arrayBuffers') => `${formatBytes(mem.start[k])} / ${at(mem.peak[k])} / ${formatBytes(mem.end[k])}`;
+  const seen = 'atGc' in mem.peak ? ', at a GC' : '';
+  const lines = [`memory start / peak (${formatDuration(mem.peak.t)}${seen}) / end: JS heap ${three('heapUsed')}; external ${three('external')}, of which ArrayBuffers ${three('arrayBuffers')}`];
   if (!hasExternal) {
     lines.push(`ArrayBuffers at the end: ${formatBytes(mem.end.arrayBuffers)}, not placed on JS sites (${end?.moment ? '--no-external' : '--exact'} samples no Buffers)`);
   } else if (end?.moment) {
