@@ -126,11 +126,33 @@ test('a file that does not parse is left as it is with a warning', async () => {
   const r = instrumentSource(bad, { file: '/x/bad.js', kind: 'cjs' });
   assert.equal(r.code, bad);
   assert.match(r.warning, /cannot instrument \/x\/bad\.js/);
-  const good = instrumentSource('"use strict"\nfunction f() { return 1 }\nmodule.exports = f;\n', { file: '/x/good.js', kind: 'cjs' });
+  const good = instrumentSource('"use strict"\nfunction f() { return [1] }\nmodule.exports = f;\n', { file: '/x/good.js', kind: 'cjs' });
   assert.equal(good.functions, 1);
   assert.equal(good.code.split('\n').slice(0, 3).map((l) => l.length > 0).length, 3);
   assert.ok(good.code.startsWith('"use strict";$mtR.m("/x/good.js");'), good.code.slice(0, 40));
   assert.equal(good.code.split('\n')[2], 'module.exports = f;');
+});
+
+test('a leaf (a function that only reads and compares: no call, no allocation, no write) gets no probes; the rest do', async () => {
+  const { instrumentSource } = await import('../dist/tools/calls/instrument.js');
+  const src = [
+    'const isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;',
+    'function kind(n) { switch (n.type) { case 1: return "a"; default: if (n.x > 2) return n.y; } return null; }',
+    'const name = (n) => n.first + " " + n.last;',
+    'function wrap(v) { return { v }; }',
+    'function call(n) { return isScalar(n); }',
+    'function write(n) { n.seen = true; return n; }',
+    'function* gen(n) { yield n.x; }',
+    '',
+  ].join('\n');
+  const r = instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs' });
+  const lines = r.code.split('\n');
+  assert.equal(lines[0].replace(/^\$mtR\.m\("\/x\/leaf\.js"\);/, ''), src.split('\n')[0], 'isScalar is left as it is');
+  assert.equal(lines[1], src.split('\n')[1], 'kind() is left as it is');
+  for (const i of [2, 3, 4, 5, 6]) assert.match(lines[i], /\$mtF\[0\]&&\$mtR\./, `line ${i + 1} has probes: ${lines[i]}`);
+  assert.equal(r.functions, 5);
+  // With --lines every statement is probed, leaves too.
+  assert.equal(instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs', lines: true }).functions, 7);
 });
 
 test('a CommonJS program is not given node modules it did not load: no worker_threads, no v8, no fs/promises and its stream stack, no perf_hooks, no os', { skip: !(typeof (await import('node:module')).registerHooks === 'function') && 'node:worker_threads is how node 20 hands its off-thread hooks their reports' }, () => {

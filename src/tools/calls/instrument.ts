@@ -56,6 +56,38 @@ interface FnInfo { name: string; line: number; col: number }
 const isFn = (n: AnyNode) =>
   n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
 
+/** Operators that never allocate nor call user code on primitives or objects without valueOf/toString of their own. */
+const LEAF_BINARY = new Set(['===', '!==', '==', '!=', '<', '<=', '>', '>=', '&', '|', '^', '<<', '>>', '>>>', 'in', 'instanceof', '-', '*', '/', '%']);
+const LEAF_UNARY = new Set(['!', 'typeof', 'void', '-', '~']);
+
+/**
+ * A leaf: a plain function whose body only reads (variables, properties, literals that are not
+ * objects) and tests what it read, with no call, no `new`, no literal that allocates, no `+`
+ * (string concatenation) and no write: it cannot move memory, and its probes would only make
+ * it too big for V8 to inline (yaml's `isScalar(node)` and friends).
+ */
+function isLeaf(fn: AnyNode): boolean {
+  if (fn.async || fn.generator || !fn.params.every((p: AnyNode) => p.type === 'Identifier')) return false;
+  const ok = (n: AnyNode | null | undefined): boolean => {
+    if (!n) return true;
+    switch (n.type) {
+      case 'Identifier': case 'ThisExpression': case 'BreakStatement': case 'EmptyStatement': return true;
+      case 'Literal': return !n.regex && typeof n.value !== 'bigint';
+      case 'MemberExpression': return ok(n.object) && (!n.computed || ok(n.property));
+      case 'ChainExpression': case 'ParenthesizedExpression': return ok(n.expression);
+      case 'UnaryExpression': return LEAF_UNARY.has(n.operator) && ok(n.argument);
+      case 'BinaryExpression': return LEAF_BINARY.has(n.operator) && ok(n.left) && ok(n.right);
+      case 'LogicalExpression': return ok(n.left) && ok(n.right);
+      case 'ConditionalExpression': case 'IfStatement': return ok(n.test) && ok(n.consequent) && ok(n.alternate);
+      case 'ReturnStatement': return ok(n.argument);
+      case 'BlockStatement': return n.body.every(ok);
+      case 'SwitchStatement': return ok(n.discriminant) && n.cases.every((c: AnyNode) => ok(c.test) && c.consequent.every(ok));
+      default: return false;
+    }
+  };
+  return ok(fn.body);
+}
+
 function keyName(key: AnyNode, computed: boolean): string {
   if (!computed && key.type === 'Identifier') return key.name;
   if (key.type === 'Literal') return String(key.value);
@@ -222,6 +254,8 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       o = origin(at.loc.start.line, at.loc.start.column);
       // A function the input's source map does not map is generated (a compiler's helper): left alone.
       if (tracer && o.file === undefined) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
+      // A leaf cannot move memory: left as it is (and inlinable).
+      else if (!opts.lines && isLeaf(node)) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
     }
     if (fn) {
       mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
