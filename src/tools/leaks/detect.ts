@@ -188,8 +188,8 @@ export function detect(ms: Measurement[], positions: number[], last: HeapGraph, 
     const holder = c.holder >= 0 ? c.holderName : '(unreachable)';
     const main = c.groups[0];
     const title = c.entries
-      ? `${holder}: +${fmtRate(entriesPerIteration!)} entries/iteration${main ? `, holding ${main.cls}${main.site ? ` from ${shortSite(main.site)}` : ''}` : ''}`
-      : `${main!.cls}${main!.site ? ` from ${shortSite(main!.site)}` : ''}: +${fmtRate(main!.perIteration)}/iteration, held by ${holder}`;
+      ? `${holder}: +${fmtRate(entriesPerIteration!)} entries/iteration${main ? `, holding ${main.cls}${fromSite(main)}` : ''}`
+      : `${main!.cls}${fromSite(main!)}: +${fmtRate(main!.perIteration)}/iteration, held by ${holder}`;
     leaks.push({
       title, holder, path: c.path, shortPath: shortPath(c.path), retainedSize: c.holder >= 0 ? last.retainedSize(c.holder) : 0,
       entries: c.entries, entriesPerIteration, groups: c.groups, objectsPerIteration, bytesPerIteration,
@@ -239,6 +239,12 @@ export function shortPath(path: string[]): string[] {
 
 function fmtRate(n: number): string {
   return n >= 10 ? String(Math.round(n)) : n.toFixed(1).replace(/\.0$/, '');
+}
+
+/** " from file:line:col" for a title, " allocated by (V8 API)" where V8 names no JS site ("(native code)"). */
+function fromSite(g: { site?: string | null; fn?: string | null }): string {
+  if (!g.site) return '';
+  return g.site === '(native code)' ? ` allocated by ${g.fn || 'native code'}` : ` from ${shortSite(g.site)}`;
 }
 
 function shortSite(site: string): string {
