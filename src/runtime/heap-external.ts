@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { runtimeAddon } from './addon.js';
 import { hideFramesOf, showSourceOf } from './stand-in.js';
+import { monotonicMs } from './marks.js';
 
 /** One JS frame of an external allocation: function, script, the function's start and the call position inside it (1-based). */
 export type ExternalFrame = [fn: string, url: string, line: number, col: number, callLine: number, callCol: number];
@@ -97,7 +98,7 @@ export class ExternalSampler {
   /** Bytes to the next sampling point (exponentially distributed, mean `interval`). */
   private untilSample: number;
   private calls = 0;
-  private windowStart = performance.now();
+  private windowStart = monotonicMs();
   private windowCpuStart = cpuMicros();
   /** CPU time (µs) the stacks took in this window. */
   private windowSpent = 0;
@@ -161,7 +162,7 @@ export class ExternalSampler {
     // The window is closed by any call that reads the clock, sampled or not, so that a quiet spell
     // after a busy one brings the interval back down before the next Buffers are drawn.
     if ((++this.calls & (CLOCK_EVERY - 1)) === 0 || bytes >= CLOCK_BYTES) {
-      const now = performance.now();
+      const now = monotonicMs();
       if (now - this.windowStart >= BUDGET_WINDOW_MS) this.closeWindow(now);
     }
     this.untilSample -= bytes;

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { PAGE_SIZE } from '../core/memory.js';
 import { runtimeAddon } from './addon.js';
-import { subscribeMarks } from './marks.js';
+import { monotonicMs, subscribeMarks } from './marks.js';
 import { ExternalSampler, type ExternalSite } from './heap-external.js';
 import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
 
@@ -73,11 +73,6 @@ export interface MomentOptions {
 export const PEAK_POLL_MS = 100;
 /** A new peak profile is read only when the heap is this much above the last one read. */
 const PEAK_STEP = 1.05;
-function monotonicMs(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e3 + ns / 1e6;
-}
-
 /** True when a profile names a TypeScript file (its inline source map must then be asked for). */
 export function namesTypeScript(profile: SamplingProfile): boolean {
   const walk = (n: ProfileNode): boolean => /\.[cm]?tsx?$/.test(n.callFrame.url) || n.children.some(walk);
@@ -91,8 +86,6 @@ export class MomentRecorder {
   /** The highest memory the polls read (see peakPoint for the GC hook's). */
   peak: MemoryPoint;
   private readonly gcPeak = startGcPeak();
-  /** performance.now() minus the monotonic clock's ms (the GC hook's times are the latter). */
-  private readonly perfFromMono = performance.now() - monotonicMs();
   private peakRead = 0;
   private trigger = 0;
   private seq = 0;
@@ -126,7 +119,7 @@ export class MomentRecorder {
   /** Memory now. */
   memory(): MemoryPoint {
     const m = process.memoryUsage();
-    return { t: performance.now() - this.t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
+    return { t: monotonicMs() - this.t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
   }
 
   /**
@@ -199,7 +192,7 @@ export class MomentRecorder {
     const g = this.gcPeak;
     if (!g || g[GcPeak.TOTAL]! <= PEAK_STEP * (this.peak.heapUsed + this.peak.external)) return this.peak;
     return {
-      t: g[GcPeak.T]! + this.perfFromMono - this.t0, heapUsed: g[GcPeak.USED]!, external: g[GcPeak.EXTERNAL]!,
+      t: g[GcPeak.T]! - this.t0, heapUsed: g[GcPeak.USED]!, external: g[GcPeak.EXTERNAL]!,
       arrayBuffers: null, rss: g[GcPeak.PAGES]! >= 0 ? g[GcPeak.PAGES]! * PAGE_SIZE : 0, atGc: true,
     };
   }

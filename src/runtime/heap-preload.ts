@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { removeAbandoned, takeOffer } from './channel.js';
 import { HeapInspector } from './heap-inspector.js';
+import { monotonicMs } from './marks.js';
 import { MomentRecorder, type At, type MemoryPoint, type Moment, type PeakPoint } from './heap-moments.js';
 import { beforeSignalDeath, onProcess } from './process-events.js';
 
@@ -69,7 +70,7 @@ function run(): void {
   const config = offer?.config as PreloadConfig | undefined;
   if (!config) return;
   const base = join(config.dir, String(process.pid));
-  const t0 = performance.now();
+  const t0 = monotonicMs();
   const inspector = new HeapInspector();
   // --exact: V8 tracks allocations from the isolate's start (--track-heap-objects, set by the
   // memtrace process in NODE_OPTIONS); the inspector's startTrackingHeapObjects would keep
@@ -95,8 +96,8 @@ function run(): void {
       removeAbandoned(offer!);
       return;
     }
-    const durationMs = performance.now() - t0;
-    const w0 = performance.now();
+    const durationMs = monotonicMs() - t0;
+    const w0 = monotonicMs();
     const end = recorder.checkpoint();
     const meta: PreloadMeta = {
       pid: process.pid, reason, exitCode, durationMs, writeMs: 0,
@@ -121,7 +122,7 @@ function run(): void {
       meta.error = (err as Error)?.message ?? String(err);
     }
     inspector.close();
-    meta.writeMs = performance.now() - w0;
+    meta.writeMs = monotonicMs() - w0;
     try { writeFileSync(`${base}.json`, JSON.stringify(meta)); } catch { /* the memtrace process reports the missing file */ }
   };
 

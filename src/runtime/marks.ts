@@ -41,11 +41,15 @@ export function epochNow(): number {
  */
 export function anchoredClock(epochAtZero: number | undefined): () => number {
   if (epochAtZero === undefined || !Number.isFinite(epochAtZero)) return epochNow;
-  const hrtime = process.hrtime; // as it was at load: fake timers may replace it
-  return () => {
-    const [sec, ns] = hrtime();
-    return epochAtZero + sec * 1e3 + ns / 1e6;
-  };
+  return () => epochAtZero + monotonicMs();
+}
+
+const hrtime = process.hrtime; // as it was at load: fake timers may replace it
+
+/** ms on the monotonic clock (CLOCK_MONOTONIC, one for every process): for durations in a probe, without the `performance` global. */
+export function monotonicMs(): number {
+  const [sec, ns] = hrtime();
+  return sec * 1e3 + ns / 1e6;
 }
 
 /**
