@@ -143,6 +143,7 @@ test('a leaf (a function that only reads and compares: no call, no allocation, n
     'function call(n) { return isScalar(n); }',
     'function write(n) { n.seen = true; return n; }',
     'function* gen(n) { yield n.x; }',
+    'class Holder { rows = new Array(1e6); constructor() {} get size() { return this.rows.length; } }',
     '',
   ].join('\n');
   const r = instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs' });
@@ -150,9 +151,12 @@ test('a leaf (a function that only reads and compares: no call, no allocation, n
   assert.equal(lines[0].replace(/^\$mtR\.m\("\/x\/leaf\.js"\);/, ''), src.split('\n')[0], 'isScalar is left as it is');
   assert.equal(lines[1], src.split('\n')[1], 'kind() is left as it is');
   for (const i of [2, 3, 4, 5, 6]) assert.match(lines[i], /\$mtF\[0\]&&\$mtR\./, `line ${i + 1} has probes: ${lines[i]}`);
-  assert.equal(r.functions, 5);
+  // A constructor is never a leaf (its class's field initializers run in its frame); the getter is.
+  assert.match(lines[7], /constructor\(\) \{\$mtF\[0\]&&\$mtR\./, lines[7]);
+  assert.match(lines[7], /get size\(\) \{ return this\.rows\.length; \}/, lines[7]);
+  assert.equal(r.functions, 6);
   // With --lines every statement is probed, leaves too.
-  assert.equal(instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs', lines: true }).functions, 7);
+  assert.equal(instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs', lines: true }).functions, 9);
 });
 
 test('a CommonJS program is not given node modules it did not load: no worker_threads, no v8, no fs/promises and its stream stack, no perf_hooks, no os', { skip: !(typeof (await import('node:module')).registerHooks === 'function') && 'node:worker_threads is how node 20 hands its off-thread hooks their reports' }, () => {

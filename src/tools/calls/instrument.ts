@@ -254,8 +254,9 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       o = origin(at.loc.start.line, at.loc.start.column);
       // A function the input's source map does not map is generated (a compiler's helper): left alone.
       if (tracer && o.file === undefined) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
-      // A leaf cannot move memory: left as it is (and inlinable).
-      else if (!opts.lines && isLeaf(node)) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
+      // A leaf cannot move memory: left as it is (and inlinable). Not a constructor: a class's
+      // field initializers run in its frame.
+      else if (!opts.lines && !(parent?.type === 'MethodDefinition' && parent.kind === 'constructor') && isLeaf(node)) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
     }
     if (fn) {
       mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
