@@ -63,6 +63,23 @@ for (const route of ADDON ? ['addon', 'no addon'] : ['no addon']) {
     host.close();
   });
 
+  test(`channel (${route}): what the program sent before memtrace listened is delivered to its first listener`, async () => {
+    // memtrace starts its sampling thread between the spawn and its onMessage: a short program
+    // on a loaded machine had sent everything, its exit included, by then (seen in CI: the
+    // process log had no V8 figures and no exiting record).
+    const host = await ChannelHost.open();
+    const r = await run(['-e', 'process.exitCode = 3'], environment(host, process.env));
+    assert.equal(r.code, 3, r.stderr);
+    await host.drained();
+    const messages = [];
+    host.onMessage((m, peer) => messages.push([m, peer.pid]));
+    assert.deepEqual(messages, [[{ hello: r.pid, config: null }, r.pid], [{ exit: 3 }, r.pid]]);
+    const later = [];
+    host.onMessage((m) => later.push(m));
+    assert.deepEqual(later, [], 'a later listener gets only what comes after it');
+    host.close();
+  });
+
   test(`channel (${route}): an idle program is not kept alive by the channel`, async () => {
     const host = await ChannelHost.open();
     let peers = 0;

@@ -45,6 +45,9 @@ export interface ChannelPeer {
   readonly closed: Promise<void>;
 }
 
+/** Messages kept for the first listener: a probe sends ~10 a second, a few seconds' worth. */
+const EARLY_LIMIT = 10_000;
+
 /** A verified channel memtrace offers to the program it starts. */
 export class ChannelHost {
   /** Processes that connected with the right token, in the order they did. */
@@ -52,6 +55,8 @@ export class ChannelHost {
   private readonly dir: string;
   private readonly offer: ChannelOffer;
   private messageListeners: Array<(message: ChannelMessage, peer: ChannelPeer) => void> = [];
+  /** Messages that came before the first listener (at most EARLY_LIMIT); undefined once it came. */
+  private early: Array<[ChannelMessage, ChannelPeer]> | undefined = [];
   private peerListeners: Array<(peer: ChannelPeer) => void> = [];
   private readonly sockets = new Set<Socket>();
   private readonly closing = new Map<Socket, Promise<void>>();
@@ -107,9 +112,17 @@ export class ChannelHost {
     return { ...env, NODE_OPTIONS: before ? `${before} ${added}` : added, [CHANNEL_ENV]: JSON.stringify(offer) };
   }
 
-  /** Calls `listener` with each message a peer sends (not the answers to requests). */
+  /**
+   * Calls `listener` with each message a peer sends (not the answers to requests). The first
+   * listener also gets, at once, what peers sent before it was added: a tool starts its
+   * sampling thread between the spawn and this call, and a short program can have said
+   * everything, its exit included, by then.
+   */
   onMessage(listener: (message: ChannelMessage, peer: ChannelPeer) => void): void {
     this.messageListeners.push(listener);
+    const early = this.early;
+    this.early = undefined;
+    for (const [m, peer] of early ?? []) listener(m, peer);
   }
 
   /** Calls `listener` when a process has connected and given the right token. */
@@ -158,6 +171,8 @@ export class ChannelHost {
         for (const l of this.peerListeners) l(peer);
       } else if ('re' in m) {
         peer.answer(m);
+      } else if (this.early) {
+        if (this.early.length < EARLY_LIMIT) this.early.push([m, peer]);
       } else {
         for (const l of this.messageListeners) l(m, peer);
       }

@@ -98,11 +98,22 @@ async function runProcessCommand(command: string[], opts: ProcessOptions): Promi
     });
   } catch (err) {
     if (!exited || !/no process with PID/.test((err as Error).message)) throw err;
-    // The program ended before the first sample: a log that says so, and its exit passed through.
+    // The program ended before the first sample: a log that says so, with the marks and the
+    // exiting moment its probe sent, and its exit passed through.
     const e = await exited;
-    channel?.close();
+    const said: Array<Record<string, unknown>> = [];
+    if (channel) {
+      await Promise.race([channel.drained(), new Promise((r) => setTimeout(r, 1000).unref())]);
+      channel.onMessage((message) => {
+        const m = message as { p: number; t: number; m?: string; x?: number };
+        if (typeof m.m === 'string') said.push({ t: round(m.t - t0), mark: m.m, pid: m.p });
+        else if (m.x) said.push({ t: round(m.t - t0), exiting: m.p });
+      });
+      channel.close();
+    }
     return afterRun(e.exitCode, () => {
       const writer = new LogWriter(output, header, 0);
+      for (const record of said) writer.write(record);
       writer.write({ t: round(epochNow() - t0), exit: { code: e.code, signal: e.signal } });
       writer.close();
       if (writer.error) throw writer.error;
