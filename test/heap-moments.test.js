@@ -94,8 +94,10 @@ test('Buffers made and dropped in one synchronous loop are freed as untraced: sa
   // The same tool without Buffer sampling: what the profiler itself adds (on Node 24 ~+30-50 MiB
   // over untraced, which GCs this loop later), so that only the samples' retention is measured.
   const unsampled = Math.min(heap(['--no-external']), heap(['--no-external']));
-  // Before: 268 MiB against 102 untraced on Node 20, 378-391 against ~200 without sampling on Node 24.
-  assert.ok(traced < unsampled + 40, `peak RSS ${traced} MiB traced, ${unsampled} MiB with --no-external, ${untraced} MiB untraced`);
+  // Before: 268 MiB against 102 untraced on Node 20, 378-391 against ~200 without sampling on
+  // Node 24: the samples' retention is +170 MiB and more. Where GC runs in this loop varies by
+  // run: the best of two with --no-external read 163 MiB once on Node 24 in CI, 195-224 here.
+  assert.ok(traced < unsampled + 90, `peak RSS ${traced} MiB traced, ${unsampled} MiB with --no-external, ${untraced} MiB untraced`);
 });
 
 test('--at mark:NAME: the profile at that mark (a third of the requests: a third of the cache)', () => {
