@@ -90,6 +90,38 @@ test('every function form behaves the same traced (every event, every line) as u
   assert.equal(base.depth, 2); // called by super() inside Derived's constructor
 });
 
+test('under a trigger, generators and async functions are probed at their returns as plain functions are (no try/finally); --trigger 0 keeps their exact exits', async () => {
+  const { instrumentSource } = await import('../dist/tools/calls/instrument.js');
+  const src = 'function* rows(n) { for (let i = 0; i < n; i++) yield i; return n; }\nasync function load(p) { const v = await p; return [v]; }\n';
+  const cheap = instrumentSource(src, { file: '/x/s.js', kind: 'cjs', exactThrows: false }).code;
+  assert.doesNotMatch(cheap, /try\{|finally\{/, cheap);
+  // Call and return probes that the runtime does not read as a plain frame's (a frame that left
+  // the stack at a yield or an await did not throw).
+  assert.match(cheap, /function\* rows\(n\) \{\$mtF\[0\]&&\$mtR\.c\(\$mtT,0\);/, cheap);
+  assert.match(cheap, /return \(\$mt\$v=\(n\),\$mtF\[0\]&&\$mtR\.r\(\$mtT,0,1\),\$mt\$v\)/, cheap);
+  assert.match(instrumentSource(src, { file: '/x/s.js', kind: 'cjs' }).code, /finally\{/, 'exact by default (the library)');
+  // Run: each moves 20 MiB; the moves are their own return events.
+  const dir = mkdtempSync(join(tmp, 'suspend-'));
+  writeFileSync(join(dir, 'suspend.cjs'), [
+    'const held = [];',
+    'function* rows(n) { for (let i = 0; i < n; i++) { held.push(Buffer.alloc(1 << 20, 1)); yield i; } return n; }',
+    'async function load() { await null; const b = Buffer.alloc(20 << 20, 1); held.push(b); return b.length; }',
+    'for (const i of rows(20)) void i;',
+    'load().then((n) => { console.log(n, held.length); });',
+    '',
+  ].join('\n'));
+  const out = join(dir, 'suspend.jsonl');
+  const r = run(['calls', '-o', out, '--', 'node', 'suspend.cjs'], { cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '20971520 21\n');
+  const evs = records(out).slice(1).filter((e) => e.ev);
+  for (const fn of ['rows', 'load']) {
+    const ret = evs.filter((e) => e.fn === fn && e.ev === 'return');
+    assert.ok(ret.length === 1 && ret[0].drss > 15 * MiB, `${fn}: ${JSON.stringify(evs.filter((e) => e.fn === fn))}`);
+  }
+  assert.ok(!evs.some((e) => e.ev === 'throw'), JSON.stringify(evs));
+});
+
 test('memtrace report reads a calls log: text, json and html', () => {
   const out = join(tmp, 'grow-js.jsonl');
   const text = run(['report', out, '--format', 'text']);
@@ -133,17 +165,18 @@ test('a file that does not parse is left as it is with a warning', async () => {
   assert.equal(good.code.split('\n')[2], 'module.exports = f;');
 });
 
-test('a leaf (a function that only reads and compares: no call, no allocation, no write) gets no probes; the rest do', async () => {
+test('a leaf (a function that only reads and computes: no call, no allocation but a number or a cons string, no write) gets no probes; the rest do', async () => {
   const { instrumentSource } = await import('../dist/tools/calls/instrument.js');
   const src = [
     'const isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;',
     'function kind(n) { switch (n.type) { case 1: return "a"; default: if (n.x > 2) return n.y; } return null; }',
-    'const name = (n) => n.first + " " + n.last;',
+    'const name = (n) => `${n.first} ${n.last}`;',
     'function wrap(v) { return { v }; }',
     'function call(n) { return isScalar(n); }',
     'function write(n) { n.seen = true; return n; }',
     'function* gen(n) { yield n.x; }',
     'class Holder { rows = new Array(1e6); constructor() {} get size() { return this.rows.length; } }',
+    'class Lexer { charAt(n) { return this.buffer[this.pos + n]; } hasChars(n) { return this.pos + n <= this.buffer.length; } }',
     '',
   ].join('\n');
   const r = instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs' });
@@ -154,9 +187,11 @@ test('a leaf (a function that only reads and compares: no call, no allocation, n
   // A constructor is never a leaf (its class's field initializers run in its frame); the getter is.
   assert.match(lines[7], /constructor\(\) \{\$mtF\[0\]&&\$mtR\./, lines[7]);
   assert.match(lines[7], /get size\(\) \{ return this\.rows\.length; \}/, lines[7]);
+  // `+` allocates at most a cons string (or a number): the lexer's reads are leaves.
+  assert.equal(lines[8], src.split('\n')[8], 'charAt() and hasChars() are left as they are');
   assert.equal(r.functions, 6);
   // With --lines every statement is probed, leaves too.
-  assert.equal(instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs', lines: true }).functions, 9);
+  assert.equal(instrumentSource(src, { file: '/x/leaf.js', kind: 'cjs', lines: true }).functions, 11);
 });
 
 test('a CommonJS program is not given node modules it did not load: no worker_threads, no v8, no fs/promises and its stream stack, no perf_hooks, no os', { skip: !(typeof (await import('node:module')).registerHooks === 'function') && 'node:worker_threads is how node 20 hands its off-thread hooks their reports' }, () => {

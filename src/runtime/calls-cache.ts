@@ -135,7 +135,7 @@ export function instrumentCached(code: string, opts: InstrumentOptions): Instrum
   const d = cacheDir();
   if (!d) return instrument(code, opts);
   const key = new Hash128()
-    .update(JSON.stringify([instrumenterSalt(), opts.file, opts.kind, !!opts.lines, !!opts.native, opts.runtimeUrl ?? '', opts.probe ?? '']))
+    .update(JSON.stringify([instrumenterSalt(), opts.file, opts.kind, !!opts.lines, !!opts.native, opts.exactThrows !== false, opts.runtimeUrl ?? '', opts.probe ?? '']))
     .update(code).update(externalMap(code, opts.file))
     .digest();
   const path = join(d, `${key}.js`);

@@ -14,6 +14,8 @@ export interface HooksData {
   lines: boolean;
   /** Probe call sites too (`--native`). */
   native?: boolean;
+  /** Async functions and generators in try/finally (InstrumentOptions.exactThrows). */
+  exactThrows?: boolean;
   runtimeUrl: string;
   /** The probe shape (see InstrumentOptions.probe); MEMTRACE_CALLS_PROBE sets it, for the bench. */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
@@ -79,7 +81,7 @@ export function instrumentLoaded(url: string, result: LoadResult, d: HooksData |
     if (js === 'commonjs') return { ...result, format: js, source: src };
     result = { ...result, format: js };
   }
-  const out = instrumentCached(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, runtimeUrl: d.runtimeUrl, probe: d.probe });
+  const out = instrumentCached(src, { file: path, kind: 'esm', lines: d.lines, native: d.native, exactThrows: d.exactThrows, runtimeUrl: d.runtimeUrl, probe: d.probe });
   if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); skipped(path, out.warning); }
   return { ...result, source: out.code };
 }

@@ -21,6 +21,8 @@ export interface InstrumentScope {
   lines?: boolean;
   /** Probe every call site too: events for calls into code that is not instrumented (built-ins, node's API, addons, excluded modules). */
   native?: boolean;
+  /** Async functions and generators get exit events of their own for throws (default true; needed by traces with trigger 0). */
+  exactThrows?: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,7 +38,9 @@ const ownRoot = resolve(here, '..') + '/';
 export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
   // Once per realm, whichever copy of this module asks (the preload's bundle, the library's).
   if (realmScope()) return ensurePublisher();
-  const installed: Required<InstrumentScope> = { include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false };
+  const installed: Required<InstrumentScope> = {
+    include: scope.include ?? [], exclude: scope.exclude ?? [], lines: scope.lines ?? false, native: scope.native ?? false, exactThrows: scope.exactThrows ?? true,
+  };
   setInstalledScope(installed);
   const data: HooksData = {
     include: installed.include,
@@ -44,6 +48,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
     skip: [ownRoot],
     lines: installed.lines,
     native: installed.native,
+    exactThrows: installed.exactThrows,
     runtimeUrl: pathToFileURL(resolve(here, 'calls-runtime.js')).href,
     cwd: process.cwd(),
     probe: (process.env.MEMTRACE_CALLS_PROBE as HooksData['probe']) || undefined,
@@ -82,7 +87,7 @@ export function instrumentCalls(scope: InstrumentScope = {}): Promise<void> {
         const js = stripTypeScript(source);
         if (js !== undefined) { source = js; rest[0] = 'commonjs'; }
       }
-      const out = instrumentCached(source, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, probe: data.probe });
+      const out = instrumentCached(source, { file: filename, kind: 'cjs', lines: data.lines, native: data.native, exactThrows: data.exactThrows, probe: data.probe });
       if (out.warning) { process.stderr.write(`memtrace: warning: ${out.warning}\n`); noteUninstrumented(filename, out.warning); }
       content = out.code;
     }

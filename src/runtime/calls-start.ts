@@ -105,7 +105,9 @@ export function startCalls(): Promise<void> | void {
 
 function begin(opts: CallsEnvOptions): Promise<void> | void {
   hideFromProgram();
-  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native });
+  // Exact exits of async functions and generators only where the trace writes every event.
+  const exactThrows = opts.trigger === 0;
+  const ready = instrumentCalls({ include: opts.include, exclude: opts.exclude, lines: opts.lines, native: opts.native, exactThrows });
   if (opts.trace === false) return;
   if (publisherRunning()) trace(opts);
   else return ready.then(() => trace(opts));

@@ -31,6 +31,14 @@ export interface InstrumentOptions {
    * `off` (no probe: the parse and table only).
    */
   probe?: 'lazy' | 'finally' | 'return' | 'enter' | 'off';
+  /**
+   * In `lazy` mode, async functions and generators keep their body in try/finally, so that a
+   * throw (and a generator's early `.return()`) has an exit event of its own, as `--trigger 0`
+   * promises (default true). False: their exits are probed at each return, as a plain
+   * function's; a throw's memory goes to the next event, as a plain function's does under a
+   * trigger. A try/finally around a generator's yields cost yaml's parser ~8% of its time.
+   */
+  exactThrows?: boolean;
   /** Also probe every call site (`--native`): events for calls into code that is not instrumented. */
   native?: boolean;
   /** Where the source map will be (its URL goes in the code, the map in `map`); default: inline. */
@@ -56,15 +64,19 @@ interface FnInfo { name: string; line: number; col: number }
 const isFn = (n: AnyNode) =>
   n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
 
-/** Operators that never allocate nor call user code on primitives or objects without valueOf/toString of their own. */
-const LEAF_BINARY = new Set(['===', '!==', '==', '!=', '<', '<=', '>', '>=', '&', '|', '^', '<<', '>>', '>>>', 'in', 'instanceof', '-', '*', '/', '%']);
+/**
+ * Operators that call no user code on primitives or objects without valueOf/toString of their
+ * own, and allocate at most a few bytes: a number, and for `+` of strings a cons string (V8 links
+ * the two, 32 bytes) or a flat one shorter than 13 characters.
+ */
+const LEAF_BINARY = new Set(['===', '!==', '==', '!=', '<', '<=', '>', '>=', '&', '|', '^', '<<', '>>', '>>>', 'in', 'instanceof', '+', '-', '*', '/', '%']);
 const LEAF_UNARY = new Set(['!', 'typeof', 'void', '-', '~']);
 
 /**
  * A leaf: a plain function whose body only reads (variables, properties, literals that are not
- * objects) and tests what it read, with no call, no `new`, no literal that allocates, no `+`
- * (string concatenation) and no write: it cannot move memory, and its probes would only make
- * it too big for V8 to inline (yaml's `isScalar(node)` and friends).
+ * objects), computes and tests what it read, with no call, no `new`, no literal that allocates
+ * and no write: it cannot move memory by more than a few bytes, and its probes would only make
+ * it too big for V8 to inline (yaml's `isScalar(node)`, its lexer's `charAt(n)` and friends).
  */
 function isLeaf(fn: AnyNode): boolean {
   if (fn.async || fn.generator || !fn.params.every((p: AnyNode) => p.type === 'Identifier')) return false;
@@ -259,10 +271,12 @@ export function instrumentSource(code: string, opts: InstrumentOptions): Instrum
       else if (!opts.lines && !(parent?.type === 'MethodDefinition' && parent.kind === 'constructor') && isLeaf(node)) { fn = false; generated = true; generatedDepth++; fnStack.push(null); }
     }
     if (fn) {
-      mode = mode0 === 'lazy' ? (node.async || node.generator ? 'finally' : 'return') : mode0;
+      const suspends = node.async || node.generator;
+      mode = mode0 === 'lazy' ? (suspends && opts.exactThrows !== false ? 'finally' : 'return') : mode0;
       node.$mtMode = mode;
-      // Lazy: a plain function's probes say so (e/x), and the runtime infers its throws.
-      const lazy = mode0 === 'lazy' && mode === 'return';
+      // Lazy: a plain function's probes say so (e/x), and the runtime infers its throws. Not a
+      // function that suspends: a frame gone from the stack at a yield or await did not throw.
+      const lazy = mode0 === 'lazy' && mode === 'return' && !suspends;
       node.$mtC = lazy ? 'e' : 'c';
       node.$mtX = lazy ? 'x' : 'r';
       k = fns.length;
