@@ -74,3 +74,24 @@ export function onMainThread(): boolean {
   if (typeof addon?.mainThread === 'function') return addon.mainThread();
   return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
 }
+
+let heapReader: (() => [number, number] | null) | null | undefined;
+const memoryUsage = process.memoryUsage; // as it was at load: the program may replace it
+
+/**
+ * The addon's read of V8's heap, [used, external] bytes (~1 µs, against ~10 µs for
+ * process.memoryUsage(), which reads /proc for the RSS as well: ~60 µs while the heap grows and
+ * the GC's threads fault pages in), when it agrees with process.memoryUsage() at its first use
+ * (it reads V8's HeapStatistics by their field layout); else null.
+ */
+export function v8HeapReader(): (() => [number, number] | null) | null {
+  if (heapReader !== undefined) return heapReader;
+  const addon = runtimeAddon();
+  heapReader = null;
+  if (typeof addon?.heapStatistics !== 'function') return null;
+  const m = memoryUsage();
+  const check = addon.heapStatistics();
+  const near = (a: number, b: number) => Math.abs(a - b) <= 0.01 * b + 65536;
+  if (check && near(check[0], m.heapUsed) && near(check[1], m.external)) heapReader = addon.heapStatistics.bind(addon);
+  return heapReader;
+}

@@ -6,7 +6,7 @@ import { relative, isAbsolute } from 'node:path';
 import { createRequire } from 'node:module';
 import { runInThisContext } from 'node:vm';
 import { PAGE_SIZE } from '../core/memory.js';
-import { runtimeAddon } from './addon.js';
+import { runtimeAddon, v8HeapReader } from './addon.js';
 import { RSS_SLOT, startNativeRssPublisher, startRssPublisher, type RssPublisher } from './rss-publisher.js';
 import { anchoredClock } from './marks.js';
 const { closeSync, openSync, readSync } = fs;
@@ -287,17 +287,22 @@ function createRuntime() {
   }
 
   /**
-   * V8's heap in use. node:v8's getHeapStatistics (0.44 µs) costs a program ~0.4 MiB of RSS for
-   * its module (more with the stream stack it loads); process.memoryUsage() reads the same figure
-   * in 6.4 µs (it reads the RSS from /proc as well). So the first events, all of most runs' (the
-   * bench's workloads write 140-190), take memoryUsage; past HEAP_BY_V8_AFTER events a run is
-   * event-heavy and node:v8 pays for itself.
+   * V8's heap in use: the runtime addon's read (~1 µs) where it is built and agrees with
+   * process.memoryUsage(). Else: node:v8's getHeapStatistics (0.44 µs) costs a program ~0.4 MiB
+   * of RSS for its module (more with the stream stack it loads); process.memoryUsage() reads the
+   * same figure in ~10 µs (it reads the RSS from /proc as well), ~60 µs while the heap grows
+   * (events come then: measured in yaml's run). So without the addon the first events, all of
+   * most runs' (the bench's workloads write 140-300), take memoryUsage; past HEAP_BY_V8_AFTER
+   * events a run is event-heavy and node:v8 pays for itself.
    */
   const HEAP_BY_V8_AFTER = 2000;
   const memoryUsage = process.memoryUsage; // as it was at load: the program may replace it
   let heapReads = 0;
   let heapStatistics: (() => { used_heap_size: number }) | undefined;
+  let addonHeap: (() => [number, number] | null) | null | undefined;
   function heapUsed(): number {
+    if (addonHeap === undefined) addonHeap = v8HeapReader();
+    if (addonHeap) { const h = addonHeap(); if (h) return h[0]; }
     if (heapStatistics) return heapStatistics().used_heap_size;
     if (++heapReads > HEAP_BY_V8_AFTER) heapStatistics = (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).getHeapStatistics;
     return memoryUsage().heapUsed;

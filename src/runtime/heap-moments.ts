@@ -5,7 +5,7 @@
 // it would push the peak up). Imports only node: modules and runtime/.
 import { writeFileSync } from 'node:fs';
 import { PAGE_SIZE } from '../core/memory.js';
-import { runtimeAddon } from './addon.js';
+import { runtimeAddon, v8HeapReader } from './addon.js';
 import { monotonicMs, subscribeMarks } from './marks.js';
 import { ExternalSampler, type ExternalSite } from './heap-external.js';
 import type { HeapInspector, ProfileNode, SamplingProfile } from './heap-inspector.js';
@@ -35,11 +35,7 @@ enum GcPeak { TOTAL = 0, USED = 1, EXTERNAL = 2, T = 3, PAGES = 4 }
  */
 function startGcPeak(): Float64Array | undefined {
   const addon = runtimeAddon();
-  if (!addon?.heapPeakStart || !addon.heapStatistics) return undefined;
-  const m = process.memoryUsage();
-  const check = addon.heapStatistics();
-  const near = (a: number, b: number) => Math.abs(a - b) <= 0.01 * b + 65536;
-  if (!check || !near(check[0], m.heapUsed) || !near(check[1], m.external)) return undefined;
+  if (!addon?.heapPeakStart || !v8HeapReader()) return undefined;
   const slots = addon.heapPeakStart();
   return slots ? new Float64Array(slots) : undefined;
 }
