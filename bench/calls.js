@@ -118,8 +118,8 @@ const ms = (e) => `+${e.median} ms (${e.min} to ${e.max})`;
 const names = { fib: 'fib(27)', json: 'a JSON transform', marked: 'marked', yaml: 'yaml' };
 const row = {
   tool: '`calls`',
-  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a plain function\'s throw: its own event with --trigger 0, else charged to the next event); with --native also each call into code not instrumented (built-ins, node\'s API, addons); V8 heap used beside it',
-  executionGranularity: 'every JS/TS function of the included files but leaves (functions that only read and compare: they cannot move memory); with --native every call out of them; with --lines every statement',
+  memoryGranularity: 'RSS in pages at each call, return and throw (and statement with --lines) where it moved ≥ the trigger (default 4 KiB) since the last event (a throw: its own event with --trigger 0, else charged to the next event); with --native also each call into code not instrumented (built-ins, node\'s API, addons); V8 heap used beside it',
+  executionGranularity: 'every JS/TS function of the included files but leaves (functions that only read and compute: they cannot move memory); with --native every call out of them; with --lines every statement',
   memoryCost: `peak RSS traced minus untraced: ${Object.keys(W).map((w) => `${mib(W[w].traced.extraRssMiB)} on ${names[w]}`).join(', ')}, ${mib(figures.commonjsFibExtraRssMiB)} on fib(27) as a CommonJS program (${process.version}); publisher thread ${figures.publisherCpuPercent}% of a core`,
   executionCost: `${Object.keys(W).map((w) => `${xr(W[w].traced.ratio)} on ${names[w]}`).join(', ')} (libraries traced as user code); --native ${Object.keys(W).map((w) => x(W[w].native.ratio.median)).join(' / ')}; --lines ${Object.keys(W).map((w) => x(W[w].lines.ratio.median)).join(' / ')}; whole command ${Object.keys(W).map((w) => ms(W[w].wall.command.extraMs)).join(' / ')} wall (cold cache ${Object.keys(W).map((w) => `+${W[w].wall['command, cold cache'].extraMs.median}`).join(' / ')} ms)`,
 };
