@@ -36,6 +36,8 @@ export interface RuntimeAddon {
   heapPeakStop?(): void;
   /** [used, external] heap bytes as the hook reads them, or null. */
   heapStatistics?(): [number, number] | null;
+  /** Runs `source` as a classic script of this realm (as vm.runInThisContext does) and returns its value. */
+  runScript?(source: string): unknown;
 }
 
 /** Where native/build.js puts the addon. */
