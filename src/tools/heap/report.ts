@@ -188,8 +188,10 @@ export function buildReport(log: LogContents, options: ReportOptions): Report {
   const cwd = typeof h.cwd === 'string' ? h.cwd : undefined;
   const mode = h.mode === 'exact' ? 'exact' : 'sampled';
   const t = totals(data);
-  // The external column only when Buffers were placed: the memory line says the rest.
-  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode, hasExternal: !!data.hasExternal && t.extLive + t.extAlloc > 0, liveWord: liveWord(end) };
+  // The external column only when Buffers were placed in what the table shows (live bytes when
+  // it shows live ones: a Buffer allocated and freed made a column of 0 B): the memory line says the rest.
+  const placedExternal = data.hasLive ? t.extLive : t.extAlloc;
+  const ctx: TableContext = { by, hasLive: data.hasLive, hasAlloc: data.hasAlloc, mode, hasExternal: !!data.hasExternal && placedExternal > 0, liveWord: liveWord(end) };
   const sites = groupSites(data, { by, expand, cwd });
   const how = mode === 'exact'
     ? 'exact: every object with its allocation stack (allocation tracking + heap snapshot)'
