@@ -63,6 +63,35 @@ test('the demo\'s leak: --at peak puts at least 80% of the cache (Buffers includ
   assert.doesNotMatch(r.stderr, /own code holds/);
 });
 
+test('--at peak: the end is the peak when its live heap is within 5% of the highest read, else the earlier read', () => {
+  // first() keeps ~40 MB and is read by a poll; then it is dropped and second() keeps `endMb` MB
+  // to the end (on globalThis: a CommonJS script's scope is unreachable at exit).
+  const prog = (endMb) => [
+    'function first() { const a = []; for (let i = 0; i < 40 * 1024; i++) a.push(new Array(125).fill(i)); return a; }',
+    `function second() { const a = []; for (let i = 0; i < ${endMb} * 1024; i++) a.push(new Array(125).fill(i)); return a; }`,
+    'globalThis.kept = first();',
+    'setTimeout(() => { globalThis.kept = null; globalThis.kept = second(); setTimeout(() => console.log(kept.length), 400); }, 400);',
+  ].join('\n') + '\n';
+  const peakOf = (name, endMb) => {
+    const file = join(dir, `${name}.js`);
+    writeFileSync(file, prog(endMb));
+    const log = join(dir, `${name}.jsonl`);
+    const r = memtrace(['heap', '--at', 'peak', '-o', log, '--', process.execPath, file]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(report(log, 'json').stdout);
+  };
+  // The moment is what is compared: its function only loosely, as V8 sometimes charges a loop
+  // inlined into its caller to the caller (here the anonymous module or timer function).
+  // 38.5 MB at the end against ~40 MB (plus node's few MB) read mid-run: the end.
+  const near = peakOf('peak-end-near', 38.5);
+  assert.ok(near.at.t > near.memory.end.t - 300, `peak at ${near.at.t} ms of ${near.memory.end.t}`);
+  assert.notEqual(near.top[0].fn, 'first');
+  // 25 MB at the end: the mid-run read, before the two 400 ms timers.
+  const low = peakOf('peak-end-low', 25);
+  assert.ok(low.at.t < low.memory.end.t - 700, `peak at ${low.at.t} ms of ${low.memory.end.t}`);
+  assert.notEqual(low.top[0].fn, 'second');
+});
+
 test('a peak inside synchronous code, built and dropped between two reads: --at peak says it could not see it, and what would', () => {
   const prog = join(dir, 'sync-peak.js'); // CommonJS: no package.json says otherwise
   writeFileSync(prog, 'function build() { const rows = []; for (let i = 0; i < 100000; i++) rows.push({ id: i, name: "row" + i }); return rows; }\nlet rows = build();\nconsole.log(rows.length);\nrows = null;\n');
