@@ -152,6 +152,21 @@ test('user errors: no command, a bad trigger, an unwritable log; a program that 
   assert.ok(existsSync(out));
 });
 
+test('no event: the end says why (no process ran the probes, no instrumented file ran, or no move at a probe), never only "no instrumented function ran"', () => {
+  const noNode = run(['calls', '--output', join(tmp, 'sh.jsonl'), '--', 'sh', '-c', 'exit 4']);
+  assert.equal(noNode.status, 4);
+  assert.match(noNode.stderr, /no event written: no process of the program ran memtrace's probes/);
+  assert.deepEqual(records(join(tmp, 'sh.jsonl')).at(-1).end, { processes: 0, instrumented_files: 0 });
+  const evalOnly = run(['calls', '--output', join(tmp, 'eval.jsonl'), '--', 'node', '-e', 'const a = []; for (let i = 0; i < 1e5; i++) a.push({ i });']);
+  assert.equal(evalOnly.status, 0, evalOnly.stderr);
+  assert.match(evalOnly.stderr, /no event written: no instrumented file ran \(a file whose functions only read and compute gets no probes; node_modules is out of scope/);
+  const still = join(tmp, 'still.js');
+  writeFileSync(still, 'function one() { return [1]; }\none();\n');
+  const quiet = run(['calls', '--trigger', '1g', '--output', join(tmp, 'still.jsonl'), '--', 'node', still]);
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.match(quiet.stderr, /no event written: no instrumented function ran while memory moved/);
+});
+
 test('a file that does not parse is left as it is with a warning', async () => {
   const { instrumentSource } = await import('../dist/tools/calls/instrument.js');
   const bad = 'function f( { return 1 }';

@@ -166,6 +166,11 @@ function trace(opts: CallsEnvOptions): void {
       writer?.write(record);
     }
     if (!writer && !opts.claim && !refused) open();
+    // Nothing written: the command still learns that this process ran the probes, and how many
+    // instrumented files it ran (none: no file in scope ran, the likely surprise).
+    if (!writer && typeof opts.claim === 'string') {
+      try { writeFileSync(`${opts.claim}.${process.pid}`, JSON.stringify({ instrumented_files: instrumentedFileCount() })); } catch { /* the command says what it can */ }
+    }
     if (writer) {
       writer.close();
       tellClaim();

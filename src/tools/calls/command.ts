@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -86,6 +86,7 @@ export function register(program: Command): void {
       let exit: ChildExit;
       let told: { records?: number; incomplete?: string } | undefined;
       let claimed = false;
+      let seen = { processes: 0, instrumentedFiles: 0 };
       let pid = 0;
       try {
         const envOpts: CallsEnvOptions = { trigger, output, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude, claim, quiet: true };
@@ -95,6 +96,7 @@ export function register(program: Command): void {
         exit = await child.exited;
         claimed = existsSync(claim);
         try { told = JSON.parse(readFileSync(claim, 'utf8')) as typeof told; } catch { told = undefined; }
+        if (!claimed) seen = processesSeen(claimDir);
       } finally {
         rmSync(claimDir, { recursive: true, force: true });
       }
@@ -103,6 +105,7 @@ export function register(program: Command): void {
         if (!claimed) {
           // No event at all: the log still says what ran.
           const writer = new LogWriter(output, makeHeader('calls', { pid, command, trigger, lines: !!opts.lines, native: !!opts.native, include: opts.include, exclude: opts.exclude }));
+          writer.write({ t: 0, end: { processes: seen.processes, instrumented_files: seen.instrumentedFiles } });
           writer.close();
           if (writer.error) throw writer.error;
         }
@@ -120,4 +123,15 @@ export function register(program: Command): void {
         err.write(formatCallsSummary(summarizeCalls(log.records, top), top).replace(/^/gm, 'memtrace: ') + '\n');
       });
     });
+}
+
+/** What the program's processes that wrote no event left in the claim folder: how many ran the probes, and the instrumented files they ran. */
+function processesSeen(claimDir: string): { processes: number; instrumentedFiles: number } {
+  let processes = 0, instrumentedFiles = 0;
+  for (const name of readdirSync(claimDir)) {
+    if (!name.startsWith('claim.')) continue;
+    processes++;
+    try { instrumentedFiles += Number((JSON.parse(readFileSync(join(claimDir, name), 'utf8')) as { instrumented_files?: number }).instrumented_files) || 0; } catch { /* cut short: counted as a process */ }
+  }
+  return { processes, instrumentedFiles };
 }

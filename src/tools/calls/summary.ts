@@ -31,6 +31,10 @@ export interface CallsSummary {
   top: FunctionMemory[];
   /** Files in scope that could not be instrumented and ran without probes, with the reason. */
   uninstrumented: Array<{ file: string; reason: string }>;
+  /** Instrumented files that ran, where the log says (its end records), else null. */
+  instrumentedFiles: number | null;
+  /** Processes of the program that ran the probes, where the log says (written by `memtrace calls` when none wrote an event), else null. */
+  processes: number | null;
 }
 
 /** Summarises the records of a calls trace (events and marks). */
@@ -38,12 +42,18 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
   const byKey = new Map<string, FunctionMemory>();
   let events = 0, marks = 0, maxDepth = 0, durationMs = 0;
   const uninstrumented: Array<{ file: string; reason: string }> = [];
+  let instrumentedFiles: number | null = null, processes: number | null = null;
   let rssStart: number | null = null, rssPeak: number | null = null, rssEnd: number | null = null;
   for (const r of records) {
     if (typeof r.t === 'number') durationMs = Math.max(durationMs, r.t);
     if (typeof r.mark === 'string') { marks++; continue; }
-    const end = r.end as { uninstrumented?: Array<{ file: string; reason: string }> } | undefined;
-    if (end && Array.isArray(end.uninstrumented)) { uninstrumented.push(...end.uninstrumented); continue; }
+    const end = r.end as { uninstrumented?: Array<{ file: string; reason: string }>; instrumented_files?: number; processes?: number } | undefined;
+    if (end && typeof end === 'object') {
+      if (Array.isArray(end.uninstrumented)) uninstrumented.push(...end.uninstrumented);
+      if (typeof end.instrumented_files === 'number') instrumentedFiles = (instrumentedFiles ?? 0) + end.instrumented_files;
+      if (typeof end.processes === 'number') processes = (processes ?? 0) + end.processes;
+      continue;
+    }
     if (typeof r.ev !== 'string') continue;
     events++;
     const rss = r.rss as number, drss = r.drss as number;
@@ -67,7 +77,7 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if (drss > m.maxDrss) m.maxDrss = drss;
   }
   const list = [...byKey.values()].sort((a, b) => b.sumDrss - a.sumDrss || b.maxDrss - a.maxDrss).slice(0, top);
-  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list, uninstrumented };
+  return { events, durationMs, rssStart, rssPeak, rssEnd, maxDepth, marks, top: list, uninstrumented, instrumentedFiles, processes };
 }
 
 /** The summary for people: one paragraph and the top table. */
@@ -77,7 +87,12 @@ export function formatCallsSummary(s: CallsSummary, top = 10): string {
     : `${s.uninstrumented.length} file${s.uninstrumented.length > 1 ? 's' : ''} in scope could not be instrumented, and their functions ran without probes: ` +
       s.uninstrumented.slice(0, 5).map((u) => `${u.file} (${u.reason.replace(/^cannot instrument [^:]*: /, '').replace(/ \(left as it is\)$/, '')})`).join(', ') +
       (s.uninstrumented.length > 5 ? `, and ${s.uninstrumented.length - 5} more` : '');
-  if (s.events === 0) return skipped ? `no event written: ${skipped}` : 'no event written: no instrumented function ran while memory moved';
+  if (s.events === 0) {
+    if (skipped) return `no event written: ${skipped}`;
+    if (s.processes === 0) return 'no event written: no process of the program ran memtrace\'s probes (not a node program, or it never started node: look at its own output above)';
+    if (s.instrumentedFiles === 0) return 'no event written: no instrumented file ran (a file whose functions only read and compute gets no probes; node_modules is out of scope unless --include names it, --exclude takes files out)';
+    return 'no event written: no instrumented function ran while memory moved';
+  }
   if (skipped) lines.push(skipped);
   lines.push(`${s.events} events over ${s.durationMs.toFixed(1)} ms, max depth ${s.maxDepth}; RSS ${formatBytes(s.rssStart ?? 0)} -> peak ${formatBytes(s.rssPeak ?? 0)} -> end ${formatBytes(s.rssEnd ?? 0)}`);
   lines.push('functions whose events moved RSS most:');
