@@ -664,11 +664,20 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   const names = new Map<number, Map<number, string>>();
   const saved: Record<string, Array<[number, string]>> = {};
   const sourceMaps = new SourceMaps();
+  const ipsOf = new Map<number, Set<number>>();
+  if (s.images.some((img) => !img.symbols)) {
+    for (const [key, list] of stackDefs) {
+      const i = Math.floor(key / 2 ** 21);
+      if (s.images[i]?.symbols) continue;
+      let ips = ipsOf.get(i);
+      if (!ips) ipsOf.set(i, (ips = new Set()));
+      for (const ip of list) ips.add(ip);
+    }
+  }
   s.images.forEach((img, i) => {
-    const ips = new Set<number>();
-    for (const [key, list] of stackDefs) if (Math.floor(key / 2 ** 21) === i) for (const ip of list) ips.add(ip);
     if (img.symbols) { names.set(i, new Map(img.symbols)); return; }
-    if (ips.size === 0) return;
+    const ips = ipsOf.get(i);
+    if (!ips) return;
     const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
     const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
     const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
@@ -683,6 +692,21 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     try { writeSync(fd, Buffer.concat([h, json]), 0, json.length + 8, s.size); } catch { /* read-only: names are resolved again next time */ }
   }
 
+  // Stacks that read the same (the same path through JIT code that moved) are one site. They are
+  // told apart by their frames' name numbers, not by the names joined: ~9 000 stacks of ~60 frames
+  // made keys of ~3 KB each to build and hash.
+  const nameNo = new Map<string, number>();
+  const ipNo = new Map<number, Map<number, number>>();
+  const numberOf = (m: Map<number, number>, img: number, ip: number): number => {
+    let k = m.get(ip);
+    if (k === undefined) {
+      const name = names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`;
+      k = nameNo.get(name);
+      if (k === undefined) nameNo.set(name, (k = nameNo.size));
+      m.set(ip, k);
+    }
+    return k;
+  };
   const bySite = new Map<string, MallocAnalysis['sites'][number]>();
   const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
   for (const siteKey of new Set([...f.sites.keys(), ...liveBy.keys()])) {
@@ -691,10 +715,19 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     const img = Math.floor(key / 2 ** 21);
     const id = key - img * 2 ** 21;
     const ips = stackDefs.get(key);
-    const frames = !anyStacks ? ['(all call sites: run with --stacks)'] : id === 0 ? ['(no stack)'] : ips ? ips.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`) : ['(stack not in the trace)'];
-    const label = (startup ? 'startup\n' : '') + frames.join('\n');
+    const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ips ? undefined : '(stack not in the trace)';
+    let label = startup ? 's' : 'm';
+    if (fixed !== undefined) label += fixed;
+    else {
+      let m = ipNo.get(img);
+      if (!m) ipNo.set(img, (m = new Map()));
+      for (const ip of ips!) label += `,${numberOf(m, img, ip)}`;
+    }
     let e = bySite.get(label);
-    if (!e) bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+    if (!e) {
+      const frames = fixed !== undefined ? [fixed] : ips!.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`);
+      bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+    }
     const st = f.sites.get(siteKey);
     if (st) { e.calls += st.calls; e.bytes += st.bytes; }
     const l = liveBy.get(siteKey);

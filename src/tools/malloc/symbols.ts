@@ -76,23 +76,22 @@ function loadElf(path: string): ElfSyms | null {
       }
       // Function symbols as (address, size, table, name offset), then sorted by address.
       const addr = new Float64Array(count), size = new Float64Array(count), table = new Uint16Array(count), nameOff = new Uint32Array(count);
-      let n = 0;
+      let n = 0, maxAddr = 0;
       found.forEach(({ data, ent }, t) => {
+        const v = new DataView(data.buffer, data.byteOffset, data.length);
         for (let o = 0; o + ent <= data.length; o += ent) {
           if ((data[o + 4]! & 0xf) !== 2) continue; // STT_FUNC
-          const lo = data.readUInt32LE(o + 8), hi = data.readUInt32LE(o + 12);
-          const value = hi * 2 ** 32 + lo;
+          const value = v.getUint32(o + 12, true) * 2 ** 32 + v.getUint32(o + 8, true);
           if (value === 0) continue;
           addr[n] = value;
-          size[n] = data.readUInt32LE(o + 20) * 2 ** 32 + data.readUInt32LE(o + 16);
+          if (value > maxAddr) maxAddr = value;
+          size[n] = v.getUint32(o + 20, true) * 2 ** 32 + v.getUint32(o + 16, true);
           table[n] = t;
-          nameOff[n] = data.readUInt32LE(o);
+          nameOff[n] = v.getUint32(o, true);
           n++;
         }
       });
-      const order = new Uint32Array(n);
-      for (let i = 0; i < n; i++) order[i] = i;
-      order.sort((a, b) => addr[a]! - addr[b]!);
+      const order = sortedOrder(addr, n, maxAddr);
       const sorted = <T extends Float64Array | Uint16Array | Uint32Array>(src: T): T => {
         const out = src.slice(0, n) as T;
         for (let i = 0; i < n; i++) out[i] = src[order[i]!]!;
@@ -107,6 +106,25 @@ function loadElf(path: string): ElfSyms | null {
   }
   elfCache.set(path, result);
   return result;
+}
+
+/**
+ * The indices of addr[0..n) in ascending order of address. Where address and index fit in a
+ * double's 53 bits together (ELF virtual addresses are small), each is packed into one key for
+ * the typed array's own numeric sort: ~2x faster than a comparator over node's 150 000 symbols.
+ */
+function sortedOrder(addr: Float64Array, n: number, maxAddr: number): Uint32Array {
+  const order = new Uint32Array(n);
+  const shift = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (maxAddr * shift + shift < 2 ** 53) {
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = addr[i]! * shift + i;
+    keys.sort();
+    for (let i = 0; i < n; i++) order[i] = keys[i]! % shift;
+    return order;
+  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => addr[a]! - addr[b]! || a - b);
 }
 
 function symbolName(elf: ElfSyms, i: number): string {
@@ -186,9 +204,10 @@ export function shortCppName(name: string): string {
 let haveCxxfilt: boolean | undefined;
 function demangle(names: string[]): string[] {
   if (names.length === 0) return names;
-  if (haveCxxfilt === undefined) haveCxxfilt = spawnSync('c++filt', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (!haveCxxfilt) return names;
+  if (haveCxxfilt === false) return names;
+  // One spawn (no `--version` probe first): a process of a few hundred MB takes ~10 ms to spawn.
   const r = spawnSync('c++filt', [], { input: names.join('\n'), encoding: 'utf8', maxBuffer: 256 << 20 });
+  haveCxxfilt = !r.error;
   const out = r.status === 0 ? r.stdout.split('\n') : [];
   return names.map((n, i) => (out[i] ? shortCppName(out[i]!) : n));
 }
