@@ -59,9 +59,9 @@ test('ts-node: heap names the .ts line that made the Buffers', () => {
   // line that made them (a Buffer's site is its call line). Their bytes are a sampled estimate:
   // 40.0 MiB at the base interval, but ts-node's start-up makes Buffers enough for the stacks'
   // time budget to raise the interval for a while, and 1 MiB Buffers are then weighted (39.2 and
-  // 42.1 MiB seen; the sampler's measured spread at a raised interval is 35.8-48.4): the line is
-  // what this test is for.
+  // 42.1 MiB seen, 46.0 in one CI run; the sampler's measured spread at a raised interval is
+  // 35.8-48.4): the line is what this test is for, the bytes only within that spread.
   const heap = run(['heap', '--all', '-o', join(work, 'heap-lines.jsonl')]);
   assert.equal(heap.status, 0, heap.stderr);
-  assert.match(heap.stderr, /\s(3[5-9]|4[0-4])\.\d MiB +[\d.]+% +\d+ +app\.ts:7 +keepForty\n/);
+  assert.match(heap.stderr, /\s(3[5-9]|4\d)\.\d MiB +[\d.]+% +\d+ +app\.ts:7 +keepForty\n/);
 });
