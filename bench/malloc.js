@@ -5,7 +5,7 @@
 // reading the trace afterwards is measured once per mode as `analysis`; `cli-record` and
 // `cli-stacks` are the whole command (`memtrace malloc [--stacks] -- …`: start, trace, reading,
 // report), the time to the answer, beside heaptrack's whole command.
-import { median } from './lib.js';
+import { median, ratioSpread, writeResults, x } from './lib.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,7 +18,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const perfDir = join(out, 'private');
 mkdirSync(perfDir, { mode: 0o700 });
-const REPS = Number(process.env.BENCH_REPS ?? 5);
+const REPS = Number(process.env.BENCH_REPS ?? 7);
 // heaptrack takes ~x15 on the typed-array workload: run it fewer times (its ratio is its median
 // against the median untraced run of the same run)
 const HEAPTRACK_REPS = Number(process.env.BENCH_HEAPTRACK_REPS ?? 1);
@@ -97,12 +97,14 @@ for (const w of workloads) {
   }
   const base = median(times.untraced);
   const ratios = Object.fromEntries(modes.map((m) => [m, +(median(times[m]) / base).toFixed(2)]));
-  figures.workloads[w.name] = { label: w.label, medianMs: Object.fromEntries(modes.map((m) => [m, Math.round(median(times[m]))])), ratios, runsMs: Object.fromEntries(modes.map((m) => [m, times[m].map(Math.round)])), ...extra };
+  // each mode's ratio with the min-max of its per-round ratios (heaptrack's rounds are fewer: against the median untraced run)
+  const spreads = Object.fromEntries(modes.filter((m) => m !== 'heaptrack').map((m) => [m, ratioSpread(times[m], times.untraced)]));
+  figures.workloads[w.name] = { label: w.label, medianMs: Object.fromEntries(modes.map((m) => [m, Math.round(median(times[m]))])), ratios, spreads, runsMs: Object.fromEntries(modes.map((m) => [m, times[m].map(Math.round)])), ...extra };
   process.stderr.write(`\n${w.name}: ${JSON.stringify(ratios)}\n`);
 }
 
 const W = figures.workloads;
-const r = (name, mode) => `x${W[name].ratios[mode]}`;
+const r = (name, mode) => (W[name].spreads[mode] ? x(W[name].spreads[mode]) : `x${W[name].ratios[mode]}`);
 const ht = (name) => (haveHeaptrack ? `; heaptrack ${r(name, 'heaptrack')}` : '');
 const describe = (name) => `${r(name, 'count')} count, ${r(name, 'record')} record, ${r(name, 'stacks')} --stacks, ${r(name, 'aggregate')} --aggregate${ht(name)}, whole command ${r(name, 'cli-record')} / ${r(name, 'cli-stacks')} / ${r(name, 'cli-aggregate')} (--stacks --aggregate) on ${W[name].label}`;
 
@@ -130,20 +132,13 @@ const service = { seconds: SERVICE_S, aggregate: await traceGrowth(['--stacks', 
 figures.service = service;
 process.stderr.write(`service: ${JSON.stringify(service)}\n`);
 const mb = (b) => `${(b / 1e6).toFixed(b < 1e7 ? 2 : 0)} MB`;
-const results = {
-  tool: 'malloc',
-  node: process.version,
-  date: new Date().toISOString(),
-  rows: [{
-    tool: '`malloc`',
-    memoryGranularity: 'every malloc/calloc/realloc/free/memalign… call (and anonymous mmap with --mmap), by call site with --stacks',
-    executionGranularity: 'every call, ns timestamps; with --stacks a native + JS stack per call',
-    memoryCost: `256 KiB buffer per thread (+16 MiB reserved stack table with --stacks); trace ≈ ${W['node-typed-arrays'].record.bytesPerEvent} B/event (2M typed arrays: ${mb(W['node-typed-arrays'].record.traceBytes)}; with --aggregate ${mb(W['node-typed-arrays'].aggregate.traceBytes)} with stacks); a steady node service: ${mb(service.record.bytesPerHour)} an hour recorded, ${mb(service.aggregate.bytesPerHour)} an hour with --stacks --aggregate (live set and site counters kept in the program)`,
-    executionCost: workloads.map((w) => describe(w.name)).join('; '),
-  }],
-  figures,
-};
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'malloc.json'), JSON.stringify(results, null, 2) + '\n');
-console.log(JSON.stringify(results.rows[0], null, 2));
+const rows = [{
+  tool: '`malloc`',
+  memoryGranularity: 'every malloc/calloc/realloc/free/memalign… call (and anonymous mmap with --mmap), by call site with --stacks',
+  executionGranularity: 'every call, ns timestamps; with --stacks a native + JS stack per call',
+  memoryCost: `256 KiB buffer per thread (+16 MiB reserved stack table with --stacks); trace ≈ ${W['node-typed-arrays'].record.bytesPerEvent} B/event (2M typed arrays: ${mb(W['node-typed-arrays'].record.traceBytes)}; with --aggregate ${mb(W['node-typed-arrays'].aggregate.traceBytes)} with stacks); a steady node service: ${mb(service.record.bytesPerHour)} an hour recorded, ${mb(service.aggregate.bytesPerHour)} an hour with --stacks --aggregate (live set and site counters kept in the program)`,
+  executionCost: workloads.map((w) => describe(w.name)).join('; '),
+}];
+writeResults('malloc', rows, figures, { withSpread: true });
+console.log(JSON.stringify(rows[0], null, 2));
 rmSync(out, { recursive: true, force: true });
