@@ -42,13 +42,18 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
-/** stdout closed by the reader (`| head`) ends memtrace quietly; a full disk is one line. */
+/**
+ * stdout closed by the reader (`| head`) ends memtrace quietly; a full disk is one line. stderr
+ * closed the same way (`2>&1 | head`, where the summaries go) is ignored: the run goes on to its
+ * end and the program's exit code, with nowhere left to say anything.
+ */
 function guardStdout(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     process.stderr.write(`memtrace: ${fileError(err, 'write to', 'stdout').message}\n`);
     process.exit(1);
   });
+  process.stderr.on('error', () => { /* no reader left: the exit code still says how it went */ });
 }
 
 /** The subcommand named in argv, for the usage hint of an error. */

@@ -102,6 +102,15 @@ for (const [tool, args] of Object.entries(TOOLS)) {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test(`${tool}: stderr closed by its reader (2>&1 | head) keeps the program's exit code and the log`, () => {
+    const dir = tmp();
+    const out = join(dir, `piped.${tool === 'malloc' ? 'bin' : 'jsonl'}`);
+    const r = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$@" 2>&1 | head -c 1 >/dev/null', node, cli, ...args(out, program(dir))], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.ok(statSync(out).size > 0, 'the log is written');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test(`${tool}: an existing file given as -o is written in place (same inode), never unlinked`, () => {
     const dir = tmp();
     const out = join(dir, 'existing.log');
