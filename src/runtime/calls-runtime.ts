@@ -13,8 +13,11 @@ const { closeSync, openSync, readSync } = fs;
 /** One event of a calls trace (sizes in bytes, `t` in ms since the trace started). */
 export interface CallEvent {
   t: number;
-  /** call, return, throw, or line (with `lines`). */
-  ev: 'call' | 'return' | 'throw' | 'line';
+  /**
+   * call, return, throw, or line (with `lines`); `end`: RSS moved by the trigger after the last
+   * event and before the trace ended (no function: fn, file, line and col are absent).
+   */
+  ev: 'call' | 'return' | 'throw' | 'line' | 'end';
   /** Frames of instrumented functions on the stack at the event (1 = outermost). */
   depth: number;
   /** Function name, `Class.method` for methods; for a native call the callee as the source names it. Absent on line events. */
@@ -22,9 +25,9 @@ export interface CallEvent {
   /** True for a call into code that is not instrumented (`--native`): file:line:col is the call site. */
   native?: boolean;
   /** Source file (relative to the working directory when under it), line and column (1-based). */
-  file: string;
-  line: number;
-  col: number;
+  file?: string;
+  line?: number;
+  col?: number;
   rss: number;
   /** RSS change since the previous event written. */
   drss: number;
@@ -42,6 +45,11 @@ export interface CallsSink {
   start: number;
   /** RSS (bytes) at the previous written event. */
   lastRss: number;
+  /**
+   * Whether a move since the last event, found when the trace ends, gets an `end` event
+   * (default: yes).
+   */
+  endEvent?: () => boolean;
 }
 
 type Table = { file: string; fns: Array<[string, number, number, string | 0]>; lines: Array<[number, number, string | 0]>; calls?: Array<[string, number, number, string | 0]> };
@@ -405,6 +413,16 @@ function createRuntime() {
     if (i === stack.length - 1 && open.length > 0 && sink.trigger === 0) unwind(sink, stackDepth(), false, currentRss());
     // A native call the trace ends in (process.exit()) has its call event and no return.
     if (i === stack.length - 1 && pending) { const p = pending; pending = undefined; write(sink, 'call', p.T, p.k, shownDepth(p.depth) + 1, p.rss, true); }
+    // A move the publisher (1 ms readings) had not flagged when the last probe ran would be the
+    // next event's, and a trace that ends has none: it is the trace's end event.
+    if (i === stack.length - 1 && sink.trigger > 0) {
+      const rss = currentRss();
+      const drss = rss - sink.lastRss;
+      if ((drss >= sink.trigger || drss <= -sink.trigger) && (sink.endEvent?.() ?? true)) {
+        sink.lastRss = rss;
+        sink.write({ t: round(now() - sink.start), ev: 'end', depth: 0, rss, drss, heap: heapUsed() });
+      }
+    }
     stack.splice(i, 1);
     const outer = stack[stack.length - 1];
     if (outer) {

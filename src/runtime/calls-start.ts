@@ -146,6 +146,8 @@ function trace(opts: CallsEnvOptions): void {
     start,
     lastRss: 0,
     write(record) { open()?.write(record); },
+    // At exit: only where instrumented code ran (node's own start-up is no move of the program's).
+    endEvent: () => instrumentedFileCount() > 0,
   };
   // A mark arrives synchronously: timed on arrival by the trace's clock (the mark's own time is
   // read from node's `performance`, ~1 ms off it).

@@ -57,13 +57,13 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
   const topTable: Table = {
     title: 'Functions whose events moved RSS most',
     columns: ['function', 'kind', 'file:line', 'events', 'calls', 'sum ΔRSS', 'max ΔRSS'],
-    rows: summary.top.map((f) => [f.fn ?? '(line)', f.native ? 'native' : f.fn ? 'js' : 'line', `${f.file}:${f.line}`, f.events, f.calls, formatBytes(f.sumDrss, true), formatBytes(f.maxDrss, true)]),
+    rows: summary.top.map((f) => [f.end ? '(trace end)' : f.fn ?? '(line)', f.end ? 'end' : f.native ? 'native' : f.fn ? 'js' : 'line', f.end ? '' : `${f.file}:${f.line}`, f.events, f.calls, formatBytes(f.sumDrss, true), formatBytes(f.maxDrss, true)]),
   };
   const biggest = [...ev].sort((a, b) => (b.drss as number) - (a.drss as number)).slice(0, top);
   const eventsTable: Table = {
     title: 'Largest single moves',
     columns: ['t (ms)', 'event', 'depth', 'function', 'file:line', 'RSS', 'ΔRSS'],
-    rows: biggest.map((r) => [r.t, r.ev as string, r.depth as number, r.native ? `${r.fn as string} [native]` : (r.fn as string) ?? '', `${r.file}:${r.line}`, formatBytes(r.rss as number), formatBytes(r.drss as number, true)]),
+    rows: biggest.map((r) => [r.t, r.ev as string, r.depth as number, r.native ? `${r.fn as string} [native]` : (r.fn as string) ?? '', r.ev === 'end' ? '' : `${r.file}:${r.line}`, formatBytes(r.rss as number), formatBytes(r.drss as number, true)]),
   };
   const h = log.header;
   const text = [
@@ -82,7 +82,7 @@ export function buildReport(log: LogContents, options: ReportOptions = {}): Repo
     ],
     table: {
       columns: ['t', 'ev', 'depth', 'fn', 'native', 'file', 'line', 'col', 'rss', 'drss', 'heap'],
-      rows: ev.map((r) => [r.t, r.ev as string, r.depth as number, (r.fn as string) ?? '', r.native ? 1 : 0, r.file as string, r.line as number, r.col as number, r.rss as number, r.drss as number, (r.heap as number) ?? null]),
+      rows: ev.map((r) => [r.t, r.ev as string, r.depth as number, (r.fn as string) ?? '', r.native ? 1 : 0, (r.file as string) ?? '', (r.line as number) ?? null, (r.col as number) ?? null, r.rss as number, r.drss as number, (r.heap as number) ?? null]),
     },
     warnings: [],
   };

@@ -7,6 +7,8 @@ export interface FunctionMemory {
   fn?: string;
   /** A call into code that is not instrumented (`--native`): `fn` is the callee, file:line the call site. */
   native?: boolean;
+  /** The trace's end events: moves after its last event (no function, file or line). */
+  end?: boolean;
   file: string;
   line: number;
   /** Events written for it (call, return, throw or line). */
@@ -37,6 +39,8 @@ export interface CallsSummary {
   processes: number | null;
 }
 
+const END_WHERE = '(after the last event, to the end of the trace)';
+
 /** Summarises the records of a calls trace (events and marks). */
 export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20): CallsSummary {
   const byKey = new Map<string, FunctionMemory>();
@@ -63,12 +67,14 @@ export function summarizeCalls(records: Array<Record<string, unknown>>, top = 20
     if ((r.depth as number) > maxDepth) maxDepth = r.depth as number;
     const fn = r.fn as string | undefined;
     const native = r.native === true;
-    const key = `${fn ?? ''}\0${r.file}\0${r.line}\0${native}`;
+    const atEnd = r.ev === 'end';
+    const key = atEnd ? '\0end' : `${fn ?? ''}\0${r.file}\0${r.line}\0${native}`;
     let m = byKey.get(key);
     if (!m) {
-      const where = fn ? `${fn}${native ? ' [native]' : ''} (${r.file}:${r.line})` : `${r.file}:${r.line}`;
-      m = { where, fn, file: r.file as string, line: r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
+      const where = atEnd ? END_WHERE : fn ? `${fn}${native ? ' [native]' : ''} (${r.file}:${r.line})` : `${r.file}:${r.line}`;
+      m = { where, fn, file: atEnd ? '' : r.file as string, line: atEnd ? 0 : r.line as number, events: 0, calls: 0, sumDrss: 0, maxDrss: -Infinity };
       if (native) m.native = true;
+      if (atEnd) m.end = true;
       byKey.set(key, m);
     }
     m.events++;
