@@ -84,9 +84,14 @@ interface Scan {
   ended: boolean;
   stopped?: { ticks: number; errno: number };
   marks: Array<{ ticks: number; label: string; image: number }>;
+  /** EVENTS chunks (their index in `events`) and marks (-1 - their index in `marks`), in file order. */
+  order: number[];
   cutAt?: number;
   hasSymbols: boolean;
+  /** Bytes scanned: the whole file once the scan is final. */
   size: number;
+  /** Where the next chunk starts. */
+  pos: number;
 }
 
 
@@ -121,19 +126,31 @@ function corrupt(path: string, what: string, at: number): UsageError {
   return new UsageError(`${path} is corrupt: ${what} (chunk at byte ${at}); it was not written this way by memtrace malloc`);
 }
 
-function scan(fd: number, path: string): Scan {
+function newScan(): Scan {
+  return { images: [], pairs: [], events: [], aggs: [], series: [], marks: [], order: [], endTicks: 0, ended: false, hasSymbols: false, size: 0, pos: 0 };
+}
+
+/**
+ * Scans the chunks written since the last call. While the program still writes (`final`
+ * false), a chunk not yet whole is left for the next call; in the final scan it is where the
+ * trace was cut.
+ */
+function scanMore(fd: number, path: string, s: Scan, final: boolean): void {
   const size = fstatSync(fd).size;
-  const head = readAt(fd, 0, 16);
-  if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
-  if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
-  const s: Scan = { images: [], pairs: [], events: [], aggs: [], series: [], marks: [], endTicks: 0, ended: false, hasSymbols: false, size };
-  let pos = 16;
+  if (s.pos === 0) {
+    if (size < 16 && !final) return;
+    const head = readAt(fd, 0, 16);
+    if (head.length < 16 || head.toString('latin1', 0, 8) !== MAGIC) throw new UsageError(`${path} is not a memtrace malloc trace`);
+    if (head.readUInt32LE(8) !== 1) throw new UsageError(`${path} is a malloc trace of version ${head.readUInt32LE(8)}, this memtrace reads version 1`);
+    s.pos = 16;
+  }
+  let pos = s.pos;
   while (pos < size) {
     const h = readAt(fd, pos, 8);
-    if (h.length < 8) { s.cutAt = pos; break; }
+    if (h.length < 8) { if (final) s.cutAt = pos; break; }
     const type = h.readUInt32LE(0), len = h.readUInt32LE(4);
     if (type === 0 || type > 10) throw corrupt(path, `unknown chunk type ${type}`, pos);
-    if (pos + 8 + len > size) { s.cutAt = pos; break; }
+    if (pos + 8 + len > size) { if (final) s.cutAt = pos; break; }
     if ((FIXED_LEN[type] !== undefined && len !== FIXED_LEN[type]) || len < (MIN_LEN[type] ?? 0)) throw corrupt(path, `a chunk of type ${type} has ${len} bytes`, pos);
     const body = pos + 8;
     const img = s.images.length - 1;
@@ -157,6 +174,7 @@ function scan(fd: number, path: string): Scan {
       const b = readAt(fd, body, 40);
       s.pairs.push([u64(b, 16), u64(b, 24)]);
       s.endTicks = Math.max(s.endTicks, u64(b, 16));
+      s.order.push(s.events.length);
       s.events.push({ offset: body, length: len, image: img });
     } else if (type === 3) {
       s.images[img]!.maps = readAt(fd, body, len).toString('utf8');
@@ -176,6 +194,7 @@ function scan(fd: number, path: string): Scan {
       const b = readAt(fd, body, len);
       let label: string;
       try { label = decodeURIComponent(b.toString('utf8', 16)); } catch { label = b.toString('utf8', 16); }
+      s.order.push(-1 - s.marks.length);
       s.marks.push({ ticks: u64(b, 0), label, image: img });
       s.pairs.push([u64(b, 0), u64(b, 8)]);
     } else if (type === 9) {
@@ -191,8 +210,9 @@ function scan(fd: number, path: string): Scan {
       s.pairs.push([u64(b, 0), u64(b, 8)]);
     }
     pos = body + len;
+    s.pos = pos;
   }
-  return s;
+  s.size = final ? size : pos;
 }
 
 /** What a trace holds: stacks per event, events, or totals only (--count-only). */
@@ -220,8 +240,10 @@ export type TracePoint = string | number;
 export interface LiveWindow { fromMs: number; toMs: number; label: string; since?: TracePoint; until?: TracePoint }
 
 /** The window a read asks for: --since/--until as marks or ms; by default up to where node began to exit. */
-function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, options: ReadOptions, path: string): LiveWindow {
+function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, options: ReadOptions, path: string): LiveWindow & { fromTicks?: number; toTicks?: number } {
   const marks = s.marks.filter((m) => m.label !== MAIN_MARK && m.label !== EXIT_MARK);
+  // a mark's own reading of the clock, where the window ends at one (the exact tick, not a round trip through ms)
+  const ticksAt = new Map<number, number>();
   const at = (p: TracePoint, what: string, after = -Infinity): number => {
     if (typeof p === 'number') return p;
     const named = marks.map((k) => ({ ...k, ms: toMs(k.ticks) })).filter((k) => k.label === p);
@@ -231,6 +253,7 @@ function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, 
       const known = [...new Set(marks.map((k) => k.label))];
       throw new UsageError(`${what}: no mark '${p}' in ${path}${known.length ? ` (its marks: ${known.slice(0, 10).join(', ')})` : ` (it has no marks${s.marks.length ? '' : ': marks are recorded with --stacks, --since or --until'}; give a time, e.g. 2s)`}`);
     }
+    ticksAt.set(m.ms, m.ticks);
     return m.ms;
   };
   const fromMs = options.since !== undefined ? at(options.since, '--since') : 0;
@@ -242,7 +265,11 @@ function windowOf(s: Scan, toMs: (ticks: number) => number, durationMs: number, 
   const label = options.since === undefined && options.until === undefined
     ? (exit ? 'when the program began to exit' : 'at exit')
     : `allocated from ${options.since !== undefined ? name(options.since, fromMs) : 'the start'} to ${options.until !== undefined ? name(options.until, toMs_) : exit ? 'the exit' : 'the end'}, still live then`;
-  return { fromMs, toMs: toMs_, label, since: options.since, until: options.until };
+  return {
+    fromMs, toMs: toMs_, label, since: options.since, until: options.until,
+    fromTicks: typeof options.since === 'string' ? ticksAt.get(fromMs) : undefined,
+    toTicks: typeof options.until === 'string' ? ticksAt.get(toMs_) : options.until === undefined && exit ? exit.ticks : undefined,
+  };
 }
 
 /** Options of {@link readMallocLog}. */
@@ -265,13 +292,7 @@ export interface ReadOptions {
  * single thread and to the slice for events of several threads).
  */
 export function readMallocLog(path: string, options: ReadOptions = {}): MallocAnalysis {
-  let fd: number;
-  try { fd = openSync(path, options.saveSymbols ? 'r+' : 'r'); } catch (err) { throw fileError(err, 'read trace', path); }
-  try {
-    return analyse(fd, path, options);
-  } finally {
-    closeSync(fd);
-  }
+  return new MallocTraceReader(path, options).finish();
 }
 
 type SiteTotals = { calls: number; bytes: number };
@@ -293,32 +314,55 @@ class Fold {
   readonly pending = new BlockTable(1024);
   readonly sites = new Map<number, SiteTotals>();
   readonly liveBy = new Map<number, { bytes: number; count: number }>();
-  readonly net = new Float64Array(FINE_BINS + 1);
-  readonly maxPre = new Float64Array(FINE_BINS + 1);
+  /**
+   * Live bytes by time slice, in clock ticks from `origin`: each slice's net change and highest
+   * point above its start. The slices start narrow and double in width (two merged into one)
+   * whenever an event falls past the last, so a trace folded while it is written needs no
+   * length known in advance.
+   */
+  net = new Float64Array(FINE_BINS + 1);
+  maxPre = new Float64Array(FINE_BINS + 1);
+  binTicks = 4096;
   unknownFrees = 0;
+  /** The live window, in ticks: allocated from `fromTicks` and still live at `toTicks`. */
+  fromTicks = -Infinity;
+  toTicks = Infinity;
   // Runs of events share a site (all of them without --stacks): the last one found is kept at hand.
   private lastSite = -1;
   private lastSt: SiteTotals | undefined;
 
-  constructor(private readonly binMs: number, private readonly fromMs: number, private readonly toMs: number,
-    private readonly clock: { m0: number; t0: number; slope: number; mono0: number }) {}
+  constructor(private readonly origin: number) {}
 
-  /** ms since the first image started, of a reading of the trace's clock. */
-  msOf(ticks: number): number {
-    const c = this.clock;
-    return (c.m0 + (ticks - c.t0) * c.slope - c.mono0) / 1e6;
+  /** The slice of `ticks`, the slices widened until it has one. */
+  binOf(ticks: number): number {
+    let b = Math.floor((ticks - this.origin) / this.binTicks);
+    while (b > FINE_BINS) { this.widen(); b = Math.floor((ticks - this.origin) / this.binTicks); }
+    return b < 0 ? 0 : b;
   }
 
-  /** Live bytes change by `delta` at `ms`. */
-  add(ms: number, delta: number): void {
-    const b = Math.min(FINE_BINS, Math.max(0, Math.floor(ms / this.binMs)));
+  private widen(): void {
+    const net = new Float64Array(FINE_BINS + 1), maxPre = new Float64Array(FINE_BINS + 1);
+    for (let k = 0; k <= FINE_BINS; k++) {
+      const j = k >> 1;
+      if (k & 1) maxPre[j] = Math.max(maxPre[j]!, net[j]! + this.maxPre[k]!);
+      else maxPre[j] = this.maxPre[k]!;
+      net[j] = net[j]! + this.net[k]!;
+    }
+    this.net = net;
+    this.maxPre = maxPre;
+    this.binTicks *= 2;
+  }
+
+  /** Live bytes change by `delta` at `ticks`. */
+  add(ticks: number, delta: number): void {
+    const b = this.binOf(ticks);
     const v = (this.net[b] = this.net[b]! + delta);
     if (v > this.maxPre[b]!) this.maxPre[b] = v;
   }
 
-  /** Whether `ms` lies in the window whose allocations still live at its end fill the "live" columns. */
-  inWin(ms: number): boolean {
-    return ms >= this.fromMs && ms <= this.toMs;
+  /** Whether `ticks` lies in the window whose allocations still live at its end fill the "live" columns. */
+  inWin(ticks: number): boolean {
+    return ticks >= this.fromTicks && ticks <= this.toTicks;
   }
 
   /** A block of `site` lived at the window's end. */
@@ -329,7 +373,7 @@ class Fold {
     l.count++;
   }
 
-  allocate(addr: number, size: number, site: number, ms: number): void {
+  allocate(addr: number, size: number, site: number, t: number): void {
     let st = site === this.lastSite ? this.lastSt : this.sites.get(site);
     if (!st) this.sites.set(site, (st = { calls: 0, bytes: 0 }));
     this.lastSite = site;
@@ -339,12 +383,12 @@ class Fold {
     if (this.pending.size > 0) {
       const slot = this.pending.find(addr);
       const freedAt = slot >= 0 ? this.pending.timeAt(slot) : -1;
-      if (slot >= 0 && freedAt >= ms) { // its free was read first (another thread's chunk)
+      if (slot >= 0 && freedAt >= t) { // its free was read first (another thread's chunk)
         this.pending.deleteAt(slot);
         this.unknownFrees--;
-        this.add(ms, size);
+        this.add(t, size);
         this.add(freedAt, -size);
-        if (this.inWin(ms) && freedAt > this.toMs) this.credit(site, size);
+        if (this.inWin(t) && freedAt > this.toTicks) this.credit(site, size);
         return;
       }
     }
@@ -352,33 +396,33 @@ class Fold {
     if (prev >= 0) { // the block before at this address: its free (another thread's) is still to be read
       this.shadow.set(addr, this.live.sizeAt(prev), this.live.siteAt(prev), this.live.timeAt(prev));
     }
-    this.live.set(addr, size, site, ms);
-    this.add(ms, size);
+    this.live.set(addr, size, site, t);
+    this.add(t, size);
   }
 
-  /** A block allocated at `at` ends at `ms`. */
-  gone(at: number, site: number, size: number, ms: number): void {
-    if (this.inWin(at) && ms > this.toMs) this.credit(site, size);
+  /** A block allocated at `at` ends at `t` (ticks). */
+  gone(at: number, site: number, size: number, t: number): void {
+    if (this.inWin(at) && t > this.toTicks) this.credit(site, size);
   }
 
-  release(addr: number, ms: number): void {
+  release(addr: number, t: number): void {
     const live = this.live;
     const slot = live.find(addr);
-    if (slot < 0) { this.pending.set(addr, 0, 0, ms); this.unknownFrees++; return; }
+    if (slot < 0) { this.pending.set(addr, 0, 0, t); this.unknownFrees++; return; }
     const size = live.sizeAt(slot);
     if (this.shadow.size > 0) {
       const old = this.shadow.find(addr);
-      if (old >= 0 && live.timeAt(slot) > ms) { // frees the earlier block at this address, not the one after
+      if (old >= 0 && live.timeAt(slot) > t) { // frees the earlier block at this address, not the one after
         const oldSize = this.shadow.sizeAt(old);
-        if (this.inWin(this.shadow.timeAt(old)) && ms > this.toMs) this.credit(this.shadow.siteAt(old), oldSize);
+        if (this.inWin(this.shadow.timeAt(old)) && t > this.toTicks) this.credit(this.shadow.siteAt(old), oldSize);
         this.shadow.deleteAt(old);
-        this.add(ms, -oldSize);
+        this.add(t, -oldSize);
         return;
       }
     }
-    this.gone(live.timeAt(slot), live.siteAt(slot), size, ms);
+    this.gone(live.timeAt(slot), live.siteAt(slot), size, t);
     live.deleteAt(slot);
-    this.add(ms, -size);
+    this.add(t, -size);
   }
 
   /** An exec replaced the image: its blocks are forgotten. */
@@ -392,7 +436,7 @@ class Fold {
 interface ChunkContext {
   withStacks: boolean;
   imgKey: number;
-  /** When the image's main module started (ms), or -Infinity. */
+  /** When the image's main module started (ticks); +Infinity until its mark is read. */
   startupEnd: number;
   stackDefs: Map<number, number[]>;
   calls: Float64Array;
@@ -444,17 +488,16 @@ function foldChunk(f: Fold, b: Buffer, c: ChunkContext): { decoded: number; tick
     if (ticks > lastTicksOk) throw bad('an event timed after its chunk was written');
     if (sid >= MAX_STACK_ID) throw bad(`stack id ${sid}`);
     decoded++;
-    const ms = f.msOf(ticks);
-    const site = imgKey + sid + (ms < startupEnd ? STARTUP_KEY : 0);
+    const site = imgKey + sid + (ticks < startupEnd ? STARTUP_KEY : 0);
     const cop = op === OP_FREE && addr === 0 ? 12 : op;
     calls[cop]!++;
     bytes[cop]! += size;
     if (op !== OP_FREE && op !== OP_MUNMAP) hist[size === 0 ? 0 : size < 4294967296 ? 32 - Math.clz32(size) : Math.min(63, Math.floor(Math.log2(size)) + 1)]!++;
-    if (op === OP_FREE || op === OP_MUNMAP) { if (addr) f.release(addr, ms); }
+    if (op === OP_FREE || op === OP_MUNMAP) { if (addr) f.release(addr, ticks); }
     else if (op === OP_REALLOC) {
-      if (old) f.release(old, ms);
-      if (addr) f.allocate(addr, size, site, ms);
-    } else if (addr) f.allocate(addr, size, site, ms);
+      if (old) f.release(old, ticks);
+      if (addr) f.allocate(addr, size, site, ticks);
+    } else if (addr) f.allocate(addr, size, site, ticks);
   }
   if (decoded !== expected) throw bad(`${decoded} events where the chunk says ${expected}`);
   return { decoded, ticks };
@@ -537,8 +580,119 @@ function foldAggregates(fd: number, s: Scan, path: string, f: Fold, mainMs: Map<
   return out;
 }
 
-function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis {
-  const s = scan(fd, path);
+/**
+ * Reads a malloc trace in file order, as far as it is written: {@link poll} while the program
+ * runs folds the events written so far (when no --since/--until window needs the whole trace
+ * first), {@link finish} reads the rest and aggregates. Marks are folded where they are in the
+ * file: an event after a mark in time is in a chunk flushed after the mark was written, so
+ * start-up's end and the exit that closes the default live window are known before any event
+ * past them is read.
+ */
+export class MallocTraceReader {
+  private fd = -1;
+  private readonly s = newScan();
+  private fold?: Fold;
+  private folded = 0;
+  private currentImage = -1;
+  private readonly stackDefs = new Map<number, number[]>();
+  private readonly evCalls: Float64Array[] = [];
+  private readonly evBytes: Float64Array[] = [];
+  private readonly evHist: Float64Array[] = [];
+  private readonly startupEnd: number[] = [];
+  private events = 0;
+  private lastTicks = 0;
+  private readonly windowed: boolean;
+
+  constructor(private readonly path: string, private readonly options: ReadOptions = {}) {
+    this.windowed = options.since !== undefined || options.until !== undefined;
+  }
+
+  private open(mustExist: boolean): boolean {
+    if (this.fd >= 0) return true;
+    try {
+      this.fd = openSync(this.path, this.options.saveSymbols ? 'r+' : 'r');
+      return true;
+    } catch (err) {
+      if (mustExist) throw fileError(err, 'read trace', this.path);
+      return false;
+    }
+  }
+
+  /**
+   * Folds what the program wrote since the last call (the trace still being written), for at
+   * most `budgetMs`; true when it caught up.
+   */
+  poll(budgetMs = Infinity): boolean {
+    if (!this.open(false)) return true;
+    scanMore(this.fd, this.path, this.s, false);
+    if (!this.windowed) this.foldReady(performance.now() + budgetMs);
+    return this.windowed || this.folded === this.s.order.length;
+  }
+
+  /** Closes the file without reading on (a trace that turned out not to be this run's). */
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Reads the trace to its end and aggregates it; the file is closed after. */
+  finish(): MallocAnalysis {
+    this.open(true);
+    try {
+      scanMore(this.fd, this.path, this.s, true);
+      return this.analyse();
+    } finally {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** Folds the chunks scanned and not folded yet, marks among them, in file order. */
+  private foldReady(deadline = Infinity): void {
+    const s = this.s;
+    if (s.images.length === 0) return;
+    const f = (this.fold ??= new Fold(s.images[0]!.startTicks));
+    if (!this.windowed && !Number.isFinite(f.fromTicks)) f.fromTicks = s.images[0]!.startTicks;
+    for (; this.folded < s.order.length; this.folded++) {
+      if (deadline !== Infinity && performance.now() > deadline) return;
+      const item = s.order[this.folded]!;
+      if (item < 0) {
+        const m = s.marks[-1 - item]!;
+        if (m.label === MAIN_MARK && this.startupEnd[m.image] === undefined) this.startupEnd[m.image] = m.ticks;
+        if (!this.windowed && m.label === EXIT_MARK && m.image === 0 && f.toTicks === Infinity) f.toTicks = m.ticks;
+        continue;
+      }
+      this.foldEvents(f, s.events[item]!);
+    }
+  }
+
+  private foldEvents(f: Fold, ch: Scan['events'][number]): void {
+    const s = this.s;
+    if (ch.image !== this.currentImage) {
+      if (this.currentImage >= 0 && f.live.size > 0) { // an exec replaced the image: its heap is gone
+        const at = s.images[ch.image]!.startTicks;
+        f.live.forEach((_addr, size, site, time) => { f.gone(time, site, size, at); f.add(at, -size); });
+        f.clearBlocks();
+      }
+      this.currentImage = ch.image;
+    }
+    const image = s.images[ch.image]!;
+    const withStacks = (image.flags & FLAGS.stacks) !== 0;
+    const b = readAt(this.fd, ch.offset, ch.length);
+    const bad = (what: string) => corrupt(this.path, what, ch.offset - 8);
+    const sum = b.readBigUInt64LE(32);
+    if (sum !== 0n && sum !== eventsSum(b, 40)) throw bad('its events do not match their checksum');
+    const i = ch.image;
+    const r = foldChunk(f, b, {
+      withStacks, imgKey: i * 2 ** 21, startupEnd: this.startupEnd[i] ?? Infinity, stackDefs: this.stackDefs,
+      calls: (this.evCalls[i] ??= new Float64Array(NOPS)), bytes: (this.evBytes[i] ??= new Float64Array(NOPS)), hist: (this.evHist[i] ??= new Float64Array(NHIST)), bad,
+    });
+    this.events += r.decoded;
+    this.lastTicks = Math.max(this.lastTicks, r.ticks);
+  }
+
+  private analyse(): MallocAnalysis {
+  const { s, path, options, fd } = this;
   const warnings: string[] = [];
   if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
   // ticks → ms since the first image started
@@ -559,50 +713,32 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
   const mono0 = s.images[0]!.startMono;
   const toMs = (ticks: number) => (m0 + (ticks - t0) * slope - mono0) / 1e6;
-  const durationMs = Math.max(toMs(Math.max(s.endTicks, t1)), 0.001);
-  const binMs = durationMs / FINE_BINS;
-  // start-up of each image: its events before the main module ran (the preload's mark)
-  const mainMs = new Map<number, number>();
-  for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
+  const ticksOf = (ms: number) => t0 + (ms * 1e6 + mono0 - m0) / slope;
+  const endTicks = Math.max(s.endTicks, t1);
+  const durationMs = Math.max(toMs(endTicks), 0.001);
   // the window whose allocations still live at its end fill the "live" columns: by default all
   // of the run up to where the program began to exit (node: before teardown frees its heap)
   const aggregated = s.images.some((img) => img.flags & FLAGS.aggregate);
-  if (aggregated && (options.since !== undefined || options.until !== undefined)) {
+  if (aggregated && this.windowed) {
     throw new UsageError(`${options.since !== undefined ? '--since' : '--until'}: ${path} was recorded with --aggregate, it keeps no events (only the live blocks at the exit and at the peak)`);
   }
   const win = windowOf(s, toMs, durationMs, options, path);
-  const f = new Fold(binMs, win.fromMs, win.toMs, { m0, t0, slope, mono0 });
-  const { live, liveBy } = f;
-  const stackDefs = new Map<number, number[]>();
-  const evCalls = s.images.map(() => new Float64Array(NOPS));
-  const evBytes = s.images.map(() => new Float64Array(NOPS));
-  const evHist = s.images.map(() => new Float64Array(NHIST));
-  let events = 0;
-  let lastTicks = 0;
-
-  let currentImage = -1;
-  for (const ch of s.events) {
-    if (ch.image !== currentImage) {
-      if (currentImage >= 0 && live.size > 0) { // an exec replaced the image: its heap is gone
-        const at = toMs(s.images[ch.image]!.startTicks);
-        live.forEach((_addr, size, site, time) => { f.gone(time, site, size, at); f.add(at, -size); });
-        f.clearBlocks();
-      }
-      currentImage = ch.image;
-    }
-    const image = s.images[ch.image]!;
-    const withStacks = (image.flags & FLAGS.stacks) !== 0;
-    const b = readAt(fd, ch.offset, ch.length);
-    const bad = (what: string) => corrupt(path, what, ch.offset - 8);
-    const sum = b.readBigUInt64LE(32);
-    if (sum !== 0n && sum !== eventsSum(b, 40)) throw bad('its events do not match their checksum');
-    const r = foldChunk(f, b, {
-      withStacks, imgKey: ch.image * 2 ** 21, startupEnd: mainMs.get(ch.image) ?? -Infinity, stackDefs,
-      calls: evCalls[ch.image]!, bytes: evBytes[ch.image]!, hist: evHist[ch.image]!, bad,
-    });
-    events += r.decoded;
-    lastTicks = Math.max(lastTicks, r.ticks);
+  const f = (this.fold ??= new Fold(s.images[0]!.startTicks));
+  if (this.windowed) {
+    f.fromTicks = win.fromTicks ?? ticksOf(win.fromMs);
+    f.toTicks = win.toTicks ?? (Number.isFinite(win.toMs) ? ticksOf(win.toMs) : Infinity);
   }
+  this.foldReady();
+  // start-up of each image: its events before the main module ran (the preload's mark)
+  const mainMs = new Map<number, number>();
+  for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
+  const { live, liveBy, stackDefs } = { live: f.live, liveBy: f.liveBy, stackDefs: this.stackDefs };
+  const evCalls = s.images.map((_, i) => this.evCalls[i] ?? new Float64Array(NOPS));
+  const evBytes = s.images.map((_, i) => this.evBytes[i] ?? new Float64Array(NOPS));
+  const evHist = s.images.map((_, i) => this.evHist[i] ?? new Float64Array(NHIST));
+  const events = this.events;
+  let lastTicks = this.lastTicks;
+  f.binOf(endTicks); // the slices reach the end
 
   const agg = aggregated ? foldAggregates(fd, s, path, f, mainMs) : undefined;
   if (agg) lastTicks = s.aggs.reduce((t, c) => Math.max(t, c.ticks), lastTicks);
@@ -623,12 +759,12 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   if (agg) {
     // each point: the highest live bytes of its period and the level at its end, as the slices'
     // net change and highest prefix; the trace's end at the live bytes left then
-    const points = agg.points.map(([ticks, hi, now]) => [toMs(ticks), hi, now] as const);
-    if (s.ended) points.push([durationMs, agg.liveNow, agg.liveNow]);
+    const points = agg.points.slice();
+    if (s.ended) points.push([endTicks, agg.liveNow, agg.liveNow]);
     points.sort((a, b) => a[0] - b[0]);
     let level = 0, bin = -1, start = 0;
-    for (const [ms, hi, now] of points) {
-      const b = Math.min(FINE_BINS, Math.max(0, Math.floor(ms / binMs)));
+    for (const [ticks, hi, now] of points) {
+      const b = f.binOf(ticks);
       if (b !== bin) { bin = b; start = level; }
       f.net[b]! += now - level;
       f.maxPre[b] = Math.max(f.maxPre[b]!, hi - start, now - start);
@@ -636,22 +772,24 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     }
   }
   let cum = 0, peak = 0, peakBin = 0;
-  const group = Math.ceil((FINE_BINS + 1) / CHART_POINTS);
+  const lastBin = f.binOf(endTicks);
+  const binMs = (k: number) => Math.max(0, toMs(s.images[0]!.startTicks + k * f.binTicks));
+  const group = Math.ceil((lastBin + 1) / CHART_POINTS);
   const timeline = { t: [] as number[], live: [] as number[] };
   let groupMax = 0;
-  for (let k = 0; k <= FINE_BINS; k++) {
+  for (let k = 0; k <= lastBin; k++) {
     const top = cum + f.maxPre[k]!;
     if (top > peak) { peak = top; peakBin = k; }
     groupMax = Math.max(groupMax, top, cum + f.net[k]!);
     cum += f.net[k]!;
-    if ((k + 1) % group === 0 || k === FINE_BINS) {
-      timeline.t.push(Math.round(Math.min(k * binMs, durationMs) * 1000) / 1000);
+    if ((k + 1) % group === 0 || k === lastBin) {
+      timeline.t.push(Math.round(Math.min(binMs(k), durationMs) * 1000) / 1000);
       timeline.live.push(groupMax);
       groupMax = cum;
     }
   }
 
-  if (agg) { peak = agg.peak; peakBin = Math.min(FINE_BINS, Math.max(0, Math.floor(toMs(agg.peakTicks) / binMs))); }
+  if (agg) { peak = agg.peak; peakBin = f.binOf(agg.peakTicks); }
 
   // blocks live at exit: live at the window's end when allocated in it
   let liveAtExit = 0;
@@ -710,9 +848,10 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   const bySite = new Map<string, MallocAnalysis['sites'][number]>();
   const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
   for (const siteKey of new Set([...f.sites.keys(), ...liveBy.keys()])) {
-    const startup = siteKey >= STARTUP_KEY;
-    const key = startup ? siteKey - STARTUP_KEY : siteKey;
+    const key = siteKey >= STARTUP_KEY ? siteKey - STARTUP_KEY : siteKey;
     const img = Math.floor(key / 2 ** 21);
+    // events are start-up until their image's main mark is read: an image without one has none
+    const startup = siteKey >= STARTUP_KEY && mainMs.has(img);
     const id = key - img * 2 ** 21;
     const ips = stackDefs.get(key);
     const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ips ? undefined : '(stack not in the trace)';
@@ -777,14 +916,14 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
     freeNull: fnCalls[12]!,
     bytesAllocated: [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnBytes[k]!, 0),
     peakBytes: peak,
-    peakMs: Math.round(peakBin * binMs * 1000) / 1000,
+    peakMs: Math.round(Math.min(binMs(peakBin), durationMs) * 1000) / 1000,
     liveAtExitBytes: agg ? agg.liveNow : liveAtExit,
     liveAtExitCount: agg ? agg.countNow : live.size,
     ...(agg ? { aggregated: true, peakCopyBytes: agg.peakCopyBytes } : {}),
     unknownFrees: f.unknownFrees,
     endedBy,
     ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
-    liveWindow: { ...win, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs },
+    liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label, since: win.since, until: win.until },
     ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
     file: basename(path),
   };
@@ -793,4 +932,5 @@ function analyse(fd: number, path: string, options: ReadOptions): MallocAnalysis
   for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
   const marks = s.marks.map((m) => ({ t: Math.round(toMs(m.ticks) * 1000) / 1000, label: m.label }));
   return { header, functions, histogram, timeline, sites: [...bySite.values()], marks, warnings };
+}
 }

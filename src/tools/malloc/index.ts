@@ -12,7 +12,7 @@ import { randomBytesSync } from '../../core/fsutil.js';
 import { REQUIRE_ENTRY } from '../../core/channel-host.js';
 import { spawnTraced, withNodeRequire, type ChildExit } from '../../core/spawn.js';
 import type { Report } from '../../report/types.js';
-import { FLAGS, MAGIC, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
+import { FLAGS, MAGIC, MallocTraceReader, readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
 import { buildReport, checkView, parseView, toLogContents, type GroupBy } from './report.js';
 
 export { readMallocLog, type MallocAnalysis, type TracePoint } from './format.js';
@@ -173,6 +173,9 @@ export async function traceMalloc(command: string[], options: MallocOptions = {}
   }
 }
 
+/** How often the trace is read while the program runs, and for how long at most in one go (the event loop forwards signals meanwhile). */
+const POLL_MS = 20, POLL_BUDGET_MS = 30;
+
 /** True when the command or NODE_OPTIONS asks V8 for a log of its own (--prof, --log…, --logfile). */
 const wantsV8Log = (command: string[], nodeOpts: string) => [...command, ...nodeOpts.split(/\s+/)].some((a) => /^--(prof|log|logfile|log-[\w-]+)(=|$)/.test(a));
 
@@ -211,7 +214,21 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   }
 
   const traced = await spawnTraced(command, { env });
+  // The trace is folded while the program writes it (one core of two mostly idle then): at its
+  // exit only the rest is left to read. Not with a window, which needs the whole trace first.
+  const reader = new MallocTraceReader(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
+  let polling = options.since === undefined && options.until === undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = () => {
+    if (!polling) return;
+    let caughtUp = true;
+    try { caughtUp = reader.poll(POLL_BUDGET_MS); } catch { polling = false; return; } // the final read says what is wrong
+    timer = setTimeout(poll, caughtUp ? POLL_MS : 0);
+  };
+  timer = setTimeout(poll, POLL_MS);
   const exit = await traced.exited;
+  polling = false;
+  clearTimeout(timer);
 
   const warnings: string[] = [];
   const dir = dirname(output), base = basename(output);
@@ -233,7 +250,7 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   const written = runIdOf(output) === BigInt(runId);
   if (written) {
     try {
-      analysis = readMallocLog(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
+      analysis = reader.finish();
       report = buildReport(toLogContents(analysis), { top: options.top ?? 10, by: options.by, startup: options.startup });
       report.warnings = [...analysis.warnings, ...report.warnings];
     } catch (err) {
@@ -241,6 +258,7 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
       warnings.push(err.message); // the program's exit status stands
     }
   } else {
+    reader.close();
     warnings.push(`the interposer was not loaded into ${command[0]} (setuid, or it clears LD_PRELOAD): nothing was traced`);
   }
   others.sort((a, b) => Number(b.analysis.header.events) - Number(a.analysis.header.events));
