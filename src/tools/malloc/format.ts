@@ -19,13 +19,13 @@
 //              site replaces an earlier one
 //  10 SERIES   (aggregated mode) n u32, 0 u32, n × {ticks u64, highest live bytes of the period, live bytes i64}
 // Times are TSC ticks (x86-64) mapped to ns by the (ticks, CLOCK_MONOTONIC) pairs in the file.
-import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { constants, endianness } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { BlockTable } from './blocks.js';
-import { parseMaps, readPerfMap, symbolize } from './symbols.js';
+import { parseMaps, preloadElf, readPerfMap, symbolize } from './symbols.js';
 import { readAt } from '../../core/fsutil.js';
 import { SourceMaps } from '../../core/sourcemap.js';
 import { formatDuration } from '../../core/units.js';
@@ -433,12 +433,18 @@ class Fold {
   }
 }
 
+/** An image's distinct frame addresses in the order read, and each one's index (keyed by address + 1: 0 is an empty slot). */
+interface FrameIps { table: BlockTable; list: number[] }
+
 interface ChunkContext {
   withStacks: boolean;
   imgKey: number;
   /** When the image's main module started (ticks); +Infinity until its mark is read. */
   startupEnd: number;
+  /** Each stack's frames, as indices into its image's distinct frame addresses. */
   stackDefs: Map<number, number[]>;
+  /** The image's distinct frame addresses, and where each is in the list (keyed by address + 1). */
+  frameIps: FrameIps;
   calls: Float64Array;
   bytes: Float64Array;
   hist: Float64Array;
@@ -471,10 +477,18 @@ function foldChunk(f: Fold, b: Buffer, c: ChunkContext): { decoded: number; tick
     if (op === OP_STACKDEF) {
       const id = varint(), n = varint();
       if (id >= MAX_STACK_ID || n > MAX_FRAMES) throw bad(`a stack of ${n} frames with id ${id}`);
-      const ips: number[] = [];
+      // Frames are numbered as they are read (during the run): the names and the sites after
+      // the exit look up small indices instead of hashing ~700 000 addresses.
+      const frames: number[] = []; // small integers: no backing store (an Int32Array of 60 frames has one)
+      const { table, list } = c.frameIps;
       let ip = 0;
-      for (let i = 0; i < n; i++) { ip += zz(varint()); ips.push(ip); }
-      c.stackDefs.set(imgKey + id, ips);
+      for (let i = 0; i < n; i++) {
+        ip += zz(varint());
+        const slot = table.find(ip + 1);
+        if (slot >= 0) frames.push(table.sizeAt(slot));
+        else { frames.push(list.length); table.set(ip + 1, list.length, 0, 0); list.push(ip); }
+      }
+      c.stackDefs.set(imgKey + id, frames);
       continue;
     }
     if (op === 0 || op > OP_MUNMAP) throw bad(`unknown operation ${op}`);
@@ -595,6 +609,10 @@ export class MallocTraceReader {
   private folded = 0;
   private currentImage = -1;
   private readonly stackDefs = new Map<number, number[]>();
+  private readonly frameIps: FrameIps[] = [];
+  private symbolsQueued = 0;
+  private chunkBuf = Buffer.alloc(0);
+  private readonly elfQueue: string[] = [];
   private readonly evCalls: Float64Array[] = [];
   private readonly evBytes: Float64Array[] = [];
   private readonly evHist: Float64Array[] = [];
@@ -625,8 +643,30 @@ export class MallocTraceReader {
   poll(budgetMs = Infinity): boolean {
     if (!this.open(false)) return true;
     scanMore(this.fd, this.path, this.s, false);
-    if (!this.windowed) this.foldReady(performance.now() + budgetMs);
-    return this.windowed || this.folded === this.s.order.length;
+    // Date.now, not performance.now: the first read of `performance` loads perf_hooks (~20 ms)
+    const deadline = Date.now() + budgetMs;
+    if (!this.windowed) this.foldReady(deadline);
+    const caughtUp = this.windowed || this.folded === this.s.order.length;
+    if (caughtUp) this.preloadSymbols(deadline);
+    return caughtUp;
+  }
+
+  /**
+   * With stacks, the ELF files the program mapped executable are read while it runs (node's
+   * own ~150 000 symbols take ~100 ms), so that naming frames after the exit finds them read.
+   */
+  private preloadSymbols(deadline: number): void {
+    const s = this.s;
+    for (; this.symbolsQueued < s.images.length; this.symbolsQueued++) {
+      const img = s.images[this.symbolsQueued]!;
+      if (img.maps === undefined) break; // written right after the image's header
+      if (!(img.flags & FLAGS.stacks)) continue;
+      for (const line of img.maps.split('\n')) {
+        const m = /^\S+ r-xp \S+ \S+ \d+\s+(\/.*)$/.exec(line);
+        if (m && !this.elfQueue.includes(m[1]!)) this.elfQueue.push(m[1]!);
+      }
+    }
+    while (this.elfQueue.length > 0 && Date.now() < deadline) preloadElf(this.elfQueue.shift()!);
   }
 
   /** Closes the file without reading on (a trace that turned out not to be this run's). */
@@ -654,7 +694,7 @@ export class MallocTraceReader {
     const f = (this.fold ??= new Fold(s.images[0]!.startTicks));
     if (!this.windowed && !Number.isFinite(f.fromTicks)) f.fromTicks = s.images[0]!.startTicks;
     for (; this.folded < s.order.length; this.folded++) {
-      if (deadline !== Infinity && performance.now() > deadline) return;
+      if (deadline !== Infinity && Date.now() > deadline) return;
       const item = s.order[this.folded]!;
       if (item < 0) {
         const m = s.marks[-1 - item]!;
@@ -678,13 +718,18 @@ export class MallocTraceReader {
     }
     const image = s.images[ch.image]!;
     const withStacks = (image.flags & FLAGS.stacks) !== 0;
-    const b = readAt(this.fd, ch.offset, ch.length);
+    // one buffer for every chunk (each ~256 KiB): a fresh one per chunk was garbage to collect
+    if (this.chunkBuf.length < ch.length) this.chunkBuf = Buffer.alloc(Math.max(ch.length, 2 * this.chunkBuf.length));
+    const got = readSync(this.fd, this.chunkBuf, 0, ch.length, ch.offset);
+    const b = this.chunkBuf.subarray(0, got);
     const bad = (what: string) => corrupt(this.path, what, ch.offset - 8);
+    if (got < ch.length) throw bad('the chunk is shorter than its header says');
     const sum = b.readBigUInt64LE(32);
     if (sum !== 0n && sum !== eventsSum(b, 40)) throw bad('its events do not match their checksum');
     const i = ch.image;
     const r = foldChunk(f, b, {
       withStacks, imgKey: i * 2 ** 21, startupEnd: this.startupEnd[i] ?? Infinity, stackDefs: this.stackDefs,
+      frameIps: (this.frameIps[i] ??= { table: new BlockTable(1024), list: [] }),
       calls: (this.evCalls[i] ??= new Float64Array(NOPS)), bytes: (this.evBytes[i] ??= new Float64Array(NOPS)), hist: (this.evHist[i] ??= new Float64Array(NHIST)), bad,
     });
     this.events += r.decoded;
@@ -798,29 +843,21 @@ export class MallocTraceReader {
     liveAtExit += size;
   });
 
-  // names for frames
-  const names = new Map<number, Map<number, string>>();
+  // names for frames: each image's distinct addresses, named by the symbols saved in the trace or resolved now
+  const nameOf: string[][] = [];
   const saved: Record<string, Array<[number, string]>> = {};
   const sourceMaps = new SourceMaps();
-  const ipsOf = new Map<number, Set<number>>();
-  if (s.images.some((img) => !img.symbols)) {
-    for (const [key, list] of stackDefs) {
-      const i = Math.floor(key / 2 ** 21);
-      if (s.images[i]?.symbols) continue;
-      let ips = ipsOf.get(i);
-      if (!ips) ipsOf.set(i, (ips = new Set()));
-      for (const ip of list) ips.add(ip);
-    }
-  }
   s.images.forEach((img, i) => {
-    if (img.symbols) { names.set(i, new Map(img.symbols)); return; }
-    const ips = ipsOf.get(i);
-    if (!ips) return;
-    const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
-    const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
-    const resolved = symbolize(ips, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
-    names.set(i, resolved);
-    saved[i] = [...resolved];
+    const list = this.frameIps[i]?.list ?? [];
+    let byIp: Map<number, string> | undefined;
+    if (img.symbols) byIp = new Map(img.symbols);
+    else if (list.length > 0) {
+      const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
+      const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
+      byIp = symbolize(list, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
+      saved[i] = [...byIp];
+    }
+    nameOf[i] = list.map((ip) => byIp?.get(ip) ?? `0x${ip.toString(16)}`);
   });
   if (options.saveSymbols && !s.hasSymbols && Object.keys(saved).length > 0 && s.cutAt === undefined) {
     const json = Buffer.from(JSON.stringify(saved));
@@ -834,17 +871,11 @@ export class MallocTraceReader {
   // told apart by their frames' name numbers, not by the names joined: ~9 000 stacks of ~60 frames
   // made keys of ~3 KB each to build and hash.
   const nameNo = new Map<string, number>();
-  const ipNo = new Map<number, Map<number, number>>();
-  const numberOf = (m: Map<number, number>, img: number, ip: number): number => {
-    let k = m.get(ip);
-    if (k === undefined) {
-      const name = names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`;
-      k = nameNo.get(name);
-      if (k === undefined) nameNo.set(name, (k = nameNo.size));
-      m.set(ip, k);
-    }
+  const numbers = nameOf.map((names) => Int32Array.from(names, (n) => {
+    let k = nameNo.get(n);
+    if (k === undefined) nameNo.set(n, (k = nameNo.size));
     return k;
-  };
+  }));
   const bySite = new Map<string, MallocAnalysis['sites'][number]>();
   const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
   for (const siteKey of new Set([...f.sites.keys(), ...liveBy.keys()])) {
@@ -853,18 +884,24 @@ export class MallocTraceReader {
     // events are start-up until their image's main mark is read: an image without one has none
     const startup = siteKey >= STARTUP_KEY && mainMs.has(img);
     const id = key - img * 2 ** 21;
-    const ips = stackDefs.get(key);
-    const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ips ? undefined : '(stack not in the trace)';
-    let label = startup ? 's' : 'm';
-    if (fixed !== undefined) label += fixed;
+    const ids = stackDefs.get(key);
+    const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ids ? undefined : '(stack not in the trace)';
+    let label: string;
+    if (fixed !== undefined) label = (startup ? 's' : 'm') + fixed;
     else {
-      let m = ipNo.get(img);
-      if (!m) ipNo.set(img, (m = new Map()));
-      for (const ip of ips!) label += `,${numberOf(m, img, ip)}`;
+      // the name numbers as characters (two for numbers from 2^15): a short flat key
+      const nos = numbers[img]!;
+      const codes: number[] = [startup ? 1 : 2];
+      for (let k = 0; k < ids!.length; k++) {
+        const n = nos[ids![k]!]!;
+        if (n < 0x8000) codes.push(n);
+        else codes.push(0x8000 | (n >> 15), n & 0x7fff);
+      }
+      label = String.fromCharCode(...codes);
     }
     let e = bySite.get(label);
     if (!e) {
-      const frames = fixed !== undefined ? [fixed] : ips!.map((ip) => names.get(img)?.get(ip) ?? `0x${ip.toString(16)}`);
+      const frames = fixed !== undefined ? [fixed] : Array.from(ids!, (ix) => nameOf[img]![ix]!);
       bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
     }
     const st = f.sites.get(siteKey);

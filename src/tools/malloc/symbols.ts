@@ -38,6 +38,11 @@ interface ElfSyms {
 
 const elfCache = new Map<string, ElfSyms | null>();
 
+/** Reads an ELF file's symbols ahead of the frames that will need them (kept for this process). */
+export function preloadElf(path: string): void {
+  loadElf(path);
+}
+
 /** Reads the function symbols (.symtab and .dynsym) and PT_LOAD segments of an ELF64 file. */
 function loadElf(path: string): ElfSyms | null {
   if (elfCache.has(path)) return elfCache.get(path)!;
