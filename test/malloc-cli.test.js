@@ -422,7 +422,7 @@ test('the trace folded while the program writes it gives the analysis of the fin
   // ~0.4 s of allocations on the main thread and frees on V8's: many polls fold chunks mid-run,
   // among them cross-thread frees read before their allocation.
   const prog = join(work, 'streamed.js');
-  writeFileSync(prog, 'const m = new Map();\nfor (let i = 0; i < 200000; i++) { m.set("k" + i, { i, a: new Float64Array(8) }); if (m.size > 5000) m.clear(); }\n');
+  writeFileSync(prog, 'const m = new Map();\nfor (let i = 0; i < 200000; i++) { m.set("k" + i, { i, a: new Float64Array(16) }); if (m.size > 5000) m.clear(); }\n');
   for (const stacks of [false, true]) {
     const output = join(work, `streamed-${stacks}.bin`);
     const result = await traceMalloc([process.execPath, prog], { output, stacks, env: { ...process.env } });
