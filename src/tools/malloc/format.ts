@@ -25,7 +25,7 @@ import { constants, endianness } from 'node:os';
 import { UsageError, fileError } from '../../core/errors.js';
 import { LOG_VERSION, type LogHeader } from '../../core/log.js';
 import { BlockTable } from './blocks.js';
-import { parseMaps, preloadElf, readPerfMap, symbolize } from './symbols.js';
+import { executableFiles, parseMaps, preloadElf, readPerfMap, symbolize } from './symbols.js';
 import { readAt } from '../../core/fsutil.js';
 import { SourceMaps } from '../../core/sourcemap.js';
 import { formatDuration } from '../../core/units.js';
@@ -661,10 +661,7 @@ export class MallocTraceReader {
       const img = s.images[this.symbolsQueued]!;
       if (img.maps === undefined) break; // written right after the image's header
       if (!(img.flags & FLAGS.stacks)) continue;
-      for (const line of img.maps.split('\n')) {
-        const m = /^\S+ r-xp \S+ \S+ \d+\s+(\/.*)$/.exec(line);
-        if (m && !this.elfQueue.includes(m[1]!)) this.elfQueue.push(m[1]!);
-      }
+      for (const file of executableFiles(parseMaps(img.maps))) if (!this.elfQueue.includes(file)) this.elfQueue.push(file);
     }
     while (this.elfQueue.length > 0 && Date.now() < deadline) preloadElf(this.elfQueue.shift()!);
   }
@@ -691,8 +688,7 @@ export class MallocTraceReader {
   private foldReady(deadline = Infinity): void {
     const s = this.s;
     if (s.images.length === 0) return;
-    const f = (this.fold ??= new Fold(s.images[0]!.startTicks));
-    if (!this.windowed && !Number.isFinite(f.fromTicks)) f.fromTicks = s.images[0]!.startTicks;
+    const f = this.theFold();
     for (; this.folded < s.order.length; this.folded++) {
       if (deadline !== Infinity && Date.now() > deadline) return;
       const item = s.order[this.folded]!;
@@ -704,6 +700,16 @@ export class MallocTraceReader {
       }
       this.foldEvents(f, s.events[item]!);
     }
+  }
+
+  /** The fold, made once the first process header is read (its clock reading is the slices' origin). */
+  private theFold(): Fold {
+    if (!this.fold) {
+      this.fold = new Fold(this.s.images[0]!.startTicks);
+      // the default window: from the start to the exit mark, once it is read
+      if (!this.windowed) this.fold.fromTicks = this.s.images[0]!.startTicks;
+    }
+    return this.fold;
   }
 
   private foldEvents(f: Fold, ch: Scan['events'][number]): void {
@@ -737,237 +743,238 @@ export class MallocTraceReader {
   }
 
   private analyse(): MallocAnalysis {
-  const { s, path, options, fd } = this;
-  const warnings: string[] = [];
-  if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
-  // ticks → ms since the first image started
-  // The (ticks, monotonic ns) pairs come from two clocks that both only go forward, read by
-  // several threads (on several cores) a moment apart: a pair out of step with the others by
-  // less than a second is dropped; more is not something memtrace malloc writes.
-  const pairs: Array<[number, number]> = [];
-  for (const pair of s.pairs.slice().sort((a, b) => a[0] - b[0])) {
-    const prev = pairs[pairs.length - 1];
-    if (prev && pair[1] < prev[1]) {
-      if (prev[1] - pair[1] > 1e9) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
-      continue;
-    }
-    pairs.push(pair);
-  }
-  const [t0, m0] = pairs[0]!;
-  const [t1, m1] = pairs[pairs.length - 1]!;
-  const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
-  const mono0 = s.images[0]!.startMono;
-  const toMs = (ticks: number) => (m0 + (ticks - t0) * slope - mono0) / 1e6;
-  const ticksOf = (ms: number) => t0 + (ms * 1e6 + mono0 - m0) / slope;
-  const endTicks = Math.max(s.endTicks, t1);
-  const durationMs = Math.max(toMs(endTicks), 0.001);
-  // the window whose allocations still live at its end fill the "live" columns: by default all
-  // of the run up to where the program began to exit (node: before teardown frees its heap)
-  const aggregated = s.images.some((img) => img.flags & FLAGS.aggregate);
-  if (aggregated && this.windowed) {
-    throw new UsageError(`${options.since !== undefined ? '--since' : '--until'}: ${path} was recorded with --aggregate, it keeps no events (only the live blocks at the exit and at the peak)`);
-  }
-  const win = windowOf(s, toMs, durationMs, options, path);
-  const f = (this.fold ??= new Fold(s.images[0]!.startTicks));
-  if (this.windowed) {
-    f.fromTicks = win.fromTicks ?? ticksOf(win.fromMs);
-    f.toTicks = win.toTicks ?? (Number.isFinite(win.toMs) ? ticksOf(win.toMs) : Infinity);
-  }
-  this.foldReady();
-  // start-up of each image: its events before the main module ran (the preload's mark)
-  const mainMs = new Map<number, number>();
-  for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
-  const { live, liveBy, stackDefs } = { live: f.live, liveBy: f.liveBy, stackDefs: this.stackDefs };
-  const evCalls = s.images.map((_, i) => this.evCalls[i] ?? new Float64Array(NOPS));
-  const evBytes = s.images.map((_, i) => this.evBytes[i] ?? new Float64Array(NOPS));
-  const evHist = s.images.map((_, i) => this.evHist[i] ?? new Float64Array(NHIST));
-  const events = this.events;
-  let lastTicks = this.lastTicks;
-  f.binOf(endTicks); // the slices reach the end
-
-  const agg = aggregated ? foldAggregates(fd, s, path, f, mainMs) : undefined;
-  if (agg) lastTicks = s.aggs.reduce((t, c) => Math.max(t, c.ticks), lastTicks);
-
-  // per-function totals and histogram: the exact counters an image wrote at exit, else its events
-  const fnCalls = new Float64Array(NOPS), fnBytes = new Float64Array(NOPS), hist = new Float64Array(NHIST);
-  s.images.forEach((img, i) => {
-    const c = img.counts;
-    for (let k = 0; k < NOPS; k++) {
-      fnCalls[k]! += c ? u64(c, k * 8) : evCalls[i]![k]!;
-      fnBytes[k]! += c ? u64(c, (NOPS + k) * 8) : evBytes[i]![k]!;
-    }
-    for (let k = 0; k < NHIST; k++) hist[k]! += c ? u64(c, (2 * NOPS + k) * 8) : evHist[i]![k]!;
-    if (!c && (img.flags & FLAGS.countOnly)) warnings.push(`process ${img.pid} (${img.command.join(' ')}) did not exit normally: counting mode keeps totals only until exit, none were written`);
-  });
-
-  // peak and timeline from the time slices (aggregated: the interposer's series and exact peak)
-  if (agg) {
-    // each point: the highest live bytes of its period and the level at its end, as the slices'
-    // net change and highest prefix; the trace's end at the live bytes left then
-    const points = agg.points.slice();
-    if (s.ended) points.push([endTicks, agg.liveNow, agg.liveNow]);
-    points.sort((a, b) => a[0] - b[0]);
-    let level = 0, bin = -1, start = 0;
-    for (const [ticks, hi, now] of points) {
-      const b = f.binOf(ticks);
-      if (b !== bin) { bin = b; start = level; }
-      f.net[b]! += now - level;
-      f.maxPre[b] = Math.max(f.maxPre[b]!, hi - start, now - start);
-      level = now;
-    }
-  }
-  let cum = 0, peak = 0, peakBin = 0;
-  const lastBin = f.binOf(endTicks);
-  const binMs = (k: number) => Math.max(0, toMs(s.images[0]!.startTicks + k * f.binTicks));
-  const group = Math.ceil((lastBin + 1) / CHART_POINTS);
-  const timeline = { t: [] as number[], live: [] as number[] };
-  let groupMax = 0;
-  for (let k = 0; k <= lastBin; k++) {
-    const top = cum + f.maxPre[k]!;
-    if (top > peak) { peak = top; peakBin = k; }
-    groupMax = Math.max(groupMax, top, cum + f.net[k]!);
-    cum += f.net[k]!;
-    if ((k + 1) % group === 0 || k === lastBin) {
-      timeline.t.push(Math.round(Math.min(binMs(k), durationMs) * 1000) / 1000);
-      timeline.live.push(groupMax);
-      groupMax = cum;
-    }
-  }
-
-  if (agg) { peak = agg.peak; peakBin = f.binOf(agg.peakTicks); }
-
-  // blocks live at exit: live at the window's end when allocated in it
-  let liveAtExit = 0;
-  live.forEach((_addr, size, site, time) => {
-    if (f.inWin(time)) f.credit(site, size);
-    liveAtExit += size;
-  });
-
-  // names for frames: each image's distinct addresses, named by the symbols saved in the trace or resolved now
-  const nameOf: string[][] = [];
-  const saved: Record<string, Array<[number, string]>> = {};
-  const sourceMaps = new SourceMaps();
-  s.images.forEach((img, i) => {
-    const list = this.frameIps[i]?.list ?? [];
-    let byIp: Map<number, string> | undefined;
-    if (img.symbols) byIp = new Map(img.symbols);
-    else if (list.length > 0) {
-      const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
-      const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
-      byIp = symbolize(list, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
-      saved[i] = [...byIp];
-    }
-    nameOf[i] = list.map((ip) => byIp?.get(ip) ?? `0x${ip.toString(16)}`);
-  });
-  if (options.saveSymbols && !s.hasSymbols && Object.keys(saved).length > 0 && s.cutAt === undefined) {
-    const json = Buffer.from(JSON.stringify(saved));
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(6, 0);
-    h.writeUInt32LE(json.length, 4);
-    try { writeSync(fd, Buffer.concat([h, json]), 0, json.length + 8, s.size); } catch { /* read-only: names are resolved again next time */ }
-  }
-
-  // Stacks that read the same (the same path through JIT code that moved) are one site. They are
-  // told apart by their frames' name numbers, not by the names joined: ~9 000 stacks of ~60 frames
-  // made keys of ~3 KB each to build and hash.
-  const nameNo = new Map<string, number>();
-  const numbers = nameOf.map((names) => Int32Array.from(names, (n) => {
-    let k = nameNo.get(n);
-    if (k === undefined) nameNo.set(n, (k = nameNo.size));
-    return k;
-  }));
-  const bySite = new Map<string, MallocAnalysis['sites'][number]>();
-  const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
-  for (const siteKey of new Set([...f.sites.keys(), ...liveBy.keys()])) {
-    const key = siteKey >= STARTUP_KEY ? siteKey - STARTUP_KEY : siteKey;
-    const img = Math.floor(key / 2 ** 21);
-    // events are start-up until their image's main mark is read: an image without one has none
-    const startup = siteKey >= STARTUP_KEY && mainMs.has(img);
-    const id = key - img * 2 ** 21;
-    const ids = stackDefs.get(key);
-    const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ids ? undefined : '(stack not in the trace)';
-    let label: string;
-    if (fixed !== undefined) label = (startup ? 's' : 'm') + fixed;
-    else {
-      // the name numbers as characters (two for numbers from 2^15): a short flat key
-      const nos = numbers[img]!;
-      const codes: number[] = [startup ? 1 : 2];
-      for (let k = 0; k < ids!.length; k++) {
-        const n = nos[ids![k]!]!;
-        if (n < 0x8000) codes.push(n);
-        else codes.push(0x8000 | (n >> 15), n & 0x7fff);
+    const { s, path, options, fd } = this;
+    const warnings: string[] = [];
+    if (s.images.length === 0) throw new UsageError(`${path} holds no process: the trace was cut before it started`);
+    // ticks → ms since the first image started
+    // The (ticks, monotonic ns) pairs come from two clocks that both only go forward, read by
+    // several threads (on several cores) a moment apart: a pair out of step with the others by
+    // less than a second is dropped; more is not something memtrace malloc writes.
+    const pairs: Array<[number, number]> = [];
+    for (const pair of s.pairs.slice().sort((a, b) => a[0] - b[0])) {
+      const prev = pairs[pairs.length - 1];
+      if (prev && pair[1] < prev[1]) {
+        if (prev[1] - pair[1] > 1e9) throw new UsageError(`${path} is corrupt: its clock readings go backwards; it was not written this way by memtrace malloc`);
+        continue;
       }
-      label = String.fromCharCode(...codes);
+      pairs.push(pair);
     }
-    let e = bySite.get(label);
-    if (!e) {
-      const frames = fixed !== undefined ? [fixed] : Array.from(ids!, (ix) => nameOf[img]![ix]!);
-      bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+    const [t0, m0] = pairs[0]!;
+    const [t1, m1] = pairs[pairs.length - 1]!;
+    const slope = t1 > t0 && m1 > m0 ? (m1 - m0) / (t1 - t0) : 1;
+    const mono0 = s.images[0]!.startMono;
+    const toMs = (ticks: number) => (m0 + (ticks - t0) * slope - mono0) / 1e6;
+    const ticksOf = (ms: number) => t0 + (ms * 1e6 + mono0 - m0) / slope;
+    const endTicks = Math.max(s.endTicks, t1);
+    const durationMs = Math.max(toMs(endTicks), 0.001);
+    // the window whose allocations still live at its end fill the "live" columns: by default all
+    // of the run up to where the program began to exit (node: before teardown frees its heap)
+    const aggregated = s.images.some((img) => img.flags & FLAGS.aggregate);
+    if (aggregated && this.windowed) {
+      throw new UsageError(`${options.since !== undefined ? '--since' : '--until'}: ${path} was recorded with --aggregate, it keeps no events (only the live blocks at the exit and at the peak)`);
     }
-    const st = f.sites.get(siteKey);
-    if (st) { e.calls += st.calls; e.bytes += st.bytes; }
-    const l = liveBy.get(siteKey);
-    if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
-    const p = agg?.peakBy.get(siteKey);
-    if (agg) { e.peakBytes = (e.peakBytes ?? 0) + (p?.bytes ?? 0); e.peakCount = (e.peakCount ?? 0) + (p?.count ?? 0); }
-  }
+    const win = windowOf(s, toMs, durationMs, options, path);
+    const f = this.theFold();
+    if (this.windowed) {
+      f.fromTicks = win.fromTicks ?? ticksOf(win.fromMs);
+      f.toTicks = win.toTicks ?? (Number.isFinite(win.toMs) ? ticksOf(win.toMs) : Infinity);
+    }
+    this.foldReady();
+    // start-up of each image: its events before the main module ran (the preload's mark)
+    const mainMs = new Map<number, number>();
+    for (const m of s.marks) if (m.label === MAIN_MARK && !mainMs.has(m.image)) mainMs.set(m.image, toMs(m.ticks));
+    const { live, liveBy } = f;
+    const stackDefs = this.stackDefs;
+    const evCalls = s.images.map((_, i) => this.evCalls[i] ?? new Float64Array(NOPS));
+    const evBytes = s.images.map((_, i) => this.evBytes[i] ?? new Float64Array(NOPS));
+    const evHist = s.images.map((_, i) => this.evHist[i] ?? new Float64Array(NHIST));
+    const events = this.events;
+    let lastTicks = this.lastTicks;
+    f.binOf(endTicks); // the slices reach the end
 
-  // how the trace ends
-  let endedBy = 'exit';
-  let stoppedAtMs: number | undefined;
-  if (s.stopped) {
-    endedBy = 'write-error';
-    stoppedAtMs = toMs(s.stopped.ticks);
-    const name = Object.entries(constants.errno).find(([, v]) => v === s.stopped!.errno)?.[0] ?? `errno ${s.stopped.errno}`;
-    const why = name === 'EFBIG' ? 'the file-size limit (ulimit -f) was reached' : `writing it failed (${name})`;
-    const rest = s.images.every((img) => img.counts) ? 'the program ran on; the per-function totals cover the whole run, live bytes stop there' : 'the program kept running untraced';
-    warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: ${why}; ${rest}`);
-  } else if (s.cutAt !== undefined) {
-    endedBy = 'cut';
-    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
-    warnings.push(`${path} is cut at byte ${s.cutAt} (the program was killed, or the disk filled): the trace is valid up to ${stoppedAtMs.toFixed(1)} ms`);
-  } else if (!s.ended) {
-    endedBy = 'no-exit';
-    stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
-    warnings.push(`the program ended without exit (killed, _exit or exec): ${agg ? 'what it did after the aggregate was last written' : 'events after its last flush'}, at ${stoppedAtMs.toFixed(1)} ms, ${agg ? 'is' : 'are'} missing`);
-  }
+    const agg = aggregated ? foldAggregates(fd, s, path, f, mainMs) : undefined;
+    if (agg) lastTicks = s.aggs.reduce((t, c) => Math.max(t, c.ticks), lastTicks);
 
-  const first = s.images[0]!;
-  const main = s.images[s.images.length - 1]!;
-  const allocCalls = [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnCalls[k]!, 0);
-  const header: LogHeader = {
-    memtrace: LOG_VERSION,
-    tool: 'malloc',
-    pid: first.pid,
-    command: main.command,
-    start: new Date(first.startReal).toISOString(),
-    hostname: first.hostname,
-    node: '',
-    mode: modeOf(first.flags),
-    minSize: first.minSize,
-    images: s.images.map((img) => ({ pid: img.pid, command: img.command })),
-    durationMs,
-    events,
-    allocations: allocCalls,
-    frees: fnCalls[OP_FREE]! + fnCalls[OP_MUNMAP]!,
-    freeNull: fnCalls[12]!,
-    bytesAllocated: [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnBytes[k]!, 0),
-    peakBytes: peak,
-    peakMs: Math.round(Math.min(binMs(peakBin), durationMs) * 1000) / 1000,
-    liveAtExitBytes: agg ? agg.liveNow : liveAtExit,
-    liveAtExitCount: agg ? agg.countNow : live.size,
-    ...(agg ? { aggregated: true, peakCopyBytes: agg.peakCopyBytes } : {}),
-    unknownFrees: f.unknownFrees,
-    endedBy,
-    ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
-    liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label, since: win.since, until: win.until },
-    ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
-    file: basename(path),
-  };
-  const functions = OPS.map((op, k) => ({ op, calls: fnCalls[k]!, bytes: fnBytes[k]! })).filter((f) => f.op && f.calls > 0);
-  const histogram: MallocAnalysis['histogram'] = [];
-  for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
-  const marks = s.marks.map((m) => ({ t: Math.round(toMs(m.ticks) * 1000) / 1000, label: m.label }));
-  return { header, functions, histogram, timeline, sites: [...bySite.values()], marks, warnings };
-}
+    // per-function totals and histogram: the exact counters an image wrote at exit, else its events
+    const fnCalls = new Float64Array(NOPS), fnBytes = new Float64Array(NOPS), hist = new Float64Array(NHIST);
+    s.images.forEach((img, i) => {
+      const c = img.counts;
+      for (let k = 0; k < NOPS; k++) {
+        fnCalls[k]! += c ? u64(c, k * 8) : evCalls[i]![k]!;
+        fnBytes[k]! += c ? u64(c, (NOPS + k) * 8) : evBytes[i]![k]!;
+      }
+      for (let k = 0; k < NHIST; k++) hist[k]! += c ? u64(c, (2 * NOPS + k) * 8) : evHist[i]![k]!;
+      if (!c && (img.flags & FLAGS.countOnly)) warnings.push(`process ${img.pid} (${img.command.join(' ')}) did not exit normally: counting mode keeps totals only until exit, none were written`);
+    });
+
+    // peak and timeline from the time slices (aggregated: the interposer's series and exact peak)
+    if (agg) {
+      // each point: the highest live bytes of its period and the level at its end, as the slices'
+      // net change and highest prefix; the trace's end at the live bytes left then
+      const points = agg.points.slice();
+      if (s.ended) points.push([endTicks, agg.liveNow, agg.liveNow]);
+      points.sort((a, b) => a[0] - b[0]);
+      let level = 0, bin = -1, start = 0;
+      for (const [ticks, hi, now] of points) {
+        const b = f.binOf(ticks);
+        if (b !== bin) { bin = b; start = level; }
+        f.net[b]! += now - level;
+        f.maxPre[b] = Math.max(f.maxPre[b]!, hi - start, now - start);
+        level = now;
+      }
+    }
+    let cum = 0, peak = 0, peakBin = 0;
+    const lastBin = f.binOf(endTicks);
+    const binMs = (k: number) => Math.max(0, toMs(s.images[0]!.startTicks + k * f.binTicks));
+    const group = Math.ceil((lastBin + 1) / CHART_POINTS);
+    const timeline = { t: [] as number[], live: [] as number[] };
+    let groupMax = 0;
+    for (let k = 0; k <= lastBin; k++) {
+      const top = cum + f.maxPre[k]!;
+      if (top > peak) { peak = top; peakBin = k; }
+      groupMax = Math.max(groupMax, top, cum + f.net[k]!);
+      cum += f.net[k]!;
+      if ((k + 1) % group === 0 || k === lastBin) {
+        timeline.t.push(Math.round(Math.min(binMs(k), durationMs) * 1000) / 1000);
+        timeline.live.push(groupMax);
+        groupMax = cum;
+      }
+    }
+
+    if (agg) { peak = agg.peak; peakBin = f.binOf(agg.peakTicks); }
+
+    // blocks live at exit: live at the window's end when allocated in it
+    let liveAtExit = 0;
+    live.forEach((_addr, size, site, time) => {
+      if (f.inWin(time)) f.credit(site, size);
+      liveAtExit += size;
+    });
+
+    // names for frames: each image's distinct addresses, named by the symbols saved in the trace or resolved now
+    const nameOf: string[][] = [];
+    const saved: Record<string, Array<[number, string]>> = {};
+    const sourceMaps = new SourceMaps();
+    s.images.forEach((img, i) => {
+      const list = this.frameIps[i]?.list ?? [];
+      let byIp: Map<number, string> | undefined;
+      if (img.symbols) byIp = new Map(img.symbols);
+      else if (list.length > 0) {
+        const own = options.perfDir && `${options.perfDir}/perf-${img.pid}.map`;
+        const perf = readPerfMap(own && existsSync(own) ? own : `/tmp/perf-${img.pid}.map`);
+        byIp = symbolize(list, parseMaps(img.maps ?? ''), perf, process.cwd(), sourceMaps);
+        saved[i] = [...byIp];
+      }
+      nameOf[i] = list.map((ip) => byIp?.get(ip) ?? `0x${ip.toString(16)}`);
+    });
+    if (options.saveSymbols && !s.hasSymbols && Object.keys(saved).length > 0 && s.cutAt === undefined) {
+      const json = Buffer.from(JSON.stringify(saved));
+      const h = Buffer.alloc(8);
+      h.writeUInt32LE(6, 0);
+      h.writeUInt32LE(json.length, 4);
+      try { writeSync(fd, Buffer.concat([h, json]), 0, json.length + 8, s.size); } catch { /* read-only: names are resolved again next time */ }
+    }
+
+    // Stacks that read the same (the same path through JIT code that moved) are one site. They are
+    // told apart by their frames' name numbers, not by the names joined: ~9 000 stacks of ~60 frames
+    // made keys of ~3 KB each to build and hash.
+    const nameNo = new Map<string, number>();
+    const numbers = nameOf.map((names) => Int32Array.from(names, (n) => {
+      let k = nameNo.get(n);
+      if (k === undefined) nameNo.set(n, (k = nameNo.size));
+      return k;
+    }));
+    const bySite = new Map<string, MallocAnalysis['sites'][number]>();
+    const anyStacks = s.images.some((img) => img.flags & FLAGS.stacks);
+    for (const siteKey of new Set([...f.sites.keys(), ...liveBy.keys()])) {
+      const key = siteKey >= STARTUP_KEY ? siteKey - STARTUP_KEY : siteKey;
+      const img = Math.floor(key / 2 ** 21);
+      // events are start-up until their image's main mark is read: an image without one has none
+      const startup = siteKey >= STARTUP_KEY && mainMs.has(img);
+      const id = key - img * 2 ** 21;
+      const ids = stackDefs.get(key);
+      const fixed = !anyStacks ? '(all call sites: run with --stacks)' : id === 0 ? '(no stack)' : ids ? undefined : '(stack not in the trace)';
+      let label: string;
+      if (fixed !== undefined) label = (startup ? 's' : 'm') + fixed;
+      else {
+        // the name numbers as characters (two for numbers from 2^15): a short flat key
+        const nos = numbers[img]!;
+        const codes: number[] = [startup ? 1 : 2];
+        for (let k = 0; k < ids!.length; k++) {
+          const n = nos[ids![k]!]!;
+          if (n < 0x8000) codes.push(n);
+          else codes.push(0x8000 | (n >> 15), n & 0x7fff);
+        }
+        label = String.fromCharCode(...codes);
+      }
+      let e = bySite.get(label);
+      if (!e) {
+        const frames = fixed !== undefined ? [fixed] : Array.from(ids!, (ix) => nameOf[img]![ix]!);
+        bySite.set(label, (e = { frames, calls: 0, bytes: 0, liveBytes: 0, liveCount: 0, startup }));
+      }
+      const st = f.sites.get(siteKey);
+      if (st) { e.calls += st.calls; e.bytes += st.bytes; }
+      const l = liveBy.get(siteKey);
+      if (l) { e.liveBytes += l.bytes; e.liveCount += l.count; }
+      const p = agg?.peakBy.get(siteKey);
+      if (agg) { e.peakBytes = (e.peakBytes ?? 0) + (p?.bytes ?? 0); e.peakCount = (e.peakCount ?? 0) + (p?.count ?? 0); }
+    }
+
+    // how the trace ends
+    let endedBy = 'exit';
+    let stoppedAtMs: number | undefined;
+    if (s.stopped) {
+      endedBy = 'write-error';
+      stoppedAtMs = toMs(s.stopped.ticks);
+      const name = Object.entries(constants.errno).find(([, v]) => v === s.stopped!.errno)?.[0] ?? `errno ${s.stopped.errno}`;
+      const why = name === 'EFBIG' ? 'the file-size limit (ulimit -f) was reached' : `writing it failed (${name})`;
+      const rest = s.images.every((img) => img.counts) ? 'the program ran on; the per-function totals cover the whole run, live bytes stop there' : 'the program kept running untraced';
+      warnings.push(`the trace stopped at ${stoppedAtMs.toFixed(1)} ms: ${why}; ${rest}`);
+    } else if (s.cutAt !== undefined) {
+      endedBy = 'cut';
+      stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
+      warnings.push(`${path} is cut at byte ${s.cutAt} (the program was killed, or the disk filled): the trace is valid up to ${stoppedAtMs.toFixed(1)} ms`);
+    } else if (!s.ended) {
+      endedBy = 'no-exit';
+      stoppedAtMs = lastTicks ? toMs(lastTicks) : 0;
+      warnings.push(`the program ended without exit (killed, _exit or exec): ${agg ? 'what it did after the aggregate was last written' : 'events after its last flush'}, at ${stoppedAtMs.toFixed(1)} ms, ${agg ? 'is' : 'are'} missing`);
+    }
+
+    const first = s.images[0]!;
+    const main = s.images[s.images.length - 1]!;
+    const allocCalls = [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnCalls[k]!, 0);
+    const header: LogHeader = {
+      memtrace: LOG_VERSION,
+      tool: 'malloc',
+      pid: first.pid,
+      command: main.command,
+      start: new Date(first.startReal).toISOString(),
+      hostname: first.hostname,
+      node: '',
+      mode: modeOf(first.flags),
+      minSize: first.minSize,
+      images: s.images.map((img) => ({ pid: img.pid, command: img.command })),
+      durationMs,
+      events,
+      allocations: allocCalls,
+      frees: fnCalls[OP_FREE]! + fnCalls[OP_MUNMAP]!,
+      freeNull: fnCalls[12]!,
+      bytesAllocated: [1, 2, 3, 5, 6, 7, 8, 9, 10].reduce((a, k) => a + fnBytes[k]!, 0),
+      peakBytes: peak,
+      peakMs: Math.round(Math.min(binMs(peakBin), durationMs) * 1000) / 1000,
+      liveAtExitBytes: agg ? agg.liveNow : liveAtExit,
+      liveAtExitCount: agg ? agg.countNow : live.size,
+      ...(agg ? { aggregated: true, peakCopyBytes: agg.peakCopyBytes } : {}),
+      unknownFrees: f.unknownFrees,
+      endedBy,
+      ...(stoppedAtMs !== undefined ? { stoppedAtMs } : {}),
+      liveWindow: { fromMs: win.fromMs, toMs: Number.isFinite(win.toMs) ? win.toMs : durationMs, label: win.label, since: win.since, until: win.until },
+      ...(mainMs.has(0) ? { startupEndMs: Math.round(mainMs.get(0)! * 1000) / 1000 } : {}),
+      file: basename(path),
+    };
+    const functions = OPS.map((op, k) => ({ op, calls: fnCalls[k]!, bytes: fnBytes[k]! })).filter((f) => f.op && f.calls > 0);
+    const histogram: MallocAnalysis['histogram'] = [];
+    for (let k = 0; k < NHIST; k++) if (hist[k]! > 0) histogram.push({ lo: k === 0 ? 0 : 2 ** (k - 1), hi: k === 0 ? 0 : 2 ** k - 1, count: hist[k]! });
+    const marks = s.marks.map((m) => ({ t: Math.round(toMs(m.ticks) * 1000) / 1000, label: m.label }));
+    return { header, functions, histogram, timeline, sites: [...bySite.values()], marks, warnings };
+  }
 }

@@ -214,10 +214,10 @@ async function run(command: string[], options: MallocOptions, o: { so: string; o
   }
 
   const traced = await spawnTraced(command, { env });
-  // The trace is folded while the program writes it (one core of two mostly idle then): at its
-  // exit only the rest is left to read. Not with a window, which needs the whole trace first.
+  // The trace is read while the program writes it (one core of two mostly idle then): at its
+  // exit only the rest is left (MallocTraceReader.poll: with a window, symbols only).
   const reader = new MallocTraceReader(output, { saveSymbols: true, perfDir: privateDir, since: options.since, until: options.until });
-  let polling = options.since === undefined && options.until === undefined;
+  let polling = true;
   let timer: NodeJS.Timeout | undefined;
   const poll = () => {
     if (!polling) return;

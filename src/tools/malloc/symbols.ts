@@ -8,17 +8,22 @@ import { readAt } from '../../core/fsutil.js';
 import { SourceMaps, urlToPath } from '../../core/sourcemap.js';
 
 /** One line of /proc/PID/maps that maps a file. */
-export interface Mapping { start: number; end: number; offset: number; path: string }
+export interface Mapping { start: number; end: number; offset: number; path: string; exec: boolean }
 
 /** Parses /proc/PID/maps text, keeping mappings of files and named regions. */
 export function parseMaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \d+\s+(.*)$/.exec(line);
-    if (!m || !m[4]) continue;
-    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[3]!, 16), path: m[4] });
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ \d+\s+(.*)$/.exec(line);
+    if (!m || !m[5]) continue;
+    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[4]!, 16), path: m[5], exec: m[3]!.includes('x') });
   }
   return out.sort((a, b) => a.start - b.start);
+}
+
+/** The files mapped executable (whose symbols name native frames), each once. */
+export function executableFiles(maps: Mapping[]): string[] {
+  return [...new Set(maps.filter((m) => m.exec && m.path.startsWith('/')).map((m) => m.path))];
 }
 
 /**
