@@ -63,7 +63,7 @@ test('startHeap/stop over a long span', async () => {
 
 test('heap snapshots: b.diff(a) shows per line what was added and freed', async () => {
   const a = await heapSnapshot();
-  makeWidgets(30000);
+  makeWidgets(60000); // ~4 MB sampled at 32 KiB: a 1 MiB bound well below the estimate (30 000 read 1.02 MB once)
   churn(200);
   const b = await heapSnapshot();
   shelf.length = 0;
