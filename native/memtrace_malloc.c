@@ -1218,6 +1218,9 @@ static void child_after_fork(void) {
   close(out_fd);
   out_fd = -1;
   if (flags & F_NOFOLLOW) { in_hook--; return; }
+  /* Only this thread came through fork: a lock another thread held then (a flush's write lock,
+     a buffer's lock) stays held in the child with nobody to release it. */
+  write_lock = 0;
   for (struct tbuf *b = all_bufs; b; b = b->next) {
     b->lock = 0;
     b->pos = HDR_SIZE;

@@ -438,6 +438,15 @@ test('the trace folded while the program writes it gives the analysis of the fin
   }
 });
 
+test('a child forked while another thread writes the trace starts its own (the write lock is not left held in it)', () => {
+  // Before: the child spun forever on the lock the flushing thread held at fork (3 runs of 3
+  // hung within 30 forks); the fixture exits 3 when a child does not end within 5 s.
+  const exe = cc('fork-flush.c', 'fork-flush', ['-pthread']);
+  const r = run(['malloc', '-o', 'fork-flush.bin', '--', exe]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readdirSync(work).filter((f) => /^fork-flush\.bin\.\d+$/.test(f)).length, 200);
+});
+
 test('forked and exec\'d children write their own files unless --no-follow', () => {
   const script = 'import os, subprocess\nsubprocess.run(["/bin/true"])\npid = os.fork()\nif pid == 0:\n    x = [bytes(5000) for _ in range(10)]\n    os._exit(0)\nos.waitpid(pid, 0)\n';
   writeFileSync(join(work, 'kids.py'), script);
