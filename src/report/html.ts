@@ -72,7 +72,9 @@ const CHART_SCRIPT = String.raw`
       var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
       ctx.save();
       ctx.font = (11 * devicePixelRatio) + 'px sans-serif';
-      marks.forEach(function (m, k) {
+      // Each label takes the first row where it clears the labels already placed (left to right).
+      var rowEnds = [];
+      marks.slice().sort(function (a, b) { return a.t - b.t; }).forEach(function (m) {
         var x = Math.round(u.valToPos(m.t / 1000, 'x', true));
         if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
         ctx.strokeStyle = '#c0392b'; ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
@@ -81,7 +83,11 @@ const CHART_SCRIPT = String.raw`
         // A label that would run past the plot's right edge goes on the left of its line.
         var w = ctx.measureText(m.label).width, gap = 3 * devicePixelRatio;
         var lx = x + gap + w > u.bbox.left + u.bbox.width ? x - gap - w : x + gap;
-        ctx.fillText(m.label, lx, top + (12 + (k % 4) * 13) * devicePixelRatio);
+        var row = 0;
+        while (row < rowEnds.length && rowEnds[row] > lx - gap) row++;
+        if (row > 5) row = rowEnds.indexOf(Math.min.apply(null, rowEnds));
+        rowEnds[row] = lx + w;
+        ctx.fillText(m.label, lx, top + (12 + row * 13) * devicePixelRatio);
       });
       ctx.restore();
     }] } };
